@@ -1,0 +1,35 @@
+# crossvault — every target sets up the project-local virtual environment first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test test-sqlite test-postgres bench lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)  ## serve the API on the embedded default (SQLite + local blobs + keyring, demo data)
+	CROSSVAULT_DEMO=1 $(VENV)/bin/crossvault serve
+
+test: test-sqlite test-postgres  ## the whole suite, on SQLite and then on a real PostgreSQL
+
+test-sqlite: $(STAMP)
+	$(PY) -m pytest --db=sqlite
+
+test-postgres: $(STAMP)
+	$(PY) -m pytest --db=postgresql
+
+bench: $(STAMP)  ## benchmarks: ratios measured side by side in one run
+	$(VENV)/bin/crossvault bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

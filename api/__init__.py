@@ -1,0 +1,1 @@
+"""crossvault's HTTP API (FastAPI). Imports :mod:`vault` and :mod:`policies`, never the reverse."""

@@ -1,0 +1,154 @@
+"""Access tokens: short-lived ES256 JWTs. The only module that imports python-jose.
+
+Issued by ``POST /v1/auth/token``; signed with the P-256 key held in the keyring and
+named by its ``kid``. Verification accepts ES256 only, requires ``iss``, ``aud``, ``exp``,
+``iat``, ``jti`` and ``sub``, and refuses any ``kid`` but ours — so ``alg: none``, HS256
+signed with the public key, injected keys and foreign issuers all fail the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jose import jwt
+from jose.exceptions import JOSEError
+
+ISSUER = "crossvault"
+AUDIENCE = "crossvault-api"
+ALGORITHM = "ES256"
+LIFETIME = timedelta(minutes=15)
+LEEWAY_SECONDS = 5
+Role = Literal["citizen", "professional", "operator"]
+ROLES: tuple[Role, ...] = ("citizen", "professional", "operator")
+
+
+class InvalidToken(Exception):
+    """Any token that fails verification. Deliberately says nothing more."""
+
+
+@dataclass(frozen=True)
+class Claims:
+    subject: str
+    role: Role
+    institution_id: str | None
+    token_id: str
+    expires_at: datetime
+
+
+def _b64url(n: int) -> str:
+    return base64.urlsafe_b64encode(n.to_bytes(32, "big")).decode().rstrip("=")
+
+
+class TokenAuthority:
+    """Issues and verifies tokens with one signing key (from the keyring)."""
+
+    def __init__(self, private_key_pem: bytes, kid: str) -> None:
+        key = serialization.load_pem_private_key(private_key_pem, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+            raise ValueError("the token signing key must be a P-256 private key")
+        self._private_pem = private_key_pem
+        self._public = key.public_key()
+        self._public_pem = self._public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.kid = kid
+
+    def issue(
+        self, *, subject: str, role: Role, now: datetime, institution_id: str | None = None
+    ) -> tuple[str, datetime]:
+        expires = now + LIFETIME
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": subject,
+            "role": role,
+            "iat": int(now.timestamp()),
+            "nbf": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+            "jti": secrets.token_urlsafe(16),
+        }
+        if institution_id is not None:
+            claims["inst"] = institution_id
+        token = jwt.encode(
+            claims, self._private_pem.decode(), algorithm=ALGORITHM, headers={"kid": self.kid}
+        )
+        return token, expires
+
+    def verify(self, token: str, *, now: datetime) -> Claims:
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != ALGORITHM or header.get("kid") != self.kid:
+                raise InvalidToken
+            payload = jwt.decode(
+                token,
+                self._public_pem.decode(),
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                    "require_exp": True,
+                    "require_iat": True,
+                    "require_jti": True,
+                    "require_sub": True,
+                    "require_iss": True,
+                    "require_aud": True,
+                },
+            )
+        except (JOSEError, ValueError, TypeError, KeyError) as exc:
+            raise InvalidToken from exc
+        return _checked_claims(payload, now)
+
+    def jwks(self) -> dict[str, Any]:
+        numbers = self._public.public_numbers()
+        return {
+            "keys": [
+                {
+                    "kty": "EC",
+                    "crv": "P-256",
+                    "x": _b64url(numbers.x),
+                    "y": _b64url(numbers.y),
+                    "kid": self.kid,
+                    "alg": ALGORITHM,
+                    "use": "sig",
+                }
+            ]
+        }
+
+
+def _checked_claims(payload: dict[str, Any], now: datetime) -> Claims:
+    """Times are checked against the server's clock (which may be simulated)."""
+    stamp = now.timestamp()
+    exp, iat, nbf = payload.get("exp"), payload.get("iat"), payload.get("nbf", payload.get("iat"))
+    if not all(isinstance(v, int) for v in (exp, iat, nbf)):
+        raise InvalidToken
+    assert isinstance(exp, int) and isinstance(iat, int) and isinstance(nbf, int)
+    if (
+        stamp >= exp + LEEWAY_SECONDS
+        or stamp < nbf - LEEWAY_SECONDS
+        or iat > stamp + LEEWAY_SECONDS
+    ):
+        raise InvalidToken
+    if exp - iat > LIFETIME.total_seconds():
+        raise InvalidToken
+    role, subject, jti = payload.get("role"), payload.get("sub"), payload.get("jti")
+    institution = payload.get("inst")
+    if role not in ROLES or not isinstance(subject, str) or not isinstance(jti, str):
+        raise InvalidToken
+    if role == "professional" and not isinstance(institution, str):
+        raise InvalidToken
+    return Claims(
+        subject,
+        role,
+        institution if isinstance(institution, str) else None,
+        jti,
+        datetime.fromtimestamp(exp, tz=now.tzinfo),
+    )

@@ -1,0 +1,1 @@
+"""The ``crossvault`` command: the composition root above :mod:`api` and :mod:`sim`."""

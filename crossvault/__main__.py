@@ -1,0 +1,3 @@
+from crossvault.cli import main
+
+main()

@@ -1,0 +1,108 @@
+"""``crossvault``: serve, demo, simulate, bench, audit verify, keys rotate, db upgrade."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from vault.errors import VaultError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+keys_app = typer.Typer(no_args_is_help=True, help="The keyring and persons' data keys.")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _refusing(action: Callable[[], T]) -> T:
+    """Run ``action``; a vault error becomes one line on stderr and exit code 2."""
+    try:
+        return action()
+    except VaultError as exc:
+        print(f"crossvault: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+def _open_vault():  # type: ignore[no-untyped-def]
+    from vault.context import Vault
+    from vault.settings import Settings
+
+    return _refusing(lambda: Vault.open(Settings()))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to bind")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the API (SQLite + local blobs + a generated keyring unless configured)."""
+    import uvicorn
+
+    _open_vault().close()  # refuse to start (one line) before uvicorn takes over
+    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit chain; name the first edited, deleted or reordered entry."""
+    from sqlmodel import Session
+
+    from vault.audit import verify_chain
+
+    vault = _open_vault()
+    with Session(vault.engine) as session:
+        report = verify_chain(session)
+    print(report.describe())
+    raise typer.Exit(0 if report.valid else 1)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    retire: Annotated[bool, typer.Option(help="retire old keyring versions afterwards")] = True,
+) -> None:
+    """Re-wrap every data key under a new keyring version (resumes an interrupted run)."""
+    from vault.rotation import retire_unused_versions, rotate
+
+    vault = _open_vault()
+    with Progress(console=err, transient=False) as bar:
+        task = bar.add_task("re-wrapping data keys", total=None)
+        report = rotate(
+            vault.engine,
+            vault.keyring,
+            vault.keys,
+            now=vault.clock.now,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    retired = retire_unused_versions(vault.engine, vault.keyring) if retire else []
+    verb = "resumed and finished" if report.resumed else "finished"
+    print(
+        f"rotation {verb}: {report.rewrapped} keys now on version {report.version}; "
+        f"retired versions: {retired or 'none'}"
+    )
+
+
+@app.command()
+def bench(
+    scale: Annotated[float, typer.Option(help="size factor for the workloads")] = 1.0,
+    only: Annotated[list[str] | None, typer.Option(help="run only these suites")] = None,
+) -> None:
+    """Run every benchmark suite and print one report of side-by-side ratios."""
+    from sim.benchmarks.report import run_all
+
+    sys.exit(run_all(scale, only or []))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from vault.context import Vault
+from vault.db import transaction
+from vault.records import NewRecord, create_person
+from vault.settings import Settings
+
+NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+def vault(settings: Settings) -> Iterator[Vault]:
+    opened = Vault.open(settings)
+    yield opened
+    opened.close()
+
+
+def make_person(vault: Vault, name: str = "Chan Tai Man") -> str:
+    with transaction(vault.engine) as session:
+        person = create_person(
+            session,
+            vault.keys,
+            name=name,
+            date_of_birth=date(1950, 5, 17),
+            password_hash="$argon2id$placeholder",
+            joined_at=NOW,
+            now=NOW,
+        )
+        return person.id
+
+
+def lab_report(content: bytes = b"HbA1c 6.1%", clinical: date = date(2025, 6, 1)) -> NewRecord:
+    return NewRecord(
+        category="lab_report",
+        source="ehr",
+        clinical_date=clinical,
+        title="Glycated haemoglobin",
+        content=content,
+        content_type="text/plain",
+        depositor_institution_id="ha",
+    )

@@ -1,0 +1,42 @@
+"""Crypto-shredding: after erasure nothing of the person opens and their blobs are gone."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from tests.vault.conftest import NOW, lab_report, make_person
+from vault.context import Vault
+from vault.db import transaction
+from vault.erasure import erase_person
+from vault.errors import PersonErased
+from vault.models import Person, PersonDataKey, Record
+from vault.records import add_record, open_record, person_name
+
+
+def test_after_erasure_nothing_of_the_person_opens(vault: Vault) -> None:
+    pid = make_person(vault, "To Be Forgotten")
+    keep = make_person(vault, "Stays")
+    with transaction(vault.engine) as session:
+        gone = add_record(session, vault.keys, pid, lab_report(b"secret"), now=NOW)
+        kept = add_record(session, vault.keys, keep, lab_report(b"kept"), now=NOW)
+    vault.blobs.put(pid, "scan1", b"sealed bytes")
+    with Session(vault.engine) as session:
+        copy = session.get(Record, gone.id)
+    assert copy is not None
+    with transaction(vault.engine) as session:
+        assert erase_person(session, vault.keys, vault.blobs, pid, now=NOW) == 1
+    assert not vault.blobs.exists(pid, "scan1")
+    with Session(vault.engine) as session:
+        assert session.get(PersonDataKey, pid) is None
+        assert session.exec(select(Record).where(Record.person_id == pid)).all() == []
+        # a copy of the ciphertext (a backup, say) no longer opens
+        with pytest.raises(PersonErased):
+            open_record(session, vault.keys, copy)
+        person = session.get(Person, pid)
+        assert person is not None and person.erased_at is not None
+        with pytest.raises(PersonErased):
+            person_name(session, vault.keys, person)
+        other = session.get(Record, kept.id)
+        assert other is not None
+        assert open_record(session, vault.keys, other).content == b"kept"
