@@ -8,14 +8,29 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from api import errors
+from api.routes import auth, cross_border, me, operator, records, restricted
+from api.services import Services
 from vault.context import Vault
+from vault.db import transaction
+from vault.registry import sync_institutions
 from vault.settings import Settings
+
+API_DESCRIPTION = """\
+crossvault's v1 API: a consent-based, encrypted, cross-border health-record vault modelled
+on Hong Kong's eHealth. Errors are RFC 9457 `application/problem+json` with a stable `code`.
+Tokens: `POST /v1/auth/token`; send `Authorization: Bearer <token>`. A caregiver calls the
+citizen endpoints with `On-Behalf-Of: <person_id>`.
+"""
 
 
 def create_app(settings: Settings | None = None, vault: Vault | None = None) -> FastAPI:
     """Build the app. ``vault`` may be given (tests); otherwise it opens from ``settings``."""
     settings = settings or Settings()
     opened = vault or Vault.open(settings)
+    services = Services.build(settings, opened)
+    with transaction(opened.engine) as session:
+        sync_institutions(session, services.policy)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -23,9 +38,12 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         if vault is None:
             opened.close()
 
-    app = FastAPI(title="crossvault", version="1", lifespan=lifespan)
-    app.state.vault = opened
-    app.state.settings = settings
+    app = FastAPI(title="crossvault", version="1", description=API_DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.services = services
+    errors.install(app)
+    for module in (auth, operator, me, records, restricted, cross_border):
+        app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -296,8 +296,9 @@ def _sharing(
 ) -> tuple[Reason, str | None, frozenset[Source]]:
     """The sharing consent ``institution`` holds now: (why, consent relied on, scopes).
 
-    ``why`` is SHARING_CONSENT or IMPLIED_SHARING when it holds one, else the reason it does
-    not. ``scopes`` is the union over every active consent (plus ``ehr`` when implied). The
+    ``why`` is SHARING_CONSENT or IMPLIED_SHARING when it holds one covering ``source``, else
+    the reason it does not. ``scopes``: the union over every active consent (plus ``ehr``
+    when implied). The
     consent relied on is the latest-granted active one covering ``source`` (any, for a list).
     """
     scopes = _EHR_ONLY if institution.implied_sharing else _NO_SOURCES
@@ -323,7 +324,7 @@ def _sharing(
         return Reason.SHARING_CONSENT, relied_on.id, scopes
     if institution.implied_sharing and (source is None or source == Source.EHR):
         return Reason.IMPLIED_SHARING, None, scopes
-    return (Reason.SCOPE_NOT_COVERED if any_active else why_not), None, _NO_SOURCES
+    return (Reason.SCOPE_NOT_COVERED if any_active else why_not), None, scopes
 
 
 def _consent_active(

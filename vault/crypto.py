@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import struct
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -60,8 +59,8 @@ class SealingKey:
     def _open(self, envelope: bytes, aad: bytes) -> bytes:
         if len(envelope) < ENVELOPE_OVERHEAD or envelope[:1] != ENVELOPE_VERSION:
             raise DecryptionFailed()
-        nonce, sealed = envelope[1 : 1 + NONCE_SIZE], envelope[1 + NONCE_SIZE :]
-        return self._aead.decrypt(nonce, sealed, aad)
+        view = memoryview(envelope)
+        return self._aead.decrypt(view[1 : 1 + NONCE_SIZE], view[1 + NONCE_SIZE :], aad)
 
     def raw(self) -> bytes:
         """The key bytes, for wrapping under the keyring. Never log them."""
@@ -73,10 +72,15 @@ class SealingKey:
     __str__ = __repr__
 
 
-def _canonical(domain: str, *fields: str) -> bytes:
-    """Length-prefixed encoding: no two different (domain, fields) share bytes."""
-    parts = [domain.encode(), *(field.encode() for field in fields)]
-    return b"".join(struct.pack(">I", len(part)) + part for part in parts)
+def _length_prefixed(*fields: str) -> bytes:
+    """Each field as 4-byte big-endian length || UTF-8: a self-delimiting encoding."""
+    return b"".join([len(field).to_bytes(4, "big") + field for field in map(str.encode, fields)])
+
+
+# The domain label leads every AAD, so AADs of different kinds never coincide.
+_RECORD = _length_prefixed("crossvault/record/v1")
+_DATA_KEY = _length_prefixed("crossvault/data-key/v1")
+_BLOB = _length_prefixed("crossvault/blob/v1")
 
 
 def record_aad(
@@ -89,16 +93,14 @@ def record_aad(
     """
     if isinstance(clinical_date, datetime.datetime):
         raise TypeError("clinical_date is a date, not a datetime")
-    return _canonical(
-        "crossvault/record/v1", person_id, record_id, category, clinical_date.isoformat()
-    )
+    return _RECORD + _length_prefixed(person_id, record_id, category, clinical_date.isoformat())
 
 
 def data_key_aad(person_id: str, key_version: int) -> bytes:
     """AAD binding a wrapped data key to its person and keyring version."""
-    return _canonical("crossvault/data-key/v1", person_id, str(key_version))
+    return _DATA_KEY + _length_prefixed(person_id, str(key_version))
 
 
 def blob_aad(person_id: str, record_id: str, name: str) -> bytes:
     """AAD binding a streamed blob (e.g. a DICOM study) to its person, record and name."""
-    return _canonical("crossvault/blob/v1", person_id, record_id, name)
+    return _BLOB + _length_prefixed(person_id, record_id, name)

@@ -230,6 +230,8 @@ class Notification(SQLModel, table=True):
     actor_id: str = Field(max_length=80)
     institution_id: str | None = Field(default=None, max_length=80)
     audit_seq: int | None = None
+    # e.g. an OTP for the person: sealed with their data key, shown only to them
+    detail_sealed: bytes | None = Field(default=None, sa_column=_sealed(nullable=True))
 
 
 class InstitutionCredential(SQLModel, table=True):

@@ -1,0 +1,108 @@
+"""Typed dependencies: who is calling, and the services they may use.
+
+Guards are dependencies (``CitizenCaller``, ``ProfessionalCaller``, ``OperatorCaller``);
+handlers stay short and never parse tokens themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlmodel import Session
+
+from api.errors import Problem
+from api.tokens import Claims, InvalidToken
+from api.services import Services
+from policies.model import Actor
+from policies.vocabulary import ActorKind, Region
+from vault.access import Caller
+from vault.models import Professional
+
+_UNAUTHORISED = {"WWW-Authenticate": 'Bearer realm="crossvault"'}
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def _unauthorised(detail: str = "A valid bearer token is required.") -> Problem:
+    return Problem(401, "invalid_token", "Authentication required", detail,
+                   headers=_UNAUTHORISED)
+
+
+def get_claims(services: ServicesDep, authorization: Annotated[str | None, Header()] = None,
+               ) -> Claims:
+    if not authorization or not authorization.startswith("Bearer "):
+        raise _unauthorised()
+    try:
+        return services.tokens.verify(authorization[7:].strip(), now=services.vault.clock.now())
+    except InvalidToken:
+        raise _unauthorised("The bearer token is invalid or expired.") from None
+
+
+ClaimsDep = Annotated[Claims, Depends(get_claims)]
+
+
+def _request_id(request: Request) -> str | None:
+    rid = getattr(request.state, "request_id", None)
+    return rid if isinstance(rid, str) else None
+
+
+def _wrong_role() -> Problem:
+    return Problem(403, "wrong_role", "Forbidden", "This token's role cannot use this endpoint.")
+
+
+def citizen_caller(
+    request: Request, claims: ClaimsDep,
+    on_behalf_of: Annotated[str | None, Header(alias="On-Behalf-Of", max_length=64)] = None,
+) -> Caller:
+    """A citizen, or — with ``On-Behalf-Of`` — a caregiver acting for that person."""
+    if claims.role != "citizen":
+        raise _wrong_role()
+    rid = _request_id(request)
+    if on_behalf_of and on_behalf_of != claims.subject:
+        return Caller(Actor.caregiver(claims.subject), acting_for=on_behalf_of, request_id=rid)
+    return Caller(Actor.citizen(claims.subject), request_id=rid)
+
+
+def subject_of(caller: Caller) -> str:
+    """The person a citizen endpoint is about: themselves, or whom they care for."""
+    return caller.acting_for or caller.actor.person_id or ""
+
+
+def _professional(services: Services, claims: Claims) -> Professional:
+    with Session(services.vault.engine) as session:
+        row = session.get(Professional, claims.subject)
+    if row is None or row.institution_id != claims.institution_id:
+        raise _unauthorised("The token's professional is unknown.")
+    return row
+
+
+def professional_caller(request: Request, services: ServicesDep, claims: ClaimsDep) -> Caller:
+    """An institution's professional; HK or Mainland by the institution's region (R7:
+    the token is bound to one institution)."""
+    if claims.role != "professional" or claims.institution_id is None:
+        raise _wrong_role()
+    professional = _professional(services, claims)
+    institution = services.policy.institutions.get(professional.institution_id)
+    mainland = institution is not None and institution.region is Region.MAINLAND
+    kind = ActorKind.MAINLAND_PROFESSIONAL if mainland else ActorKind.HK_PROFESSIONAL
+    actor = Actor(kind, institution_id=professional.institution_id,
+                  professional_id=professional.id, profession=professional.profession)
+    return Caller(actor, request_id=_request_id(request))
+
+
+def operator_caller(request: Request, claims: ClaimsDep) -> Caller:
+    if claims.role != "operator":
+        raise _wrong_role()
+    return Caller(Actor.operator(), request_id=_request_id(request))
+
+
+CitizenCaller = Annotated[Caller, Depends(citizen_caller)]
+ProfessionalCaller = Annotated[Caller, Depends(professional_caller)]
+OperatorCaller = Annotated[Caller, Depends(operator_caller)]

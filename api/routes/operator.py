@@ -1,0 +1,124 @@
+"""Operator endpoints: the registry, keys, the audit log and the simulated clock (R9:
+none of them returns record content, codes or passcodes)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, status
+from sqlmodel import Session
+
+from api.deps import OperatorCaller, ServicesDep
+from api.errors import Problem
+from api.schemas import (
+    AuditVerification,
+    ClockSet,
+    ClockState,
+    Created,
+    CredentialsCreated,
+    InstitutionPublic,
+    PersonCreate,
+    ProfessionalCreate,
+    RotationResult,
+)
+from policies.vocabulary import Action
+from vault.access import Ask, Caller, Denied
+from vault.audit import verify_chain
+from vault.clock import SimulatedClock
+from vault.db import transaction
+from vault.registry import issue_credentials, register_person, register_professional
+from vault.rotation import retire_unused_versions, rotate
+
+router = APIRouter(tags=["operator"])
+
+
+def _permit(services: ServicesDep, caller: Caller, action: Action, resource: str | None) -> None:
+    """Ask the policy (R9) and audit the operator's action in its own transaction."""
+    with transaction(services.vault.engine) as session:
+        decision = services.judge.decide(
+            session, caller, Ask(action, None, resource_id=resource), services.judge.now())
+    if not decision.allowed:
+        raise Denied(str(action))
+
+
+@router.post("/v1/persons", status_code=status.HTTP_201_CREATED, response_model=Created)
+def create_person(body: PersonCreate, services: ServicesDep, caller: OperatorCaller) -> Created:
+    """Register a person (joined to eHealth unless ``joined`` is false)."""
+    now = services.judge.now()
+    with transaction(services.vault.engine) as session:
+        person = register_person(session, services.vault.keys, name=body.name,
+                                 date_of_birth=body.date_of_birth, password=body.password,
+                                 joined=body.joined, now=now)
+        services.judge.record_event(session, caller, Ask(Action.MANAGE_REGISTRY, person.id,
+                                    resource_id=person.id), allowed=True, reason="operator",
+                                    now=now)
+    return Created(id=person.id)
+
+
+@router.get("/v1/institutions", response_model=list[InstitutionPublic])
+def list_institutions(services: ServicesDep) -> list[InstitutionPublic]:
+    """The public registry: every institution, with designation dates."""
+    return [
+        InstitutionPublic(id=i.id, name=i.name, region=str(i.region), kind=str(i.kind),
+                          implied_sharing=i.implied_sharing, designated_on=i.designated_on,
+                          radiology_depositor_from=i.radiology_depositor_from)
+        for i in services.policy.institutions.values()
+    ]
+
+
+@router.post("/v1/institutions/{iid}/credentials", status_code=status.HTTP_201_CREATED,
+             response_model=CredentialsCreated)
+def create_credentials(iid: str, services: ServicesDep,
+                       caller: OperatorCaller) -> CredentialsCreated:
+    """A new OAuth client for the institution. The secret is shown only in this response."""
+    _permit(services, caller, Action.MANAGE_REGISTRY, iid)
+    with transaction(services.vault.engine) as session:
+        client_id, secret = issue_credentials(session, iid, now=services.judge.now())
+    return CredentialsCreated(client_id=client_id, client_secret=secret)
+
+
+@router.post("/v1/institutions/{iid}/professionals", status_code=status.HTTP_201_CREATED,
+             response_model=Created)
+def create_professional(iid: str, body: ProfessionalCreate, services: ServicesDep,
+                        caller: OperatorCaller) -> Created:
+    _permit(services, caller, Action.MANAGE_REGISTRY, iid)
+    with transaction(services.vault.engine) as session:
+        row = register_professional(session, iid, name=body.name,
+                                    profession=str(body.profession), now=services.judge.now())
+    return Created(id=row.id)
+
+
+@router.post("/v1/admin/keys/rotate", response_model=RotationResult)
+def rotate_keys(services: ServicesDep, caller: OperatorCaller) -> RotationResult:
+    """Re-wrap every data key under a new keyring version; retire unused versions."""
+    _permit(services, caller, Action.MANAGE_KEYS, None)
+    vault = services.vault
+    report = rotate(vault.engine, vault.keyring, vault.keys, now=vault.clock.now)
+    retired = retire_unused_versions(vault.engine, vault.keyring)
+    return RotationResult(version=report.version, rewrapped=report.rewrapped,
+                          resumed=report.resumed, retired_versions=retired)
+
+
+@router.get("/v1/admin/audit/verify", response_model=AuditVerification)
+def verify_audit(services: ServicesDep, caller: OperatorCaller) -> AuditVerification:
+    with Session(services.vault.engine) as session:
+        report = verify_chain(session)
+    return AuditVerification(valid=report.valid, entries=report.entries,
+                             first_bad_seq=report.first_bad_seq, problem=report.problem)
+
+
+@router.post("/v1/admin/clock", response_model=ClockState)
+def set_clock(body: ClockSet, services: ServicesDep, caller: OperatorCaller) -> ClockState:
+    """Simulation only (``CROSSVAULT_CLOCK=simulated``): set or advance server time."""
+    clock = services.vault.clock
+    if not isinstance(clock, SimulatedClock):
+        raise Problem(409, "clock_not_simulated", "The clock is not simulated",
+                      "Start the server with CROSSVAULT_CLOCK=simulated.")
+    if body.set_to is not None:
+        if body.set_to.tzinfo is None:
+            raise Problem(422, "validation_failed", "Validation failed",
+                          "set_to must carry a UTC offset.")
+        clock.set(body.set_to)
+    if body.advance_seconds:
+        clock.advance(timedelta(seconds=body.advance_seconds))
+    return ClockState(now=clock.now())

@@ -1,0 +1,133 @@
+"""Request and response bodies. Requests forbid unknown fields; responses never carry
+ciphertext fields or hashes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.vocabulary import Category, ConsentKind, Profession, Source
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def example(**values: Any) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [values]})
+
+
+# --- operator -----------------------------------------------------------------------
+
+
+class PersonCreate(Strict):
+    model_config = example(name="Chan Tai Man", date_of_birth="1952-04-18",
+                           password="correct horse battery staple", joined=True)
+    name: str = Field(min_length=1, max_length=200)
+    date_of_birth: date
+    password: str = Field(min_length=8, max_length=256)
+    joined: bool = True
+
+
+class Created(BaseModel):
+    id: str
+
+
+class ProfessionalCreate(Strict):
+    model_config = example(name="Dr Wong Ka Yan", profession="doctor")
+    name: str = Field(min_length=1, max_length=200)
+    profession: Profession
+
+
+class CredentialsCreated(BaseModel):
+    client_id: str
+    client_secret: str
+
+
+class InstitutionPublic(BaseModel):
+    id: str
+    name: str
+    region: str
+    kind: str
+    implied_sharing: bool
+    designated_on: date | None
+    radiology_depositor_from: date | None
+
+
+class ClockSet(Strict):
+    model_config = example(set_to="2026-02-01T09:00:00+08:00")
+    set_to: datetime | None = None
+    advance_seconds: float | None = Field(default=None, ge=0)
+
+
+class ClockState(BaseModel):
+    now: datetime
+
+
+class RotationResult(BaseModel):
+    version: int
+    rewrapped: int
+    resumed: bool
+    retired_versions: list[int]
+
+
+class AuditVerification(BaseModel):
+    valid: bool
+    entries: int
+    first_bad_seq: int | None
+    problem: str | None
+
+
+# --- records ------------------------------------------------------------------------
+
+
+class RecordCreate(Strict):
+    model_config = example(category="lab_report", clinical_date="2025-06-01",
+                           title="Glycated haemoglobin", content="HbA1c 6.1%",
+                           content_type="text/plain")
+    category: Category
+    clinical_date: date
+    title: str = Field(min_length=1, max_length=500)
+    content: str = Field(max_length=1_000_000)
+    content_type: str = Field(default="text/plain", max_length=120,
+                              pattern=r"^[\w.+-]+/[\w.+-]+(;\s*[\w-]+=[\w.-]+)*$")
+
+
+class RecordPublic(BaseModel):
+    id: str
+    category: str
+    source: str
+    clinical_date: date
+    title: str
+    depositor_institution_id: str | None
+    content_type: str
+    size: int
+
+
+class RecordPage(BaseModel):
+    items: list[RecordPublic]
+    next_cursor: str | None
+
+
+class Me(BaseModel):
+    id: str
+    name: str
+    date_of_birth: date
+    joined: bool
+    acting_as_caregiver_for: str | None = None
+
+
+# --- consents -----------------------------------------------------------------------
+
+
+class SharingConsentCreate(Strict):
+    model_config = example(institution_id="hksh", kind="one_year",
+                           scopes=["ehr", "personal_folder"])
+    institution_id: str = Field(max_length=80)
+    kind: ConsentKind
+    scopes: list[Source] = Field(min_length=1, max_length=2)
+
+
+SourceLiteral = Literal["ehr", "personal_folder"]

@@ -1,0 +1,55 @@
+"""Everything a request handler may use, built once per app (``app.state.services``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.tokens import TokenAuthority
+from policies.policy_file import Policy, default_policy_path, load_policy
+from vault.access import Judge
+from vault.context import Vault
+from vault.record_access import Records
+from vault.secrets import Secret
+from vault.settings import Settings
+
+OPERATOR_CLIENT_ID = "operator"
+OPERATOR_SECRET_FILE = "operator-secret"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    vault: Vault
+    policy: Policy
+    judge: Judge
+    records: Records
+    tokens: TokenAuthority
+    operator_secret: Secret[str]
+
+    @classmethod
+    def build(cls, settings: Settings, vault: Vault) -> Services:
+        policy = load_policy(settings.policy or default_policy_path())
+        judge = Judge(vault, policy)
+        tokens = TokenAuthority(vault.keyring.signing_key_pem(), vault.keyring.signing_kid())
+        return cls(settings, vault, policy, judge, Records(judge), tokens,
+                   operator_secret(settings))
+
+
+def operator_secret(settings: Settings) -> Secret[str]:
+    """``CROSSVAULT_OPERATOR_SECRET``, or one generated on first run into the data dir
+    (0600) and printed once to stderr."""
+    if settings.operator_secret:
+        return Secret(settings.operator_secret)
+    path = Path(settings.data_dir) / OPERATOR_SECRET_FILE
+    if path.exists():
+        return Secret(path.read_text().strip())
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    print(f"crossvault: operator client_id={OPERATOR_CLIENT_ID} client_secret={value} "
+          f"(generated into {path}, 0600; shown only this once)", flush=True)
+    return Secret(value)

@@ -1,0 +1,424 @@
+"""An independent, deliberately plain model of DESIGN §2, for checking ``decide``.
+
+Written from the rules, not from the engine: straight if-chains, lists instead of lookup
+tables, its own calendar arithmetic. It reads only the *data* of a policy (registry,
+profession table, timeline, durations). It answers an :class:`Outcome` that is compared
+field by field with the engine's decision.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, NamedTuple
+
+from policies import Decision, Facts, Policy, Request
+
+
+class Outcome(NamedTuple):
+    allowed: bool
+    consent_id: str | None = None
+    grant_id: str | None = None
+    categories: frozenset[str] | None = None
+    sources: frozenset[str] | None = None
+    visible_since: date | None = None
+    visible_until: date | None = None
+    depositors: frozenset[str] | None = None
+    notify_person: bool = False
+    on_behalf_of: str | None = None
+    review_required: bool = False
+
+
+DENY = Outcome(False, categories=frozenset(), sources=frozenset(), depositors=frozenset())
+
+
+def outcome_of(decision: Decision) -> Outcome:
+    o = decision.obligations
+    return Outcome(
+        decision.allowed,
+        decision.consent_id,
+        decision.grant_id,
+        None if o.categories is None else frozenset(str(c) for c in o.categories),
+        None if o.sources is None else frozenset(str(s) for s in o.sources),
+        o.visible_since,
+        o.visible_until,
+        o.depositors,
+        o.notify_person,
+        o.on_behalf_of,
+        o.review_required,
+    )
+
+
+# --- calendar, by hand -------------------------------------------------------------------
+
+
+def hong_kong_date(instant: datetime) -> date:
+    as_utc = instant.astimezone(timezone.utc).replace(tzinfo=None)
+    return (as_utc + timedelta(hours=8)).date()
+
+
+def years_before(day: date, years: int) -> date:
+    year = day.year - years
+    if day.month == 2 and day.day == 29 and not calendar.isleap(year):
+        return date(year, 2, 28)
+    return date(year, day.month, day.day)
+
+
+def age(born: date, day: date) -> int:
+    birthday_month, birthday_day = born.month, born.day
+    if (birthday_month, birthday_day) == (2, 29) and not calendar.isleap(day.year):
+        birthday_day = 28
+    years = day.year - born.year
+    if (day.month, day.day) < (birthday_month, birthday_day):
+        years = years - 1
+    return years
+
+
+def in_force(start: datetime, now: datetime, *ends: datetime | None) -> bool:
+    if now < start:
+        return False
+    for end in ends:
+        if end is not None and now >= end:
+            return False
+    return True
+
+
+def rules_on(policy: Policy, day: date) -> Any:
+    chosen = policy.timeline[0]
+    for entry in policy.timeline:
+        if entry.starts_on <= day:
+            chosen = entry
+    return chosen
+
+
+# --- the rules ---------------------------------------------------------------------------
+
+PERSON_ACTIONS = [
+    "read_record", "list_records", "read_content", "add_to_folder", "read_deposit_receipt",
+    "read_profile", "manage_consents", "grant_sharing_consent", "apply_cross_border",
+    "grant_radiology_authorisation", "manage_caregivers", "read_access_log",
+    "read_notifications",
+]  # fmt: skip
+RECORD_ACTIONS = [
+    "read_record", "read_content", "deposit_record", "add_to_folder", "deposit_radiology",
+    "read_deposit_receipt",
+]  # fmt: skip
+CATEGORIES = [
+    "demographics", "allergy", "diagnosis_procedure", "medication", "encounter",
+    "clinical_note", "birth_immunisation", "lab_report", "radiology_report",
+    "other_investigation", "referral", "radiology_images", "document",
+]  # fmt: skip
+VIEWS = ["read_record", "read_content", "list_records"]
+
+
+def expected(request: Request, facts: Facts, now: datetime) -> Outcome:
+    kind = request.actor.kind
+    person = facts.person
+    if person is not None and person.id != request.subject_id:
+        person = None
+    if kind == "operator":
+        if request.action in ("manage_registry", "manage_keys", "verify_audit"):
+            return Outcome(True)
+        return DENY
+    if kind == "citizen" or kind == "caregiver":
+        return person_side(request, facts, now, person)
+    if kind == "hk_professional" or kind == "mainland_professional":
+        return professional_side(request, facts, now, person)
+    return DENY
+
+
+def record_ok(request: Request) -> bool:
+    r = request.record
+    if request.action not in RECORD_ACTIONS:
+        return True
+    return r is not None and r.category in CATEGORIES and r.source in ("ehr", "personal_folder")
+
+
+def person_side(request: Request, facts: Facts, now: datetime, person: Any) -> Outcome:
+    policy = facts.policy
+    me = request.actor.person_id
+    acting_for = request.on_behalf_of
+    is_caregiver = request.actor.kind == "caregiver"
+    if acting_for is not None and acting_for != me:
+        is_caregiver = True
+    if is_caregiver:
+        target = acting_for if acting_for is not None else request.subject_id
+        if me is None or target != request.subject_id:
+            return DENY
+        if target == me:
+            is_caregiver = False
+    if not is_caregiver and (me is None or me != request.subject_id):
+        return DENY
+    if person is None:
+        return DENY
+    delegation = None
+    if is_caregiver:
+        for d in facts.delegations:
+            if d.person_id == person.id and d.caregiver_id == me:
+                if in_force(d.granted_at, now, d.revoked_at, d.expires_at):
+                    delegation = d
+                    break
+        if delegation is None:
+            return DENY
+        if request.action == "manage_caregivers":
+            return DENY
+    if request.action not in PERSON_ACTIONS:
+        return DENY
+    if not record_ok(request):
+        return DENY
+    if request.action == "add_to_folder" and request.record.source != "personal_folder":  # type: ignore[union-attr]
+        return DENY
+    today = hong_kong_date(now)
+    target = policy.institutions.get(request.target_institution_id or "")
+    if request.action == "grant_sharing_consent":
+        if target is None or target.region != "hong_kong":
+            return DENY
+    if request.action == "apply_cross_border":
+        if target is None or target.region != "mainland":
+            return DENY
+        if target.designated_on is None or target.designated_on > today:
+            return DENY
+        if person.joined_at is None or person.joined_at > now:
+            return DENY
+        minimum = rules_on(policy, today).cross_border_min_age
+        if minimum > 0 and age(person.date_of_birth, today) < minimum:
+            return DENY
+    if request.action == "grant_radiology_authorisation":
+        if target is None or target.region != "mainland":
+            return DENY
+        if target.radiology_depositor_from is None or target.radiology_depositor_from > today:
+            return DENY
+    if delegation is not None:
+        return Outcome(True, consent_id=delegation.id, on_behalf_of=person.id)
+    return Outcome(True)
+
+
+def professional_side(request: Request, facts: Facts, now: datetime, person: Any) -> Outcome:
+    policy = facts.policy
+    actor = request.actor
+    institution = policy.institutions.get(actor.institution_id or "")
+    if institution is None:
+        return DENY
+    if actor.kind == "hk_professional" and institution.region != "hong_kong":
+        return DENY
+    if actor.kind == "mainland_professional" and institution.region != "mainland":
+        return DENY
+    if actor.profession not in policy.general_categories:
+        return DENY
+    if actor.professional_id is None or person is None:
+        return DENY
+    if not record_ok(request):
+        return DENY
+    if request.action == "read_deposit_receipt":
+        if request.record.depositor_institution_id == institution.id:  # type: ignore[union-attr]
+            return Outcome(True, depositors=frozenset([institution.id]))
+        return DENY
+    if actor.kind == "hk_professional":
+        return hong_kong_side(request, facts, now, person, institution)
+    return mainland_side(request, facts, now, person, institution)
+
+
+def hong_kong_side(
+    request: Request, facts: Facts, now: datetime, person: Any, institution: Any
+) -> Outcome:
+    policy = facts.policy
+    actor = request.actor
+    action = request.action
+    joined = person.joined_at is not None and person.joined_at <= now
+    record = request.record if action != "list_records" else None
+    wanted_source = record.source if record is not None else None
+    if action == "deposit_record":
+        wanted_source = "ehr"
+
+    active = []
+    for c in facts.sharing_consents:
+        if c.person_id == person.id and c.institution_id == institution.id:
+            if in_force(c.granted_at, now, c.revoked_at, c.expires_at):
+                active.append(c)
+    scopes = set()
+    if institution.implied_sharing:
+        scopes.add("ehr")
+    for c in active:
+        scopes = scopes | set(c.scopes)
+    relied = None
+    for c in active:
+        if wanted_source is None or wanted_source in c.scopes:
+            if relied is None or (c.granted_at, c.id) > (relied.granted_at, relied.id):
+                relied = c
+    held = relied is not None
+    if institution.implied_sharing and wanted_source in (None, "ehr"):
+        held = True
+    consent_id = relied.id if relied is not None else None
+
+    if action == "invoke_break_glass":
+        rule = policy.break_glass
+        if not rule.enabled or actor.profession not in rule.professions or not joined:
+            return DENY
+        if len((request.break_glass_justification or "").strip()) < rule.min_justification_length:
+            return DENY
+        return Outcome(True, notify_person=True, review_required=True)
+
+    if action == "request_restricted_access":
+        if joined and held:
+            return Outcome(True, consent_id=consent_id)
+        return DENY
+
+    if action == "deposit_record":
+        if not joined:
+            return DENY
+        if record.source != "ehr" or record.category not in policy.sharable_categories:  # type: ignore[union-attr]
+            return DENY
+        if record.depositor_institution_id not in (None, institution.id):  # type: ignore[union-attr]
+            return DENY
+        if not rules_on(policy, hong_kong_date(now)).deposit_requires_sharing_consent:
+            return Outcome(True)
+        if held:
+            return Outcome(True, consent_id=consent_id)
+        return DENY
+
+    if action not in VIEWS:
+        return DENY
+    if not joined:
+        return DENY
+
+    rule = policy.break_glass
+    if rule.enabled and actor.profession in rule.professions:
+        for a in facts.break_glass_accesses:
+            if (
+                a.professional_id == actor.professional_id
+                and a.institution_id == institution.id
+                and a.person_id == person.id
+                and in_force(a.started_at, now, a.expires_at, a.started_at + rule.duration)
+                and len(a.justification.strip()) >= rule.min_justification_length
+            ):
+                opened = frozenset(scopes | {"ehr"})
+                if record is not None and record.source not in opened:
+                    return DENY
+                return Outcome(
+                    True, consent_id, a.id, None, opened, notify_person=True, review_required=True
+                )
+
+    if not held:
+        return DENY
+    grants = []
+    for g in facts.restricted_grants:
+        if g.professional_id != actor.professional_id or g.institution_id != institution.id:
+            continue
+        if g.person_id != person.id or g.confirmed_at is None:
+            continue
+        if request.restricted_grant_id is not None and g.id != request.restricted_grant_id:
+            continue
+        longest = g.confirmed_at + policy.durations.restricted_grant
+        if not in_force(g.confirmed_at, now, g.expires_at, longest):
+            continue
+        if g.consent_id is None and not institution.implied_sharing:
+            continue
+        if g.consent_id is not None and g.consent_id not in [c.id for c in active]:
+            continue
+        grants.append(g)
+    general = set(policy.general_categories[actor.profession])
+    visible = set(general)
+    for g in grants:
+        visible = visible | set(g.categories)
+    box = Outcome(
+        True, consent_id, None, frozenset(visible), frozenset(scopes), notify_person=True
+    )
+    if record is None or record.category in general:
+        return box
+    for g in grants:
+        if record.category in g.categories:
+            return box._replace(grant_id=g.id)
+    return DENY
+
+
+def mainland_side(
+    request: Request, facts: Facts, now: datetime, person: Any, institution: Any
+) -> Outcome:
+    policy = facts.policy
+    actor = request.actor
+    action = request.action
+    today = hong_kong_date(now)
+
+    if action == "deposit_radiology":
+        record = request.record
+        assert record is not None
+        starts = institution.radiology_depositor_from
+        if starts is None or starts > today:
+            return DENY
+        if record.category not in ("radiology_report", "radiology_images"):
+            return DENY
+        if record.source != "personal_folder":
+            return DENY
+        if record.depositor_institution_id not in (None, institution.id):
+            return DENY
+        for a in facts.radiology_authorisations:
+            if a.person_id != person.id or a.institution_id != institution.id:
+                continue
+            if request.authorisation_id is not None and a.id != request.authorisation_id:
+                continue
+            if in_force(a.issued_at, now, a.expires_at, a.revoked_at):
+                return Outcome(True, consent_id=a.id)
+        return DENY
+
+    if action not in VIEWS and action != "open_viewing_session":
+        return DENY
+    if institution.designated_on > today:
+        return DENY
+    session = None
+    if action == "open_viewing_session":
+        wanted = request.authorisation_id
+    else:
+        for s in facts.viewing_sessions:
+            if s.id == request.session_id:
+                session = s
+                break
+        if session is None:
+            return DENY
+        if session.institution_id != institution.id:
+            return DENY
+        if session.professional_id != actor.professional_id:
+            return DENY
+        longest = session.opened_at + policy.durations.viewing_session
+        if not in_force(session.opened_at, now, session.expires_at, session.closed_at, longest):
+            return DENY
+        wanted = session.authorisation_id
+    authorisation = None
+    for a in facts.cross_border_authorisations:
+        if a.id == wanted:
+            authorisation = a
+            break
+    if authorisation is None:
+        return DENY
+    if authorisation.person_id != person.id or authorisation.institution_id != institution.id:
+        return DENY
+    if not in_force(authorisation.issued_at, now, authorisation.revoked_at, authorisation.expires_at):
+        return DENY
+    issue_day = hong_kong_date(authorisation.issued_at)
+    then = rules_on(policy, issue_day)
+    if now < authorisation.issued_at + then.cross_border_processing:
+        return DENY
+    if then.cross_border_min_age > 0 and age(person.date_of_birth, issue_day) < then.cross_border_min_age:
+        return DENY
+    since = years_before(today, policy.lookback_years)
+    box = Outcome(
+        True,
+        authorisation.id,
+        None,
+        frozenset(policy.sharable_categories),
+        frozenset(["ehr"]),
+        since,
+        today,
+        notify_person=True,
+    )
+    if action == "open_viewing_session":
+        return box._replace(notify_person=False)
+    box = box._replace(grant_id=session.id)  # type: ignore[union-attr]
+    record = request.record
+    if action == "list_records":
+        return box
+    assert record is not None
+    if record.source != "ehr" or record.category not in policy.sharable_categories:
+        return DENY
+    if record.clinical_date < since or record.clinical_date > today:
+        return DENY
+    return box

@@ -1,0 +1,50 @@
+"""argon2id hashes for citizens' passwords and institutions' client secrets; SHA-256 for
+high-entropy codes (application codes, passcodes, OTP-request tokens) compared in
+constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+# Moderate cost: the simulator creates thousands of people; still argon2id.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+_DUMMY = _hasher.hash("crossvault-dummy-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the account exists (``stored_hash`` None)."""
+    try:
+        return _hasher.verify(stored_hash or _DUMMY, password) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def same_code(stored_hash: str, presented: str) -> bool:
+    return hmac.compare_digest(stored_hash, code_hash(presented))
+
+
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+
+
+def new_code(prefix: str, length: int) -> str:
+    """A random code, grouped in fours for people who type it: ``CB-7KQ2-M9XD-…``."""
+    body = "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    groups = [body[i : i + 4] for i in range(0, length, 4)]
+    return "-".join([prefix, *groups])
+
+
+def new_otp() -> str:
+    return f"{secrets.randbelow(10**6):06d}"
