@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
-from api import errors
+from api import errors, observability
 from api.routes import auth, cross_border, me, operator, records, restricted
 from api.services import Services
+from vault import demo
 from vault.context import Vault
 from vault.db import transaction
 from vault.registry import sync_institutions
@@ -31,6 +31,8 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     services = Services.build(settings, opened)
     with transaction(opened.engine) as session:
         sync_institutions(session, services.policy)
+    if settings.demo and demo.seed(opened, now=opened.clock.now()):
+        print("crossvault: demo data seeded (see README: demo accounts)", flush=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,18 +44,11 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
                   lifespan=lifespan)
     app.state.services = services
     errors.install(app)
+    observability.install(app)
+    app.include_router(observability.router)
     for module in (auth, operator, me, records, restricted, cross_border):
         app.include_router(module.router)
 
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["operations"])
-    def readyz() -> dict[str, str]:
-        with opened.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return {"status": "ready", "keyring_version": str(opened.keyring.current_version)}
 
     return app
 

@@ -12,6 +12,7 @@ from fastapi import Depends, Header, Request
 from sqlmodel import Session
 
 from api.errors import Problem
+from api.observability import current_request_id
 from api.tokens import Claims, InvalidToken
 from api.services import Services
 from policies.model import Actor
@@ -49,8 +50,7 @@ ClaimsDep = Annotated[Claims, Depends(get_claims)]
 
 
 def _request_id(request: Request) -> str | None:
-    rid = getattr(request.state, "request_id", None)
-    return rid if isinstance(rid, str) else None
+    return current_request_id()
 
 
 def _wrong_role() -> Problem:
@@ -59,7 +59,7 @@ def _wrong_role() -> Problem:
 
 def citizen_caller(
     request: Request, claims: ClaimsDep,
-    on_behalf_of: Annotated[str | None, Header(alias="On-Behalf-Of", max_length=64)] = None,
+    on_behalf_of: Annotated[str | None, Header(alias="On-Behalf-Of", max_length=40)] = None,
 ) -> Caller:
     """A citizen, or — with ``On-Behalf-Of`` — a caregiver acting for that person."""
     if claims.role != "citizen":

@@ -107,6 +107,8 @@ def _from_vault_error(exc: VaultError) -> Problem:
             "Integrity failure",
             "Stored data failed its integrity check; nothing was disclosed.",
         )
+    if exc.code == "forbidden":  # vault.access.Denied: a decision went against the caller
+        return Problem(403, "forbidden", "Forbidden", "This action is not permitted.")
     if isinstance(exc, KeyringError):
         return Problem(503, exc.code, "Keyring unavailable")
     return Problem(500, exc.code, "Vault error")

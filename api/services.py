@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.observability import count_decision
 from api.tokens import TokenAuthority
 from policies.policy_file import Policy, default_policy_path, load_policy
 from vault.access import Judge
@@ -32,7 +33,7 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, vault: Vault) -> Services:
         policy = load_policy(settings.policy or default_policy_path())
-        judge = Judge(vault, policy)
+        judge = Judge(vault, policy, on_decision=count_decision)
         tokens = TokenAuthority(vault.keyring.signing_key_pem(), vault.keyring.signing_kid())
         return cls(settings, vault, policy, judge, Records(judge), tokens,
                    operator_secret(settings))
@@ -47,9 +48,14 @@ def operator_secret(settings: Settings) -> Secret[str]:
     if path.exists():
         return Secret(path.read_text().strip())
     value = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker won the race: use its secret
+        return Secret(path.read_text().strip())
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     print(f"crossvault: operator client_id={OPERATOR_CLIENT_ID} client_secret={value} "
           f"(generated into {path}, 0600; shown only this once)", flush=True)
     return Secret(value)

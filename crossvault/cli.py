@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -12,11 +14,16 @@ from rich.progress import Progress
 
 from vault.errors import VaultError
 
+if TYPE_CHECKING:
+    from vault.context import Vault
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
 keys_app = typer.Typer(no_args_is_help=True, help="The keyring and persons' data keys.")
+db_app = typer.Typer(no_args_is_help=True, help="The database schema (Alembic migrations).")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
 err = Console(stderr=True)
 T = TypeVar("T")
 
@@ -30,7 +37,7 @@ def _refusing(action: Callable[[], T]) -> T:
         raise typer.Exit(2) from None
 
 
-def _open_vault():  # type: ignore[no-untyped-def]
+def _open_vault() -> Vault:
     from vault.context import Vault
     from vault.settings import Settings
 
@@ -47,7 +54,12 @@ def serve(
     import uvicorn
 
     _open_vault().close()  # refuse to start (one line) before uvicorn takes over
-    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers)
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="crossvault-metrics-")
+    # access_log=False: uvicorn's access line prints raw paths and query strings; our
+    # JSON request log (api/observability.py) logs route templates only.
+    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                access_log=False)
 
 
 @audit_app.command("verify")
@@ -87,6 +99,33 @@ def keys_rotate(
         f"rotation {verb}: {report.rewrapped} keys now on version {report.version}; "
         f"retired versions: {retired or 'none'}"
     )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the schema this crossvault expects (safe to repeat).
+
+    A deployment (DATABASE_URL set) runs this before starting servers; the embedded
+    SQLite default also does it by itself on every start.
+    """
+    from vault.context import upgrade_database
+    from vault.settings import Settings
+
+    print(_refusing(lambda: upgrade_database(Settings())).describe())
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision; exit 0 if it is the code's, 1 if not."""
+    from vault.schema import SchemaStatus, current_state
+    from vault.settings import Settings
+
+    state = _refusing(lambda: current_state(Settings().resolved_database_url()))
+    print(
+        f"schema: {state.status.value} (database at {state.current or 'none'}, "
+        f"code expects {state.expected})"
+    )
+    raise typer.Exit(0 if state.status is SchemaStatus.CURRENT else 1)
 
 
 @app.command()

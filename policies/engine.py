@@ -78,13 +78,29 @@ def decide(request: Request, facts: Facts, now: datetime) -> Decision:
     ``ValueError``). Calendar rules use its Hong Kong date. Bad input in the request
     (unknown institution, profession, category, source) is a deny, never an exception.
     """
-    if now.tzinfo is None or now.utcoffset() is None:
+    if now.tzinfo is None:
         raise ValueError(f"now must be timezone-aware, got naive {now.isoformat()}")
     judge = _BY_ACTOR.get(request.actor.kind)
     return _deny(Reason.DEFAULT_DENY) if judge is None else judge(request, facts, now)
 
 
 # --- shared checks -----------------------------------------------------------------------
+
+
+def _allow(
+    policy: Policy,
+    reason: Reason,
+    consent_id: str | None,
+    grant_id: str | None,
+    obligations: Obligations,
+) -> Decision:
+    """An allow, interned: the same answer is the same (immutable) object, which spares
+    building one per call on the hot paths. Still judged afresh on every call."""
+    key = ("allow", reason, consent_id, grant_id, id(obligations))
+    decision: Decision | None = policy.memo.get(key)
+    if decision is None or decision.obligations is not obligations:
+        decision = policy.remember(key, Decision(True, reason, consent_id, grant_id, obligations))
+    return decision
 
 
 def _subject(request: Request, facts: Facts) -> Person | None:
@@ -257,13 +273,17 @@ def _professional(region: Region) -> Callable[[Request, Facts, datetime], Decisi
         rule = actions.get(request.action)
         if rule is None:
             return _deny(Reason.DEFAULT_DENY)
-        person = _subject(request, facts)
-        if person is None:
+        person = facts.person
+        if person is None or person.id != request.subject_id:
             return _deny(Reason.UNKNOWN_PERSON)
         if request.action in _RECORD_ACTIONS:
-            problem = _record_problem(request.record)
-            if problem is not None:
-                return _deny(problem)
+            record = request.record
+            if record is None:
+                return _deny(Reason.MISSING_RECORD)
+            if record.category not in _CATEGORIES:
+                return _deny(Reason.UNKNOWN_CATEGORY)
+            if record.source not in _SOURCES:
+                return _deny(Reason.UNKNOWN_SOURCE)
         return rule(request, facts, now, person, institution, general)
 
     return judge
@@ -298,15 +318,16 @@ def _sharing(
 
     ``why`` is SHARING_CONSENT or IMPLIED_SHARING when it holds one covering ``source``, else
     the reason it does not. ``scopes``: the union over every active consent (plus ``ehr``
-    when implied). The
-    consent relied on is the latest-granted active one covering ``source`` (any, for a list).
+    when implied). The consent relied on is the latest-granted active one covering
+    ``source`` (any, for a list).
     """
+    institution_id, person_id = institution.id, person.id
     scopes = _EHR_ONLY if institution.implied_sharing else _NO_SOURCES
     why_not = Reason.NO_SHARING_CONSENT
     relied_on = None
     any_active = False
     for c in facts.sharing_consents:
-        if c.institution_id != institution.id or c.person_id != person.id or now < c.granted_at:
+        if c.institution_id != institution_id or c.person_id != person_id or now < c.granted_at:
             continue
         if c.revoked_at is not None and c.revoked_at <= now:
             why_not = Reason.CONSENT_REVOKED
@@ -376,7 +397,8 @@ def _hk_view(
     general: frozenset[Category],
 ) -> Decision:
     """R3: read or list with sharing consent, role-based categories and OTP grants."""
-    if not _joined(person, now):
+    joined_at = person.joined_at
+    if joined_at is None or now < joined_at:
         return _deny(Reason.NOT_JOINED)
     record = request.record if request.action is not Action.LIST_RECORDS else None
     why, consent_id, scopes = _sharing(
@@ -392,14 +414,19 @@ def _hk_view(
     categories = general
     for g in grants:
         categories = categories | g.categories
-    obligations = Obligations(categories=categories, sources=scopes, notify_person=True)
-    if record is None:
-        return Decision(True, why, consent_id, obligations=obligations)
-    if record.category in general:
-        return Decision(True, why, consent_id, obligations=obligations)
+    policy = facts.policy
+    key = ("hk_box", categories, scopes)
+    obligations = policy.memo.get(key)
+    if obligations is None:
+        obligations = policy.remember(
+            key,
+            Obligations(categories=categories, sources=scopes, notify_person=True),
+        )
+    if record is None or record.category in general:
+        return _allow(policy, why, consent_id, None, obligations)
     for g in grants:
         if record.category in g.categories:
-            return Decision(True, Reason.RESTRICTED_GRANT, consent_id, g.id, obligations)
+            return _allow(policy, Reason.RESTRICTED_GRANT, consent_id, g.id, obligations)
     return _deny(Reason.RESTRICTED_CATEGORY)
 
 
@@ -526,9 +553,10 @@ def _authorisation_problem(
         return Reason.AUTHORISATION_REVOKED
     if authorisation.expires_at <= now:
         return Reason.AUTHORISATION_EXPIRED
-    if now < policy.cross_border_ready_at(authorisation.issued_at):
+    ready_at, applied_on, min_age = _application(policy, authorisation.issued_at)
+    if now < ready_at:
         return Reason.AUTHORISATION_PENDING
-    if not _eligible(policy, person, _today(authorisation.issued_at)):
+    if min_age and age_on(person.date_of_birth, applied_on) < min_age:
         return Reason.NOT_ELIGIBLE
     return None
 
@@ -541,13 +569,33 @@ def _find_authorisation(facts: Facts, ident: str | None) -> CrossBorderAuthorisa
 
 
 def _cross_border_box(policy: Policy, today: date, notify: bool) -> Obligations:
-    return Obligations(
-        categories=policy.sharable_categories,
-        sources=_EHR_ONLY,
-        visible_since=policy.visible_since(today),
-        visible_until=today,
-        notify_person=notify,
-    )
+    """What a cross-border viewer sees on ``today``: eHRs of the sharable scope with
+    clinical dates in the lookback."""
+    key = ("cross_border_box", today, notify)
+    box: Obligations | None = policy.memo.get(key)
+    if box is None:
+        box = Obligations(
+            categories=policy.sharable_categories,
+            sources=_EHR_ONLY,
+            visible_since=policy.visible_since(today),
+            visible_until=today,
+            notify_person=notify,
+        )
+        policy.remember(key, box)
+    return box
+
+
+def _application(policy: Policy, issued_at: datetime) -> tuple[datetime, date, int]:
+    """For an authorisation issued at ``issued_at``: when it becomes usable, its Hong Kong
+    application date, and the minimum age then in force."""
+    key = ("application", issued_at)
+    application: tuple[datetime, date, int] | None = policy.memo.get(key)
+    if application is None:
+        day = _today(issued_at)
+        rules = policy.rules_on(day)
+        application = (issued_at + rules.cross_border_processing, day, rules.cross_border_min_age)
+        policy.remember(key, application)
+    return application
 
 
 def _mainland_open_session(
@@ -615,7 +663,7 @@ def _mainland_view(
         if record.source != Source.EHR or record.category not in policy.sharable_categories:
             return _deny(Reason.NOT_SHARABLE)
         return _deny(Reason.OUTSIDE_LOOKBACK)
-    return Decision(True, Reason.CROSS_BORDER_SESSION, authorisation.id, session.id, box)
+    return _allow(policy, Reason.CROSS_BORDER_SESSION, authorisation.id, session.id, box)
 
 
 # --- R5: radiology depositors ------------------------------------------------------------

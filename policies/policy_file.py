@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import tomllib
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -28,6 +28,8 @@ from policies.dates import hk_date, shift_years
 from policies.vocabulary import Category, ConsentKind, InstitutionKind, Profession, Region
 
 E = TypeVar("E", bound=StrEnum)
+V = TypeVar("V")
+_MEMO_LIMIT = 4096
 
 
 class PolicyError(ValueError):
@@ -103,9 +105,20 @@ class Policy:
     timeline: tuple[TimelineEntry, ...]
     break_glass: BreakGlassRule
     _starts: tuple[date, ...] = field(init=False, repr=False)
+    memo: dict[Hashable, Any] = field(init=False, repr=False, default_factory=dict)
+    """Immutable values :mod:`policies.engine` derives from this policy (visible sets,
+    timeline lookups) and interns (identical answers), so that ``decide`` need not
+    rebuild them. Never a cache of decisions: every call re-judges the facts (R8)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_starts", tuple(e.starts_on for e in self.timeline))
+
+    def remember(self, key: Hashable, value: V) -> V:
+        """Store ``value`` in :attr:`memo` (bounded: cleared when full) and return it."""
+        if len(self.memo) >= _MEMO_LIMIT:
+            self.memo.clear()
+        self.memo[key] = value
+        return value
 
     def rules_on(self, day: date) -> TimelineEntry:
         """The timeline entry in force on Hong Kong date ``day`` (the first entry also

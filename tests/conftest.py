@@ -90,3 +90,11 @@ def database_url(
         yield url
     finally:
         drop_database(admin_url, name)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """argon2id at a low cost for the suite (tests/vault/test_passwords.py checks the
+    production parameters); every test still hashes and verifies for real."""
+    from vault.passwords import use_cost
+
+    use_cost(time_cost=1, memory_kib=1024)

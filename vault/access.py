@@ -9,6 +9,7 @@ record that does not exist (R10).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -105,9 +106,13 @@ def visible_filter(obligations: Obligations) -> RecordFilter:
 class Judge:
     """Decides and records. Holds the policy and the vault; stateless otherwise."""
 
-    def __init__(self, vault: Vault, policy: Policy) -> None:
+    def __init__(
+        self, vault: Vault, policy: Policy,
+        on_decision: Callable[[str, bool], None] | None = None,
+    ) -> None:
         self.vault = vault
         self.policy = policy
+        self.on_decision = on_decision  # e.g. the API's metrics counter (reason, allowed)
 
     def now(self) -> datetime:
         return self.vault.clock.now()
@@ -115,6 +120,7 @@ class Judge:
     def decide(self, session: Session, caller: Caller, ask: Ask, now: datetime) -> Decision:
         """Decide, append to the audit log and, for a permitted view by someone other
         than the person or their caregiver, notify the person — all in ``session``."""
+        head = audit.lock_head(session)  # before the facts: decisions in chain order
         facts = load_facts(session, self.policy, ask.person_id) if ask.person_id else None
         request = Request(
             actor=caller.actor,
@@ -130,7 +136,9 @@ class Judge:
         from policies.model import Facts
 
         decision = decide(request, facts or Facts(policy=self.policy), now)
-        entry = audit.append(session, self._event(caller, ask, decision), at=now)
+        entry = audit.append(session, self._event(caller, ask, decision), at=now, head=head)
+        if self.on_decision is not None:
+            self.on_decision(str(decision.reason), decision.allowed)
         if decision.allowed and decision.obligations.notify_person and ask.person_id:
             self.notify(session, ask.person_id, caller, ask.action, now, entry.seq)
         return decision

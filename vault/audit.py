@@ -71,9 +71,21 @@ def ensure_head(engine: Engine) -> None:
             session.commit()
 
 
-def append(session: Session, event: AuditEvent, *, at: datetime) -> AuditEntry:
+def lock_head(session: Session) -> AuditHead:
+    """Lock the chain's head for the rest of the transaction.
+
+    Use-cases lock it *before* loading the facts they decide on, so decisions are
+    serialised in chain order: an entry that relied on a consent can never follow the
+    entry that revoked it.
+    """
+    return session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+
+
+def append(
+    session: Session, event: AuditEvent, *, at: datetime, head: AuditHead | None = None
+) -> AuditEntry:
     """Append ``event`` in the caller's transaction and return the stored entry."""
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    head = head or lock_head(session)
     entry = AuditEntry(
         seq=head.seq + 1, at=at, prev_hash=head.entry_hash, entry_hash="", **vars(event)
     )

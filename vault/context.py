@@ -1,5 +1,20 @@
 """The :class:`Vault`: the engine, keyring, data keys, blob store and clock, opened
-together from :class:`~vault.settings.Settings`."""
+together from :class:`~vault.settings.Settings`.
+
+Opening refuses with one line (a :class:`~vault.errors.VaultError`) and writes nothing
+when the set-up is wrong. In order:
+
+1. the settings themselves (checked when :class:`~vault.settings.Settings` is built:
+   ``DATABASE_URL`` scheme, placeholder operator secret);
+2. the keyring: a supplied one (``CROSSVAULT_KEYRING`` or ``keyring.json`` in the data
+   dir) must be readable and sound; when none is supplied, a deployment (``DATABASE_URL``
+   set, not demo) refuses — only the embedded default and demo mode generate one;
+3. the database: reachable (:class:`~vault.schema.DatabaseUnreachable`) and, for a
+   deployment, at exactly the code's schema revision (:class:`~vault.schema.SchemaError`;
+   run ``crossvault db upgrade``). The embedded default migrates itself here instead.
+
+Only then are the data dir, a new keyring or the SQLite file created.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from vault.blobs import BlobStore
 from vault.clock import Clock, SimulatedClock, SystemClock
 from vault.datakeys import DataKeys
-from vault.db import make_engine
-from vault.keyring import LocalKeyring, open_keyring
+from vault.db import is_sqlite, make_engine
+from vault.errors import KeyringError
+from vault.keyring import KEYRING_ENV, KEYRING_FILENAME, LocalKeyring, open_keyring
 from vault.models import PersonDataKey
-from vault.schema import create_all
+from vault.schema import SchemaError, UpgradeReport, check_schema, upgrade, upgrade_engine
 from vault.settings import Settings
 
 
@@ -29,24 +46,64 @@ class Vault:
     clock: Clock
 
     @classmethod
-    def open(cls, settings: Settings, *, create_schema: bool = True) -> Vault:
-        """Open (and on first run create) everything. Raises ``KeyringError`` rather
-        than generate a new keyring over a database that already holds data keys."""
-        _ensure_private_dir(settings.data_dir)
-        engine = make_engine(settings.resolved_database_url())
-        if create_schema:
-            create_all(engine)
-        keyring = open_keyring(
-            settings.data_dir,
-            env_value=settings.keyring,
-            may_create=not holds_data_keys(engine),
-        )
+    def open(cls, settings: Settings) -> Vault:
+        """Check everything (see the module docstring), then open it. The embedded default
+        migrates its schema and generates its keyring on first run; a deployment does
+        neither and refuses instead."""
+        keyring = _supplied_keyring(settings)
+        if keyring is None and not settings.may_generate_keyring:
+            raise _keyring_required(settings)
+        url = settings.resolved_database_url()
+        if settings.embedded:
+            _ensure_private_dir(settings.data_dir)
+        else:
+            _refuse_missing_sqlite_file(url)
+        engine = make_engine(url)
+        try:
+            if settings.embedded:
+                upgrade_engine(engine)
+            else:
+                check_schema(engine)
+            if keyring is None:
+                _ensure_private_dir(settings.data_dir)
+                keyring = open_keyring(
+                    settings.data_dir, env_value=None, may_create=not holds_data_keys(engine)
+                )
+            _ensure_private_dir(settings.data_dir)
+            blobs = BlobStore(settings.blob_dir)
+        except BaseException:
+            engine.dispose()
+            raise
         clock: Clock = SimulatedClock() if settings.clock == "simulated" else SystemClock()
-        return cls(engine, keyring, DataKeys(keyring), BlobStore(settings.blob_dir), clock)
+        return cls(engine, keyring, DataKeys(keyring), blobs, clock)
 
     def close(self) -> None:
         self.keys.cache.clear()
         self.engine.dispose()
+
+
+def upgrade_database(settings: Settings) -> UpgradeReport:
+    """``crossvault db upgrade``: migrate the configured database to the code's revision
+    (for the embedded default, creating the data dir first)."""
+    if settings.embedded:
+        _ensure_private_dir(settings.data_dir)
+    return upgrade(settings.resolved_database_url())
+
+
+def provision(settings: Settings) -> UpgradeReport:
+    """What an operator does once before a deployment's first start (and a test before
+    opening a vault on its fresh database): migrate the schema and, unless a keyring is
+    supplied, create ``keyring.json`` in the data dir. Never replaces a keyring, and never
+    creates one over a database that already holds data keys."""
+    report = upgrade_database(settings)
+    if _supplied_keyring(settings) is None:
+        _ensure_private_dir(settings.data_dir)
+        engine = make_engine(settings.resolved_database_url())
+        try:
+            open_keyring(settings.data_dir, env_value=None, may_create=not holds_data_keys(engine))
+        finally:
+            engine.dispose()
+    return report
 
 
 def holds_data_keys(engine: Engine) -> bool:
@@ -54,6 +111,32 @@ def holds_data_keys(engine: Engine) -> bool:
         return False
     with Session(engine) as session:
         return session.exec(select(PersonDataKey.person_id).limit(1)).first() is not None
+
+
+def _supplied_keyring(settings: Settings) -> LocalKeyring | None:
+    """The keyring the operator supplied, read and checked (no writes); None if none."""
+    if settings.keyring is not None:
+        return LocalKeyring.from_env(settings.keyring)
+    if os.path.lexists(settings.data_dir / KEYRING_FILENAME):
+        return LocalKeyring.load(settings.data_dir / KEYRING_FILENAME)
+    return None
+
+
+def _keyring_required(settings: Settings) -> KeyringError:
+    path = settings.data_dir / KEYRING_FILENAME
+    return KeyringError(
+        f"no keyring: with DATABASE_URL set, supply it (${KEYRING_ENV}, or {path}); "
+        "crossvault generates one only for the embedded default or CROSSVAULT_DEMO=1"
+    )
+
+
+def _refuse_missing_sqlite_file(url: str) -> None:
+    """An explicit SQLite URL naming no file: say so instead of creating an empty one."""
+    if not is_sqlite(url):
+        return
+    database = make_url(url).database
+    if database and not Path(database).exists():
+        raise SchemaError(f"no database file at {database}: run `crossvault db upgrade`")
 
 
 def _ensure_private_dir(path: Path) -> None:

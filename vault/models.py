@@ -157,6 +157,10 @@ class CrossBorderAuthorisation(SQLModel, table=True):
     failed_attempts: int = 0
     locked_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     granted_by: str = Field(max_length=40)
+    # The two codes again, sealed with the person's data key (AAD-bound to this row), so
+    # the person can fetch their QR codes later; lookups use only the hashes above.
+    application_code_sealed: bytes | None = Field(default=None, sa_column=_sealed(nullable=True))
+    passcode_sealed: bytes | None = Field(default=None, sa_column=_sealed(nullable=True))
 
 
 class ViewingSession(SQLModel, table=True):
@@ -185,6 +189,9 @@ class RadiologyAuthorisation(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     used_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     granted_by: str = Field(max_length=40)
+    # The code again, sealed with the person's data key (AAD-bound to this row), for the
+    # person's QR code; lookups use only ``code_hash``.
+    code_sealed: bytes | None = Field(default=None, sa_column=_sealed(nullable=True))
 
 
 class RestrictedAccessRequest(SQLModel, table=True):

@@ -11,19 +11,34 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-# Moderate cost: the simulator creates thousands of people; still argon2id.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-_DUMMY = _hasher.hash("crossvault-dummy-password")
+# OWASP's argon2id minimum (19 MiB, t=2, p=1): the simulator creates thousands of people.
+PRODUCTION_TIME_COST = 2
+PRODUCTION_MEMORY_KIB = 19 * 1024
+
+
+class _Hashing:
+    hasher = PasswordHasher(time_cost=PRODUCTION_TIME_COST,
+                            memory_cost=PRODUCTION_MEMORY_KIB, parallelism=1)
+    dummy = hasher.hash("crossvault-dummy-password")
+
+
+def use_cost(*, time_cost: int, memory_kib: int) -> None:
+    """Change the argon2id cost for new hashes (the test suite lowers it to stay fast;
+    existing hashes carry their own parameters and still verify)."""
+    _Hashing.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
+                                     parallelism=1)
+    _Hashing.dummy = _Hashing.hasher.hash("crossvault-dummy-password")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _Hashing.hasher.hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Constant work whether or not the account exists (``stored_hash`` None)."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY, password) and stored_hash is not None
+        verified = _Hashing.hasher.verify(stored_hash or _Hashing.dummy, password)
+        return verified and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -16,6 +16,9 @@ Sealed layout::
   fewer (possibly none) and carries the last flag. A stream of ``n`` bytes therefore has
   ``n // chunk_size + 1`` chunks, and the chunk count follows from the sealed size.
 
+The last flag and the rule "only the last chunk is short" back each other up: either
+alone stops a truncated object from passing as complete.
+
 ``chunk_size`` is not recorded in the header: sealing and opening must agree on it (the
 default :data:`CHUNK_SIZE` everywhere but in tests). A mismatch fails to open.
 """
@@ -26,7 +29,7 @@ import hashlib
 import itertools
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -134,6 +137,41 @@ class StreamSealer:
         self._plaintext_size = 0
         self._digest = hashlib.sha256()
         self._finalized = False
+
+    @classmethod
+    def resume(
+        cls,
+        data_key: bytes,
+        header: bytes,
+        sealed_plaintext: Iterable[bytes],
+        *,
+        aad: bytes,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> StreamSealer:
+        """Continue sealing an unfinished object (e.g. a resumable upload, after a restart).
+
+        ``header`` is the one the object began with; ``sealed_plaintext`` yields, in
+        order, the plaintext of the whole chunks already sealed (read back by opening
+        them with :class:`StreamOpener`), so that :attr:`plaintext_size` and
+        :attr:`sha256` cover the whole object. The next chunk sealed is the one after them.
+
+        ``ValueError`` unless each piece is exactly one chunk; :class:`DecryptionFailed`
+        for a malformed header. The caller must drop whatever was written after those
+        chunks, and must never resume twice from one point with different plaintext:
+        sealing one chunk index twice under one header reuses its nonce.
+        """
+        if len(header) != HEADER_SIZE or not header.startswith(MAGIC):
+            raise DecryptionFailed()
+        sealer = cls(data_key, aad=aad, chunk_size=chunk_size)
+        sealer._header = bytes(header)
+        sealer._cipher = _ChunkCipher(data_key, sealer._header, aad, chunk_size)
+        for plaintext in sealed_plaintext:
+            if len(plaintext) != chunk_size:
+                raise ValueError("a stream resumes after whole chunks only")
+            sealer._digest.update(plaintext)
+            sealer._plaintext_size += chunk_size
+            sealer._next_index += 1
+        return sealer
 
     @property
     def header(self) -> bytes:

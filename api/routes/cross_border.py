@@ -1,7 +1,221 @@
-"""(being written)"""
+"""Mainland professionals (R4): redeem a person's application code and passcode for a
+viewing session, then read that person's eHRs of the last three years through it.
+
+Answers (problem ``code``):
+
+* ``POST /v1/cross-border/sessions`` — 201; 400 ``invalid_codes`` for any pair that does
+  not open a session here (unknown code, wrong passcode, or codes issued for another
+  institution: one answer, byte for byte); 403 ``not_designated`` (the caller's
+  institution is not designated today), ``authorisation_inactive`` (revoked, expired or
+  the person no longer eligible), ``authorisation_pending`` (the pilot's processing delay
+  has not passed); 423 ``locked_out`` (too many failures: for the pair, for good; for the
+  professional or institution, until ``Retry-After``); 403 ``wrong_role`` for any token
+  but a Mainland professional's.
+* ``GET /v1/cross-border/sessions/{sid}/records[/{id}[/content]]`` — 200, or the
+  canonical 404 ``not_found`` for a session that does not exist, is someone else's, has
+  ended (expired, authorisation revoked or expired) and for a record outside it (R10).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import math
+from datetime import date, datetime
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from api.deps import ProfessionalCaller, ServicesDep
+from api.errors import Problem, not_found
+from api.routes.cross_border_schemas import (
+    ViewingSessionCreate,
+    ViewingSessionPublic,
+    problems,
+)
+from api.routes.records import public, record_query
+from api.schemas import RecordPage, RecordPublic
+from api.services import Services
+from policies.vocabulary import Action, ActorKind, Category, Reason, Source
+from vault.access import Caller
+from vault.errors import NotFound, VaultError
+from vault.lockout import LockedOut
+from vault.viewing import CodePair, InvalidCodes, SessionRefused, ViewingSessions
+
+router = APIRouter(tags=["mainland-professional"])
+
+_ENDED = (404, "not_found", "No such session or record, it has ended, or it is not yours (R10).")
+_NOT_FOUND = problems(_ENDED)
+_LIST_ANSWERS = problems(
+    (400, "invalid_cursor", "next_cursor values must be passed back unchanged."), _ENDED
+)
+
+
+def viewing_sessions(services: ServicesDep) -> ViewingSessions:
+    return ViewingSessions(services.judge)
+
+
+SessionsDep = Annotated[ViewingSessions, Depends(viewing_sessions)]
+
+
+def mainland_caller(caller: ProfessionalCaller) -> Caller:
+    if caller.actor.kind is not ActorKind.MAINLAND_PROFESSIONAL:
+        raise Problem(
+            403,
+            "wrong_role",
+            "Forbidden",
+            "Only a designated Mainland institution's professional opens sessions.",
+        )
+    return caller
+
+
+MainlandCaller = Annotated[Caller, Depends(mainland_caller)]
+
+
+def invalid_codes() -> Problem:
+    """One answer for every pair that does not open a session here."""
+    return Problem(
+        400,
+        "invalid_codes",
+        "Invalid codes",
+        "The application code and passcode were not accepted.",
+    )
+
+
+def locked_out(error: LockedOut, now: datetime) -> Problem:
+    if error.until is None:
+        return Problem(
+            423,
+            "locked_out",
+            "Locked out",
+            "Too many failed attempts: these codes are locked. The person must apply again.",
+        )
+    wait = max(1, math.ceil((error.until - now).total_seconds()))
+    return Problem(
+        423,
+        "locked_out",
+        "Locked out",
+        "Too many failed attempts from this client; try again later.",
+        headers={"Retry-After": str(wait)},
+    )
+
+
+_REFUSALS = {
+    Reason.NOT_DESIGNATED: ("not_designated", "Your institution is not designated today."),
+    Reason.AUTHORISATION_PENDING: (
+        "authorisation_pending",
+        "The person's application is still being processed.",
+    ),
+}
+_INACTIVE = (
+    "authorisation_inactive",
+    "The authorisation is no longer active; the person must apply again.",
+)
+
+
+def _problem(error: VaultError, services: Services) -> Problem | VaultError:
+    if isinstance(error, InvalidCodes):
+        return invalid_codes()
+    if isinstance(error, LockedOut):
+        return locked_out(error, services.vault.clock.now())
+    if isinstance(error, SessionRefused):
+        code, detail = _REFUSALS.get(error.reason, _INACTIVE)
+        return Problem(403, code, "Session refused", detail)
+    return error
+
+
+@router.post(
+    "/v1/cross-border/sessions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ViewingSessionPublic,
+    responses=problems(
+        (400, "invalid_codes", "The application code and passcode were not accepted."),
+        (403, "not_designated", "The caller's institution is not designated today."),
+        (403, "authorisation_inactive", "The authorisation was revoked or has expired."),
+        (403, "authorisation_pending", "The application is still being processed."),
+        (403, "wrong_role", "Only Mainland professionals open viewing sessions."),
+        (422, "validation_failed", "A code is missing or too long, or an unknown field."),
+        (423, "locked_out", "Too many failed attempts (see Retry-After)."),
+    ),
+)
+def open_session(
+    body: ViewingSessionCreate, services: ServicesDep, caller: MainlandCaller, sessions: SessionsDep
+) -> ViewingSessionPublic:
+    """Scan the person's two QR codes: opens a session on their eHRs of the last three
+    years (``visible_since`` on), until ``expires_at``. Five failures lock the codes."""
+    try:
+        opened = sessions.open(caller, CodePair.of(body.application_code, body.passcode))
+    except VaultError as error:
+        raise _problem(error, services) from None
+    return ViewingSessionPublic(
+        session_id=opened.id,
+        person_id=opened.person_id,
+        expires_at=opened.expires_at,
+        visible_since=opened.visible_since,
+    )
+
+
+@router.get(
+    "/v1/cross-border/sessions/{sid}/records", response_model=RecordPage, responses=_LIST_ANSWERS
+)
+def session_records(
+    sid: str,
+    services: ServicesDep,
+    caller: ProfessionalCaller,
+    sessions: SessionsDep,
+    category: Category | None = None,
+    source: Source | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> RecordPage:
+    """The session's records, newest first: eHRs of the sharable scope whose clinical
+    date lies in the lookback (filters narrow it further, never widen it)."""
+    query = record_query(category, source, since, until, limit, cursor)
+    person_id = _person(sessions, caller, sid, Action.LIST_RECORDS)
+    listed = services.records.list(caller, person_id, query, session_id=sid)
+    return RecordPage(items=[public(v) for v in listed.items], next_cursor=listed.next_cursor)
+
+
+@router.get(
+    "/v1/cross-border/sessions/{sid}/records/{record_id}",
+    response_model=RecordPublic,
+    responses=_NOT_FOUND,
+)
+def session_record(
+    sid: str,
+    record_id: str,
+    services: ServicesDep,
+    caller: ProfessionalCaller,
+    sessions: SessionsDep,
+) -> RecordPublic:
+    """One record of the session's person, if it lies inside the session's view."""
+    person_id = _person(sessions, caller, sid, Action.READ_RECORD)
+    return public(services.records.get(caller, person_id, record_id, session_id=sid))
+
+
+@router.get(
+    "/v1/cross-border/sessions/{sid}/records/{record_id}/content",
+    response_class=Response,
+    responses={200: {"content": {"*/*": {}}}, **_NOT_FOUND},
+)
+def session_record_content(
+    sid: str,
+    record_id: str,
+    services: ServicesDep,
+    caller: ProfessionalCaller,
+    sessions: SessionsDep,
+) -> Response:
+    """The decrypted content of one record inside the session's view (the person is
+    notified of every view)."""
+    person_id = _person(sessions, caller, sid, Action.READ_CONTENT)
+    opened = services.records.content(caller, person_id, record_id, session_id=sid)
+    return Response(
+        opened.content, media_type=opened.record.content_type, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _person(sessions: ViewingSessions, caller: Caller, sid: str, action: Action) -> str:
+    try:
+        return sessions.person_of(caller, sid, action)
+    except NotFound:
+        raise not_found() from None

@@ -42,4 +42,7 @@ class Measurement:
 Suite = Callable[[float], list[Measurement]]
 SUITES: dict[str, str] = {
     # name -> "module:function"; imported lazily so one broken suite does not hide others
+    "crypto": "sim.benchmarks.crypto:run",
+    "policies": "sim.benchmarks.policies:run",
+    "api": "sim.benchmarks.api:run",
 }

@@ -36,7 +36,7 @@ from vault.streams import CHUNK_SIZE, open_file, seal_file
 
 SUITE = "crypto"
 RECORD_SIZE = 2048
-REPEATS = 3
+REPEATS = 5
 MB = 1e6
 MIB = 1 << 20
 STREAM_AAD = b"bench person / bench record / study.dcm"

@@ -14,7 +14,7 @@ import pytest
 from api.app import create_app
 from tests.support.http import bearer, client, serving
 from vault.clock import SimulatedClock
-from vault.context import Vault
+from vault.context import Vault, provision
 from vault.settings import Settings
 
 OPERATOR_SECRET = "test-operator-secret-0123456789abcdef"
@@ -78,6 +78,7 @@ def api_settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def world(api_settings: Settings) -> Iterator[World]:
+    provision(api_settings)  # an explicit DATABASE_URL is a deployment: migrate + keyring
     vault = Vault.open(api_settings)
     assert isinstance(vault.clock, SimulatedClock)
     vault.clock.set(START)

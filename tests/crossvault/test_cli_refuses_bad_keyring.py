@@ -13,13 +13,16 @@ from pathlib import Path
 import pytest
 
 from tests.vault.conftest import make_person
-from vault.context import Vault
+from vault.context import Vault, provision
 from vault.settings import Settings
 
 
-def _cli(data_dir: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CROSSVAULT_DATA_DIR": str(data_dir), "DATABASE_URL": database_url}
+def _cli(data_dir: Path, database_url: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CROSSVAULT_DATA_DIR": str(data_dir)}
     env.pop("CROSSVAULT_KEYRING", None)
+    env.pop("DATABASE_URL", None)
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
     return subprocess.run(
         [sys.executable, "-m", "crossvault", *args],
         env=env,
@@ -33,7 +36,9 @@ def _cli(data_dir: Path, database_url: str, *args: str) -> subprocess.CompletedP
 @pytest.fixture
 def populated(tmp_path: Path, database_url: str) -> tuple[Path, str]:
     data_dir = tmp_path / "data"
-    vault = Vault.open(Settings(data_dir=data_dir, database_url=database_url))
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    provision(settings)
+    vault = Vault.open(settings)
     make_person(vault)
     vault.close()
     return data_dir, database_url
@@ -83,9 +88,10 @@ def test_bad_keyring_refuses_with_one_line(
         assert keyring.read_bytes() != before  # not replaced by a fresh keyring
 
 
-def test_first_run_creates_a_private_keyring(tmp_path: Path, database_url: str) -> None:
+def test_first_run_creates_a_private_keyring(tmp_path: Path) -> None:
+    """The embedded default (DATABASE_URL unset) generates its keyring on first run."""
     data_dir = tmp_path / "fresh"
-    result = _cli(data_dir, database_url, "audit", "verify")
+    result = _cli(data_dir, None, "audit", "verify")
     assert result.returncode == 0, result.stderr
     assert "audit chain valid: 0 entries" in result.stdout
     assert os.stat(data_dir / "keyring.json").st_mode & 0o777 == 0o600

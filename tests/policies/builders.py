@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
+import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from policies import (
@@ -30,13 +33,14 @@ from policies import (
 )
 from policies.dates import HONG_KONG
 
-UTC = timezone.utc
+UTC = UTC
 MICRO = timedelta(microseconds=1)
 
 POLICIES: tuple[Policy, ...] = tuple(load_policy(p) for p in bundled_policy_paths())
 DEFAULT = POLICIES[0]
 BREAK_GLASS = next(p for p in POLICIES if p.break_glass.enabled)
-by_policy = {"argnames": "policy", "argvalues": POLICIES, "ids": [p.name for p in POLICIES]}
+for_each_policy = pytest.mark.parametrize("policy", POLICIES, ids=[p.name for p in POLICIES])
+"""Run a test once for each bundled policy file (the default and every variant)."""
 
 PERSON = "person-1"
 OTHER_PERSON = "person-2"
@@ -66,12 +70,20 @@ OPERATOR_ACTIONS = frozenset({Action.MANAGE_REGISTRY, Action.MANAGE_KEYS, Action
 SHARABLE = frozenset(DEFAULT.sharable_categories)
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int,
+    month: int,
+    day: int,
+    hour: int = 0,
+    minute: int = 0,
+    second: int = 0,
+    micro: int = 0,
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
 
 
-def hk(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=HONG_KONG)  # type: ignore[misc]
+def hk(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=HONG_KONG)
 
 
 def hk_staff(index: int = 2) -> Actor:
@@ -190,6 +202,9 @@ offsets = st.one_of(
 )
 
 
+maybe_offsets = st.none() | offsets
+
+
 def around(now: datetime) -> st.SearchStrategy[datetime]:
     return offsets.map(lambda d: now + d)
 
@@ -235,13 +250,19 @@ actors = st.one_of(
 actions = st.sampled_from(list(Action))
 
 
-def requests(actor: st.SearchStrategy[Actor] = actors) -> st.SearchStrategy[Request]:
+def requests(
+    actor: st.SearchStrategy[Actor] = actors,
+    subject: st.SearchStrategy[str | None] | None = None,
+    record: st.SearchStrategy[RecordRef | None] | None = None,
+) -> st.SearchStrategy[Request]:
     return st.builds(
         Request,
         actor=actor,
         action=actions,
-        subject_id=st.sampled_from([PERSON, PERSON, PERSON, OTHER_PERSON]) | st.none(),
-        record=st.none() | records,
+        subject_id=st.sampled_from([PERSON, PERSON, PERSON, OTHER_PERSON]) | st.none()
+        if subject is None
+        else subject,
+        record=st.none() | records if record is None else record,
         on_behalf_of=st.none() | st.sampled_from([PERSON, CAREGIVER, OTHER_PERSON]),
         session_id=st.none() | st.sampled_from(["s1", "s2", "s3"]),
         authorisation_id=st.none() | st.sampled_from(["a1", "a2", "r1", "r2"]),
@@ -252,127 +273,150 @@ def requests(actor: st.SearchStrategy[Actor] = actors) -> st.SearchStrategy[Requ
     )
 
 
+# Facts are drawn to be *mostly in force* (started in the past, ending in the future or
+# never) with a good share of boundary instants, and to refer to each other (sessions to
+# authorisations, grants to consents, staff to their institution), so that the broad
+# properties meet allowed decisions, not only denials.
+_LONG_AGO = st.timedeltas(timedelta(days=-400), timedelta(seconds=-1))
+_RECENTLY = st.timedeltas(timedelta(hours=-3), timedelta(0))
+_AT_NOW = st.sampled_from([timedelta(0), -MICRO, MICRO])
+_SOON = st.timedeltas(timedelta(0), timedelta(hours=3))
+_LATER = st.timedeltas(timedelta(seconds=1), timedelta(days=400))
+_START = st.one_of(_LONG_AGO, _LONG_AGO, _RECENTLY, _AT_NOW, _LATER)
+_END = st.one_of(st.none(), st.none(), _LATER, _SOON, _AT_NOW, _LONG_AGO)
+_JOINED = st.one_of(_LONG_AGO, _LONG_AGO, _LONG_AGO, _RECENTLY, _AT_NOW, _LATER)
+_MOSTLY_OWN = st.sampled_from([True, True, False])
+_OPENED = st.timedeltas(timedelta(hours=-3), timedelta(minutes=1))
+_REVOKED = st.one_of(st.none(), st.none(), st.none(), st.none(), _SOON, _AT_NOW, _LONG_AGO)
+_PID = st.sampled_from([PERSON, PERSON, PERSON, PERSON, OTHER_PERSON])
+_HK_INSTITUTION = st.sampled_from(HK_IDS)
+_ML_INSTITUTION = st.sampled_from(MAINLAND_IDS)
+_SCOPES = st.frozensets(sources, min_size=1)
+_CATEGORY_SETS = st.frozensets(categories, min_size=1, max_size=4)
+_KINDS = st.sampled_from(list(ConsentKind))
+_HOW_MANY = st.sampled_from([2, 1, 3, 0])
+_FEW = st.sampled_from([1, 2, 0])
+_COIN = st.booleans()
+_MOSTLY = st.sampled_from([True, True, True, True, True, True, True, True, True, False])
+_HK_STAFF = st.sampled_from(HK_STAFF)
+_ML_STAFF = st.sampled_from(MAINLAND_STAFF)
+_JUSTIFICATIONS = st.sampled_from(
+    ["short", "Anaphylaxis, patient unable to give history.", "Unresponsive on arrival at A&E."]
+)
+_BIRTHS = st.dates(min_value=date(1940, 1, 1), max_value=date(2015, 1, 1))
+_SUBJECT_IDS = st.sampled_from([PERSON] * 9 + [OTHER_PERSON])
+_DELEGATORS = st.sampled_from([PERSON, PERSON, CAREGIVER])
+_CAREGIVERS = st.sampled_from([CAREGIVER, SECOND_CAREGIVER])
+
+
 @st.composite
-def facts_at(draw: st.DrawFn, policy: Policy, now: datetime) -> Facts:
-    """Random facts about PERSON (and a little about others) with times around ``now``."""
-    t = around(now)
-    mt = maybe_around(now)
-    hk_institution = st.sampled_from(HK_IDS)
-    ml_institution = st.sampled_from(MAINLAND_IDS)
-    pid = st.sampled_from([PERSON, PERSON, PERSON, OTHER_PERSON])
-    scope_sets = st.frozensets(sources, min_size=1)
-    consents = draw(
-        st.lists(
-            st.builds(
-                SharingConsent,
-                id=st.sampled_from(["c1", "c2", "c3", "c4"]),
-                person_id=pid,
-                institution_id=hk_institution,
-                kind=st.sampled_from(list(ConsentKind)),
-                scopes=scope_sets,
-                granted_at=t,
-                expires_at=mt,
-                revoked_at=mt,
-            ),
-            max_size=4,
-            unique_by=lambda c: c.id,
+def facts_at(draw: st.DrawFn, policy: Policy, now: datetime, near: Actor | None = None) -> Facts:
+    """Random facts about PERSON (and a little about others) with times around ``now``;
+    about ``near``'s institution and professional half the time. Built from module-level
+    strategies only: constructing strategies per draw is slow."""
+    own = near.institution_id if near is not None else None
+
+    def hk_institution() -> str:
+        return own if own in HK_IDS and draw(_MOSTLY_OWN) else draw(_HK_INSTITUTION)
+
+    def ml_institution() -> str:
+        return own if own in MAINLAND_IDS and draw(_MOSTLY_OWN) else draw(_ML_INSTITUTION)
+
+    def hk_staff() -> tuple[str, str, str]:
+        mine = [s for s in HK_STAFF if near is not None and s[1] == near.professional_id]
+        prefer_own: bool = draw(_COIN)
+        return mine[0] if mine and prefer_own else draw(_HK_STAFF)
+
+    def start() -> datetime:
+        return now + draw(_START)
+
+    def end() -> datetime | None:
+        delta = draw(_END)
+        return None if delta is None else now + delta
+
+    def revoked() -> datetime | None:
+        delta = draw(_REVOKED)
+        return None if delta is None else now + delta
+
+    def must_end() -> datetime:
+        return now + (draw(_END) or timedelta(days=30))
+
+    def pick(options: list[Any]) -> Any:
+        return draw(st.sampled_from(options))
+
+    consents = [
+        SharingConsent(
+            f"c{n + 1}", draw(_PID), hk_institution(), draw(_KINDS), draw(_SCOPES),
+            start(), end(), revoked(),
         )
-    )
-    authorisations = draw(
-        st.lists(
-            st.builds(
-                CrossBorderAuthorisation,
-                id=st.sampled_from(["a1", "a2", "a3"]),
-                person_id=pid,
-                institution_id=ml_institution,
-                issued_at=t,
-                expires_at=t,
-                revoked_at=mt,
-            ),
-            max_size=3,
-            unique_by=lambda a: a.id,
+        for n in range(draw(_HOW_MANY))
+    ]  # fmt: skip
+    authorisations = [
+        CrossBorderAuthorisation(
+            f"a{n + 1}", draw(_PID), ml_institution(), start(), must_end(), revoked()
         )
-    )
-    staff = st.sampled_from(MAINLAND_STAFF)
+        for n in range(draw(_HOW_MANY))
+    ]
     sessions = []
-    for n, (institution, professional, _) in enumerate(draw(st.lists(staff, max_size=3))):
+    for n in range(draw(_HOW_MANY)):
+        institution, professional, _ = draw(_ML_STAFF)
+        authorisation_id = "a9"
+        if authorisations:
+            a = pick(authorisations)
+            authorisation_id = a.id
+            colleagues = [s for s in MAINLAND_STAFF if s[0] == a.institution_id]
+            if near is not None and (near.institution_id, near.professional_id) in {
+                s[:2] for s in colleagues
+            }:
+                colleagues = [s for s in colleagues if s[1] == near.professional_id]
+            prefer_colleague: bool = draw(_MOSTLY_OWN)
+            if colleagues and prefer_colleague:
+                institution, professional, _ = pick(colleagues)
+        opened = now + draw(_OPENED)
         sessions.append(
             ViewingSession(
-                f"s{n + 1}",
-                draw(st.sampled_from(["a1", "a2", "a3"])),
-                institution,
-                professional,
-                draw(t),
-                draw(t),
-                draw(mt),
+                f"s{n + 1}", authorisation_id, institution, professional, opened, must_end(),
+                revoked(),
             )
-        )
+        )  # fmt: skip
     grants = []
-    for n, (institution, professional, _) in enumerate(draw(st.lists(st.sampled_from(HK_STAFF), max_size=3))):
+    for n in range(draw(_HOW_MANY)):
+        institution, professional, _ = hk_staff()
+        theirs = [c.id for c in consents if c.institution_id == institution]
+        confirmed = now + draw(st.timedeltas(timedelta(minutes=-40), timedelta(minutes=5)))
         grants.append(
             RestrictedAccessGrant(
-                f"g{n + 1}",
-                draw(pid),
-                institution,
-                professional,
-                draw(st.frozensets(categories, min_size=1)),
-                draw(st.none() | st.sampled_from(["c1", "c2", "c3", "c4"])),
-                draw(mt),
-                draw(t),
+                f"g{n + 1}", draw(_PID), institution, professional, draw(_CATEGORY_SETS),
+                pick([None, "c9", *theirs, *theirs]), confirmed if draw(_MOSTLY) else None,
+                must_end(),
             )
+        )  # fmt: skip
+    delegations = [
+        CaregiverDelegation(
+            f"d{n + 1}", draw(_DELEGATORS), draw(_CAREGIVERS), start(), end(), revoked()
         )
-    delegations = draw(
-        st.lists(
-            st.builds(
-                CaregiverDelegation,
-                id=st.sampled_from(["d1", "d2", "d3"]),
-                person_id=st.sampled_from([PERSON, CAREGIVER]),
-                caregiver_id=st.sampled_from([CAREGIVER, SECOND_CAREGIVER]),
-                granted_at=t,
-                expires_at=mt,
-                revoked_at=mt,
-            ),
-            max_size=3,
-            unique_by=lambda d: d.id,
+        for n in range(draw(_HOW_MANY))
+    ]
+    radiology = [
+        RadiologyAuthorisation(
+            f"r{n + 1}", draw(_PID), ml_institution(), start(), must_end(), revoked()
         )
-    )
-    radiology = draw(
-        st.lists(
-            st.builds(
-                RadiologyAuthorisation,
-                id=st.sampled_from(["r1", "r2"]),
-                person_id=pid,
-                institution_id=ml_institution,
-                issued_at=t,
-                expires_at=t,
-                revoked_at=mt,
-            ),
-            max_size=2,
-            unique_by=lambda r: r.id,
-        )
-    )
+        for n in range(draw(_FEW))
+    ]
     emergencies = []
-    for n, (institution, professional, _) in enumerate(draw(st.lists(st.sampled_from(HK_STAFF), max_size=2))):
+    for n in range(draw(_FEW)):
+        institution, professional, _ = hk_staff()
+        began = now + draw(st.timedeltas(timedelta(hours=-2), timedelta(minutes=5)))
         emergencies.append(
             BreakGlassAccess(
-                f"b{n + 1}",
-                draw(pid),
-                institution,
-                professional,
-                draw(st.sampled_from(["short", "Anaphylaxis, patient unable to give history."])),
-                draw(t),
-                draw(t),
+                f"b{n + 1}", draw(_PID), institution, professional, draw(_JUSTIFICATIONS),
+                began, must_end(),
             )
-        )
-    subject = draw(
-        st.none()
-        | st.builds(
-            Person,
-            id=st.sampled_from([PERSON, PERSON, OTHER_PERSON]),
-            date_of_birth=st.dates(min_value=date(1940, 1, 1), max_value=date(2015, 1, 1)),
-            joined_at=mt,
-        )
-    )
+        )  # fmt: skip
+    subject = None
+    if draw(_MOSTLY):
+        joined = now + draw(_JOINED) if draw(_MOSTLY) else None
+        subject = Person(draw(_SUBJECT_IDS), draw(_BIRTHS), joined)
     return Facts(
         policy,
         subject,
@@ -386,9 +430,63 @@ def facts_at(draw: st.DrawFn, policy: Policy, now: datetime) -> Facts:
     )
 
 
+staff_actors = st.sampled_from(
+    [Actor.hk_professional(*s) for s in HK_STAFF]
+    + [Actor.mainland_professional(*s) for s in MAINLAND_STAFF]
+)
+person_side_actors = st.sampled_from(
+    [Actor.citizen(PERSON), Actor.caregiver(CAREGIVER), Actor.citizen(SECOND_CAREGIVER)]
+)
+_FOCUSED_ACTIONS = st.sampled_from(
+    [
+        *VIEWS,
+        *VIEWS,
+        *VIEWS,
+        Action.OPEN_VIEWING_SESSION,
+        Action.DEPOSIT_RECORD,
+        Action.DEPOSIT_RADIOLOGY,
+        Action.REQUEST_RESTRICTED_ACCESS,
+        Action.INVOKE_BREAK_GLASS,
+        Action.READ_DEPOSIT_RECEIPT,
+        Action.MANAGE_CONSENTS,
+        Action.MANAGE_CAREGIVERS,
+    ]
+)
+
+
+def focused_requests(actor: st.SearchStrategy[Actor] | None = None) -> st.SearchStrategy[Request]:
+    """Requests about PERSON that the facts may well allow: known records, existing session
+    and authorisation ids, caregivers acting for PERSON."""
+    return st.builds(
+        Request,
+        actor=st.one_of(staff_actors, staff_actors, person_side_actors) if actor is None else actor,
+        action=_FOCUSED_ACTIONS,
+        subject_id=st.just(PERSON),
+        record=st.one_of(*[known_records] * 6, records, st.none()),
+        on_behalf_of=st.sampled_from([None, PERSON]),
+        session_id=st.sampled_from(["s1", "s2", "s3", None]),
+        authorisation_id=st.sampled_from([None, "a1", "a2", "r1"]),
+        restricted_grant_id=st.sampled_from([None, None, "g1"]),
+        target_institution_id=st.none() | all_institutions,
+        break_glass_justification=st.sampled_from([None, "Unconscious, anticoagulated?"]),
+    )
+
+
 @st.composite
 def situations(
     draw: st.DrawFn, policy: Policy, request: st.SearchStrategy[Request] | None = None
 ) -> tuple[Request, Facts, datetime]:
-    now = draw(instants())
-    return draw(request or requests()), draw(facts_at(policy, now)), now
+    now = draw(_INSTANTS)
+    drawn = draw(_ANY_REQUEST if request is None else request)
+    return drawn, draw(facts_at(policy, now, drawn.actor)), now
+
+
+PROPERTY = settings(max_examples=100, deadline=None)
+"""Settings for the focused property tests (small inputs, boundary-seeking)."""
+BROAD = settings(max_examples=30, deadline=None)
+"""Settings for the properties over whole random situations (each example is large);
+run for each of the three policies, and the stateful model check covers the same ground."""
+
+
+_INSTANTS = instants()
+_ANY_REQUEST = st.one_of(requests(), focused_requests(), focused_requests())

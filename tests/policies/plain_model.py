@@ -9,7 +9,7 @@ field by field with the engine's decision.
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from policies import Decision, Facts, Policy, Request
@@ -53,7 +53,7 @@ def outcome_of(decision: Decision) -> Outcome:
 
 
 def hong_kong_date(instant: datetime) -> date:
-    as_utc = instant.astimezone(timezone.utc).replace(tzinfo=None)
+    as_utc = instant.astimezone(UTC).replace(tzinfo=None)
     return (as_utc + timedelta(hours=8)).date()
 
 
@@ -77,10 +77,7 @@ def age(born: date, day: date) -> int:
 def in_force(start: datetime, now: datetime, *ends: datetime | None) -> bool:
     if now < start:
         return False
-    for end in ends:
-        if end is not None and now >= end:
-            return False
-    return True
+    return all(end is None or now < end for end in ends)
 
 
 def rules_on(policy: Policy, day: date) -> Any:
@@ -154,10 +151,10 @@ def person_side(request: Request, facts: Facts, now: datetime, person: Any) -> O
     delegation = None
     if is_caregiver:
         for d in facts.delegations:
-            if d.person_id == person.id and d.caregiver_id == me:
-                if in_force(d.granted_at, now, d.revoked_at, d.expires_at):
-                    delegation = d
-                    break
+            mine = d.person_id == person.id and d.caregiver_id == me
+            if mine and in_force(d.granted_at, now, d.revoked_at, d.expires_at):
+                delegation = d
+                break
         if delegation is None:
             return DENY
         if request.action == "manage_caregivers":
@@ -169,14 +166,15 @@ def person_side(request: Request, facts: Facts, now: datetime, person: Any) -> O
     if request.action == "add_to_folder" and request.record.source != "personal_folder":  # type: ignore[union-attr]
         return DENY
     today = hong_kong_date(now)
-    target = policy.institutions.get(request.target_institution_id or "")
-    if request.action == "grant_sharing_consent":
-        if target is None or target.region != "hong_kong":
-            return DENY
+    chosen = policy.institutions.get(request.target_institution_id or "")
+    if request.action == "grant_sharing_consent" and (
+        chosen is None or chosen.region != "hong_kong"
+    ):
+        return DENY
     if request.action == "apply_cross_border":
-        if target is None or target.region != "mainland":
+        if chosen is None or chosen.region != "mainland":
             return DENY
-        if target.designated_on is None or target.designated_on > today:
+        if chosen.designated_on is None or chosen.designated_on > today:
             return DENY
         if person.joined_at is None or person.joined_at > now:
             return DENY
@@ -184,9 +182,9 @@ def person_side(request: Request, facts: Facts, now: datetime, person: Any) -> O
         if minimum > 0 and age(person.date_of_birth, today) < minimum:
             return DENY
     if request.action == "grant_radiology_authorisation":
-        if target is None or target.region != "mainland":
+        if chosen is None or chosen.region != "mainland":
             return DENY
-        if target.radiology_depositor_from is None or target.radiology_depositor_from > today:
+        if chosen.radiology_depositor_from is None or chosen.radiology_depositor_from > today:
             return DENY
     if delegation is not None:
         return Outcome(True, consent_id=delegation.id, on_behalf_of=person.id)
@@ -232,9 +230,9 @@ def hong_kong_side(
 
     active = []
     for c in facts.sharing_consents:
-        if c.person_id == person.id and c.institution_id == institution.id:
-            if in_force(c.granted_at, now, c.revoked_at, c.expires_at):
-                active.append(c)
+        theirs = c.person_id == person.id and c.institution_id == institution.id
+        if theirs and in_force(c.granted_at, now, c.revoked_at, c.expires_at):
+            active.append(c)
     scopes = set()
     if institution.implied_sharing:
         scopes.add("ehr")
@@ -242,9 +240,10 @@ def hong_kong_side(
         scopes = scopes | set(c.scopes)
     relied = None
     for c in active:
-        if wanted_source is None or wanted_source in c.scopes:
-            if relied is None or (c.granted_at, c.id) > (relied.granted_at, relied.id):
-                relied = c
+        covers = wanted_source is None or wanted_source in c.scopes
+        later = relied is None or (c.granted_at, c.id) > (relied.granted_at, relied.id)
+        if covers and later:
+            relied = c
     held = relied is not None
     if institution.implied_sharing and wanted_source in (None, "ehr"):
         held = True
@@ -252,7 +251,7 @@ def hong_kong_side(
 
     if action == "invoke_break_glass":
         rule = policy.break_glass
-        if not rule.enabled or actor.profession not in rule.professions or not joined:
+        if not rule.enabled or (actor.profession or "") not in rule.professions or not joined:
             return DENY
         if len((request.break_glass_justification or "").strip()) < rule.min_justification_length:
             return DENY
@@ -264,11 +263,12 @@ def hong_kong_side(
         return DENY
 
     if action == "deposit_record":
+        assert record is not None
         if not joined:
             return DENY
-        if record.source != "ehr" or record.category not in policy.sharable_categories:  # type: ignore[union-attr]
+        if record.source != "ehr" or record.category not in set(policy.sharable_categories):
             return DENY
-        if record.depositor_institution_id not in (None, institution.id):  # type: ignore[union-attr]
+        if record.depositor_institution_id not in (None, institution.id):
             return DENY
         if not rules_on(policy, hong_kong_date(now)).deposit_requires_sharing_consent:
             return Outcome(True)
@@ -316,13 +316,11 @@ def hong_kong_side(
         if g.consent_id is not None and g.consent_id not in [c.id for c in active]:
             continue
         grants.append(g)
-    general = set(policy.general_categories[actor.profession])
+    general = set(policy.general_categories[actor.profession or ""])
     visible = set(general)
     for g in grants:
         visible = visible | set(g.categories)
-    box = Outcome(
-        True, consent_id, None, frozenset(visible), frozenset(scopes), notify_person=True
-    )
+    box = Outcome(True, consent_id, None, frozenset(visible), frozenset(scopes), notify_person=True)
     if record is None or record.category in general:
         return box
     for g in grants:
@@ -383,21 +381,26 @@ def mainland_side(
             return DENY
         wanted = session.authorisation_id
     authorisation = None
-    for a in facts.cross_border_authorisations:
-        if a.id == wanted:
-            authorisation = a
+    for candidate in facts.cross_border_authorisations:
+        if candidate.id == wanted:
+            authorisation = candidate
             break
     if authorisation is None:
         return DENY
     if authorisation.person_id != person.id or authorisation.institution_id != institution.id:
         return DENY
-    if not in_force(authorisation.issued_at, now, authorisation.revoked_at, authorisation.expires_at):
+    if not in_force(
+        authorisation.issued_at, now, authorisation.revoked_at, authorisation.expires_at
+    ):
         return DENY
     issue_day = hong_kong_date(authorisation.issued_at)
     then = rules_on(policy, issue_day)
     if now < authorisation.issued_at + then.cross_border_processing:
         return DENY
-    if then.cross_border_min_age > 0 and age(person.date_of_birth, issue_day) < then.cross_border_min_age:
+    if (
+        then.cross_border_min_age > 0
+        and age(person.date_of_birth, issue_day) < then.cross_border_min_age
+    ):
         return DENY
     since = years_before(today, policy.lookback_years)
     box = Outcome(

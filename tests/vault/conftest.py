@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vault.context import Vault
+from vault.context import Vault, provision
 from vault.db import transaction
 from vault.records import NewRecord, create_person
 from vault.settings import Settings
@@ -21,6 +21,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def vault(settings: Settings) -> Iterator[Vault]:
+    provision(settings)  # an explicit DATABASE_URL is a deployment: migrate + keyring first
     opened = Vault.open(settings)
     yield opened
     opened.close()

@@ -74,6 +74,12 @@ def test_garbage_raises_only_decryption_failed(garbage: bytes, aad: bytes) -> No
         KEY.open(garbage, aad=aad)
 
 
+@pytest.mark.parametrize("envelope", [None, "text", 12, object()])
+def test_a_non_bytes_envelope_raises_only_decryption_failed(envelope: object) -> None:
+    with pytest.raises(DecryptionFailed):
+        KEY.open(envelope, aad=b"")  # type: ignore[arg-type]
+
+
 @given(plaintext=st.binary(max_size=64))
 def test_another_key_fails_to_open(plaintext: bytes) -> None:
     with pytest.raises(DecryptionFailed):

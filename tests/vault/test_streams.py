@@ -172,6 +172,14 @@ def test_an_unsatisfiable_range_is_a_value_error(start: int, end: int) -> None:
         )
 
 
+def test_every_object_gets_a_fresh_salt_and_nonce_prefix() -> None:
+    """Same key, AAD and plaintext twice: the object key and nonces must still differ."""
+    first, second = seal(bytes(8), 4), seal(bytes(8), 4)
+    salt, prefix = slice(4, 36), slice(36, HEADER_SIZE)
+    assert first[salt] != second[salt] and first[prefix] != second[prefix]
+    assert split(first, 4)[1][0] != split(second, 4)[1][0]
+
+
 # -- tamper evidence -----------------------------------------------------------------
 
 

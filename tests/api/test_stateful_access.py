@@ -1,0 +1,193 @@
+"""A stateful test of the whole API against a deliberately plain model of who may see what.
+
+Hypothesis drives grants, revocations, cross-border applications and sessions, deposits
+and clock jumps through the real HTTP API, and after every read compares the answer with
+the model. The invariant: every permitted view by someone other than the person produced
+exactly one notification (R11), and nothing was readable that the model forbids.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from tests.api.conftest import PASSWORD, World
+from tests.support.http import bearer
+
+HK = timezone(timedelta(hours=8))
+READERS = ("owner", "ha", "hksh", "hku_sz", "clinic")
+
+
+def shift_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 Feb
+        return day.replace(year=day.year + years, day=28)
+
+
+class AccessModel(RuleBasedStateMachine):
+    world: World
+
+    @initialize()
+    def setup(self) -> None:
+        w = self.world
+        self.pid, _ = w.person(dob="1950-01-01")
+        self.credentials: dict[str, tuple[str, str, str]] = {}
+        for iid in ("ha", "hksh", "hku_sz", "harbourview_clinics"):
+            self._register(iid)
+        self.records: dict[str, date] = {}
+        self.consent: tuple[str, datetime] | None = None  # (id, expires_at)
+        self.authorisation: tuple[str, str, str, datetime] | None = None  # id, code, pass, exp
+        self.viewing: tuple[str, datetime] | None = None  # (session id, expires_at)
+        self.notifications = 0
+
+    def _register(self, iid: str) -> None:
+        w = self.world
+        creds = w.http.post(f"/v1/institutions/{iid}/credentials", headers=w.operator).json()
+        prof = w.http.post(f"/v1/institutions/{iid}/professionals", headers=w.operator,
+                           json={"name": "Dr Model", "profession": "doctor"}).json()
+        self.credentials[iid] = (creds["client_id"], creds["client_secret"], prof["id"])
+
+    def _now(self) -> datetime:
+        return self.world.vault.clock.now()
+
+    def _headers(self, who: str) -> dict[str, str]:
+        w = self.world
+        w.operator = bearer(w.token(grant_type="client_credentials", client_id="operator",
+                                    client_secret="test-operator-secret-0123456789abcdef"))
+        if who == "owner":
+            return bearer(w.token(grant_type="password", username=self.pid, password=PASSWORD))
+        iid = "harbourview_clinics" if who == "clinic" else who
+        client_id, secret, professional = self.credentials[iid]
+        return bearer(w.token(grant_type="client_credentials", client_id=client_id,
+                              client_secret=secret, professional_id=professional))
+
+    # --- the model ---------------------------------------------------------------------
+
+    def _may_read(self, who: str, record_id: str) -> bool:
+        now = self._now()
+        if who in ("owner", "ha"):
+            return True
+        if who == "hksh":
+            return self.consent is not None and now < self.consent[1]
+        if who == "hku_sz":
+            if self.viewing is None or self.authorisation is None:
+                return False
+            if now >= self.viewing[1] or now >= self.authorisation[3]:
+                return False
+            today = now.astimezone(HK).date()
+            return shift_years(today, -3) <= self.records[record_id] <= today
+        return False
+
+    # --- rules -------------------------------------------------------------------------
+
+    @rule(days_ago=st.integers(min_value=0, max_value=6 * 366))
+    def deposit(self, days_ago: int) -> None:
+        clinical = self._now().astimezone(HK).date() - timedelta(days=days_ago)
+        record_id = self.world.deposit(self.pid, self._headers("ha"),
+                                       clinical_date=clinical.isoformat())
+        self.records[record_id] = clinical
+
+    @rule()
+    def grant_sharing_consent(self) -> None:
+        r = self.world.http.post("/v1/me/sharing-consents", headers=self._headers("owner"), json={
+            "institution_id": "hksh", "kind": "one_year", "scopes": ["ehr"]})
+        assert r.status_code == 201, r.text
+        body = r.json()
+        self.consent = (body["id"], datetime.fromisoformat(body["expires_at"]))
+
+    @precondition(lambda self: self.consent is not None)
+    @rule()
+    def revoke_sharing_consent(self) -> None:
+        assert self.consent is not None
+        r = self.world.http.delete(f"/v1/me/sharing-consents/{self.consent[0]}",
+                                   headers=self._headers("owner"))
+        assert r.status_code == 204, r.text
+        self.consent = None
+
+    @rule()
+    def apply_cross_border(self) -> None:
+        r = self.world.http.post("/v1/me/cross-border-authorisations",
+                                 headers=self._headers("owner"), json={"institution_id": "hku_sz"})
+        assert r.status_code == 201, r.text
+        b = r.json()
+        self.authorisation = (b["id"], b["application_code"], b["passcode"],
+                              datetime.fromisoformat(b["expires_at"]))
+        self.viewing = None  # a session belongs to the previous authorisation: forget it
+
+    @precondition(lambda self: self.authorisation is not None)
+    @rule()
+    def revoke_cross_border(self) -> None:
+        assert self.authorisation is not None
+        r = self.world.http.delete(
+            f"/v1/me/cross-border-authorisations/{self.authorisation[0]}",
+            headers=self._headers("owner"))
+        assert r.status_code == 204, r.text
+        self.authorisation = None
+
+    @precondition(lambda self: self.authorisation is not None)
+    @rule()
+    def open_session(self) -> None:
+        assert self.authorisation is not None
+        _, code, passcode, expires = self.authorisation
+        r = self.world.http.post("/v1/cross-border/sessions", headers=self._headers("hku_sz"),
+                                 json={"application_code": code, "passcode": passcode})
+        if self._now() >= expires:
+            assert r.status_code >= 400
+            return
+        assert r.status_code == 201, r.text
+        self.viewing = (r.json()["session_id"], datetime.fromisoformat(r.json()["expires_at"]))
+
+    @rule(jump=st.sampled_from([timedelta(minutes=1), timedelta(hours=3), timedelta(days=40),
+                                timedelta(days=400)]))
+    def advance_clock(self, jump: timedelta) -> None:
+        self.world.vault.clock.advance(jump)  # type: ignore[attr-defined]
+
+    @precondition(lambda self: bool(self.records))
+    @rule(who=st.sampled_from(READERS), data=st.data())
+    def read(self, who: str, data: st.DataObject) -> None:
+        record_id = data.draw(st.sampled_from(sorted(self.records)))
+        headers = self._headers(who)
+        if who == "owner":
+            url = f"/v1/me/records/{record_id}/content"
+        elif who == "hku_sz":
+            sid = self.viewing[0] if self.viewing else "0" * 32
+            url = f"/v1/cross-border/sessions/{sid}/records/{record_id}/content"
+        else:
+            url = f"/v1/patients/{self.pid}/records/{record_id}/content"
+        expected = self._may_read(who, record_id)
+        r = self.world.http.get(url, headers=headers)
+        assert r.status_code == (200 if expected else 404), (who, r.status_code, r.text)
+        if expected and who != "owner":
+            self.notifications += 1
+
+    @invariant()
+    def every_view_by_others_was_notified(self) -> None:
+        if not hasattr(self, "pid"):
+            return
+        r = self.world.http.get("/v1/me/notifications?limit=200",
+                                headers=self._headers("owner"))
+        assert r.status_code == 200, r.text
+        views = [n for n in r.json()["items"] if n["event"] in ("read_content", "read_record")]
+        assert len(views) == self.notifications
+
+
+def test_api_agrees_with_the_access_model(world: World) -> None:
+    def machine() -> AccessModel:
+        m = AccessModel()
+        m.world = world
+        return m
+
+    run_state_machine_as_test(machine, settings=settings(
+        max_examples=6, stateful_step_count=12, deadline=None,
+        suppress_health_check=list(HealthCheck)))

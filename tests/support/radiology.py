@@ -1,0 +1,211 @@
+"""A running server with the radiology routers, for the radiology API tests.
+
+Like ``tests/api/conftest.py``'s ``world``, but it keeps the app, so tests can reach the
+radiology service (its size limit, its in-memory upload state) and the blob store.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.routes import dicomweb, radiology, tus
+from sim.studies import Study, instance
+from tests.api.conftest import OPERATOR_SECRET, PASSWORD, START, World
+from tests.support.databases import DatabaseKind
+from tests.support.http import bearer, client, serving
+from tests.support.postgres import create_database, drop_database
+from vault.clock import SimulatedClock
+from vault.context import Vault, provision
+from vault.radiology import RadiologyDeposits
+from vault.settings import Settings
+
+DEPOSITOR = "hku_sz"  # a designated radiology depositor since 2026-01-27
+PERSON_NAME = "Chan Tai Man"
+DICOM_NAME = "CHAN^TAI MAN"
+
+
+def include_radiology(app: FastAPI) -> None:
+    """Add the radiology routers unless ``create_app`` already did."""
+    paths = {getattr(route, "path", None) for route in app.routes}
+    for module in (radiology, tus, dicomweb):
+        if not any(getattr(r, "path", None) in paths for r in module.router.routes):
+            app.include_router(module.router)
+
+
+@dataclass
+class Radiology:
+    """The world, its app and radiology service, and helpers for depositing."""
+
+    world: World
+    app: FastAPI
+    service: RadiologyDeposits
+    base_url: str
+    settings: Settings
+
+    @property
+    def http(self) -> httpx.Client:
+        return self.world.http
+
+    @property
+    def vault(self) -> Vault:
+        return self.world.vault
+
+    @property
+    def clock(self) -> SimulatedClock:
+        clock = self.vault.clock
+        assert isinstance(clock, SimulatedClock)
+        return clock
+
+    def person(self, name: str = PERSON_NAME) -> tuple[str, dict[str, str]]:
+        return self.world.person(name=name)
+
+    def login(self, person_id: str) -> dict[str, str]:
+        """A fresh citizen token (after the clock moved)."""
+        return bearer(
+            self.world.token(grant_type="password", username=person_id, password=PASSWORD)
+        )
+
+    def at(self, instant: datetime) -> None:
+        """Move the server's clock; the operator gets a token valid then. Other tokens
+        must be made afresh (:meth:`login`, :meth:`depositor`)."""
+        self.clock.set(instant)
+        self.world.operator = _operator_token(self.world)
+
+    def depositor(self, institution_id: str = DEPOSITOR) -> dict[str, str]:
+        return self.world.professional(institution_id, profession="radiographer")
+
+    def authorisation(self, citizen: dict[str, str], institution_id: str = DEPOSITOR) -> str:
+        """A fresh radiology authorisation code, through the person's own API."""
+        return self.issue(citizen, institution_id)[1]
+
+    def issue(self, citizen: dict[str, str], institution_id: str = DEPOSITOR) -> tuple[str, str]:
+        """(authorisation id, code)."""
+        r = self.http.post(
+            "/v1/me/radiology-authorisations",
+            headers=citizen,
+            json={"institution_id": institution_id},
+        )
+        assert r.status_code == 201, r.text
+        return r.json()["id"], r.json()["authorisation_code"]
+
+    def open_deposit(self, depositor: dict[str, str], code: str, **body: Any) -> str:
+        r = self.http.post(
+            "/v1/radiology/deposits", headers=depositor, json={"authorisation_code": code, **body}
+        )
+        assert r.status_code == 201, r.text
+        deposit_id: str = r.json()["deposit_id"]
+        return deposit_id
+
+    def put(
+        self,
+        depositor: dict[str, str],
+        deposit_id: str,
+        name: str,
+        content: bytes,
+        content_type: str = "application/dicom",
+    ) -> httpx.Response:
+        return self.http.put(
+            f"/v1/radiology/deposits/{deposit_id}/files/{name}",
+            headers={**depositor, "Content-Type": content_type},
+            content=content,
+        )
+
+    def complete(self, depositor: dict[str, str], deposit_id: str) -> httpx.Response:
+        return self.http.post(f"/v1/radiology/deposits/{deposit_id}/complete", headers=depositor)
+
+    def my_records(self, citizen: dict[str, str]) -> list[dict[str, Any]]:
+        r = self.http.get("/v1/me/records", headers=citizen, params={"limit": 200})
+        assert r.status_code == 200, r.text
+        items: list[dict[str, Any]] = r.json()["items"]
+        return items
+
+    def temporaries(self) -> list[Path]:
+        return sorted(self.vault.blobs.tmp.iterdir())
+
+    def objects(self, person_id: str) -> list[Path]:
+        """The person's sealed blobs."""
+        folder = self.vault.blobs.objects / person_id
+        return sorted(p for p in folder.rglob("*") if p.is_file())
+
+    def deposited(
+        self, study: Study | None = None, files: int = 1
+    ) -> tuple[str, dict[str, str], dict[str, str], str, list[bytes]]:
+        """A person with a completed deposit of ``files`` DICOM instances:
+        (person id, citizen headers, depositor headers, deposit id, the files)."""
+        pid, citizen = self.person()
+        depositor = self.depositor()
+        deposit_id = self.open_deposit(depositor, self.authorisation(citizen))
+        study = study or Study(patient_name=DICOM_NAME)
+        contents = [instance(study) for _ in range(files)]
+        for index, content in enumerate(contents):
+            assert self.put(depositor, deposit_id, f"i{index}.dcm", content).status_code == 201
+        assert self.complete(depositor, deposit_id).status_code == 200
+        return pid, citizen, depositor, deposit_id, contents
+
+
+def _operator_token(world: World) -> dict[str, str]:
+    return bearer(
+        world.token(
+            grant_type="client_credentials", client_id="operator", client_secret=OPERATOR_SECRET
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def radiology_server(
+    request: pytest.FixtureRequest, db_kind: DatabaseKind, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Radiology]:
+    """One server (and database) for a module's radiology tests: each test makes its own
+    people and depositors, and :func:`rad` puts the clock and limits back after it."""
+    base = tmp_path_factory.mktemp("radiology")
+    admin_url = name = None
+    if db_kind == "sqlite":
+        url = f"sqlite:///{base}/crossvault.db"
+    else:
+        admin_url = request.getfixturevalue("postgres_server_url")
+        name = f"t_radiology_{uuid.uuid4().hex[:12]}"
+        url = create_database(admin_url, name)
+    settings = Settings(
+        data_dir=base / "data",
+        database_url=url,
+        operator_secret=OPERATOR_SECRET,
+        clock="simulated",
+    )
+    provision(settings)
+    vault = Vault.open(settings)
+    assert isinstance(vault.clock, SimulatedClock)
+    vault.clock.set(START)
+    app = create_app(settings, vault)
+    include_radiology(app)
+    try:
+        with serving(app) as base_url, client(base_url) as http:
+            world = World(http, vault)
+            world.operator = _operator_token(world)
+            yield Radiology(world, app, radiology.service_of(app), base_url, settings)
+    finally:
+        vault.close()
+        if admin_url is not None and name is not None:
+            drop_database(admin_url, name)
+
+
+@pytest.fixture
+def rad(radiology_server: Radiology) -> Iterator[Radiology]:
+    """The module's radiology server, reset after each test (clock, size limit, the
+    in-memory upload state, the operator's token)."""
+    limit = radiology_server.service.max_file_bytes
+    try:
+        yield radiology_server
+    finally:
+        radiology_server.service.max_file_bytes = limit
+        radiology_server.service.forget_live_uploads()
+        radiology_server.at(START)

@@ -1,0 +1,29 @@
+"""Passwords and client secrets: argon2id; codes: SHA-256 compared in constant time."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+
+from vault import passwords
+
+
+def test_production_cost_is_owasp_argon2id() -> None:
+    hasher = PasswordHasher(time_cost=passwords.PRODUCTION_TIME_COST,
+                            memory_cost=passwords.PRODUCTION_MEMORY_KIB, parallelism=1)
+    assert hasher.hash("x").startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_hash_and_verify() -> None:
+    stored = passwords.hash_password("correct horse")
+    assert stored.startswith("$argon2id$")
+    assert passwords.verify_password(stored, "correct horse")
+    assert not passwords.verify_password(stored, "wrong horse")
+    assert not passwords.verify_password(None, "correct horse")
+    assert not passwords.verify_password("not a hash", "correct horse")
+
+
+def test_codes_are_compared_by_hash() -> None:
+    code = passwords.new_code("CB", 16)
+    assert code.startswith("CB-") and len(code.replace("-", "")) == 18
+    assert passwords.same_code(passwords.code_hash(code), code)
+    assert not passwords.same_code(passwords.code_hash(code), code + "X")

@@ -1,0 +1,77 @@
+"""Streaming a blob record back: a sealed large object (a DICOM study) decrypted chunk
+by chunk, whole or by byte range, for a caller whose read was already decided and
+audited (see :mod:`vault.record_access`, :mod:`vault.radiology`).
+
+The record's AAD for its blob is :func:`vault.crypto.blob_aad` of its person, its id and
+its blob name, so a blob moved under another record does not open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session
+
+from vault.context import Vault
+from vault.crypto import blob_aad
+from vault.errors import DecryptionFailed
+from vault.models import Record
+from vault.streams import CHUNK_SIZE, open_file, open_range, plaintext_size_of
+
+
+@dataclass(frozen=True)
+class BlobContent:
+    """A sealed blob ready to stream back, decrypted chunk by chunk. Only made after the
+    caller's read was decided and audited."""
+
+    record: Record
+    size: int
+    path: Path
+    aad: bytes = field(repr=False)
+    data_key: bytes = field(repr=False)
+    chunk_size: int = CHUNK_SIZE
+
+    def chunks(self) -> Iterator[bytes]:
+        """The whole plaintext; raises :class:`DecryptionFailed` mid-way if the object
+        was tampered with (a response streaming it must then be aborted)."""
+        with open(self.path, "rb") as source:
+            yield from open_file(self.data_key, source, aad=self.aad, chunk_size=self.chunk_size)
+
+    def range(self, start: int, end_inclusive: int) -> Iterator[bytes]:
+        """``plaintext[start : end_inclusive + 1]``, opening only the chunks it needs."""
+        with open(self.path, "rb") as source:
+            yield from open_range(
+                self.data_key,
+                source,
+                aad=self.aad,
+                start=start,
+                end_inclusive=end_inclusive,
+                chunk_size=self.chunk_size,
+            )
+
+
+def open_blob_record(
+    vault: Vault,
+    record: Record,
+    *,
+    data_key: bytes | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> BlobContent:
+    """The blob of ``record`` (whose read the caller already decided), or
+    :class:`DecryptionFailed` if its sealed size does not fit the record."""
+    if record.blob_name is None:
+        raise ValueError("the record holds no blob")
+    path = vault.blobs.path_of(record.person_id, record.blob_name)
+    if data_key is None:
+        with Session(vault.engine) as session:
+            data_key = vault.keys.get(session, record.person_id).raw()
+    try:
+        size = plaintext_size_of(path.stat().st_size, chunk_size)
+    except FileNotFoundError:
+        raise DecryptionFailed() from None
+    if size != record.size:
+        raise DecryptionFailed()
+    aad = blob_aad(record.person_id, record.id, record.blob_name)
+    return BlobContent(record, size, path, aad, data_key, chunk_size)

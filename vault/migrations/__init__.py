@@ -1,0 +1,1 @@
+"""Alembic migrations of crossvault's schema; see ``README.md`` beside this file."""

@@ -1,0 +1,1 @@
+"""Revision scripts, oldest first by their ``NNNN_`` prefix (Alembic ignores this file)."""
