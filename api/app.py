@@ -8,7 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors, observability
-from api.routes import auth, cross_border, me, operator, records, restricted
+from api.limits import BodyLimits
+from api.routes import (
+    auth,
+    cross_border,
+    dicomweb,
+    me,
+    operator,
+    radiology,
+    records,
+    restricted,
+    tus,
+)
 from api.services import Services
 from vault import demo
 from vault.context import Vault
@@ -40,15 +51,20 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         if vault is None:
             opened.close()
 
-    app = FastAPI(title="crossvault", version="1", description=API_DESCRIPTION,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="crossvault",
+        version="1",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        responses=errors.PROBLEM_RESPONSES,
+    )
     app.state.services = services
     errors.install(app)
+    app.add_middleware(BodyLimits)  # before observability: refusals still get ids and metrics
     observability.install(app)
     app.include_router(observability.router)
-    for module in (auth, operator, me, records, restricted, cross_border):
+    for module in (auth, operator, me, records, restricted, cross_border, radiology, tus, dicomweb):
         app.include_router(module.router)
-
 
     return app
 

@@ -13,8 +13,8 @@ from sqlmodel import Session
 
 from api.errors import Problem
 from api.observability import current_request_id
-from api.tokens import Claims, InvalidToken
 from api.services import Services
+from api.tokens import Claims, InvalidToken
 from policies.model import Actor
 from policies.vocabulary import ActorKind, Region
 from vault.access import Caller
@@ -32,12 +32,13 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def _unauthorised(detail: str = "A valid bearer token is required.") -> Problem:
-    return Problem(401, "invalid_token", "Authentication required", detail,
-                   headers=_UNAUTHORISED)
+    return Problem(401, "invalid_token", "Authentication required", detail, headers=_UNAUTHORISED)
 
 
-def get_claims(services: ServicesDep, authorization: Annotated[str | None, Header()] = None,
-               ) -> Claims:
+def get_claims(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Claims:
     if not authorization or not authorization.startswith("Bearer "):
         raise _unauthorised()
     try:
@@ -58,7 +59,8 @@ def _wrong_role() -> Problem:
 
 
 def citizen_caller(
-    request: Request, claims: ClaimsDep,
+    request: Request,
+    claims: ClaimsDep,
     on_behalf_of: Annotated[str | None, Header(alias="On-Behalf-Of", max_length=40)] = None,
 ) -> Caller:
     """A citizen, or — with ``On-Behalf-Of`` — a caregiver acting for that person."""
@@ -92,8 +94,12 @@ def professional_caller(request: Request, services: ServicesDep, claims: ClaimsD
     institution = services.policy.institutions.get(professional.institution_id)
     mainland = institution is not None and institution.region is Region.MAINLAND
     kind = ActorKind.MAINLAND_PROFESSIONAL if mainland else ActorKind.HK_PROFESSIONAL
-    actor = Actor(kind, institution_id=professional.institution_id,
-                  professional_id=professional.id, profession=professional.profession)
+    actor = Actor(
+        kind,
+        institution_id=professional.institution_id,
+        professional_id=professional.id,
+        profession=professional.profession,
+    )
     return Caller(actor, request_id=_request_id(request))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vault.errors import DecryptionFailed, KeyringError, NotFound, PersonErased, VaultError
@@ -114,6 +115,51 @@ def _from_vault_error(exc: VaultError) -> Problem:
     return Problem(500, exc.code, "Vault error")
 
 
+class ProblemDetails(BaseModel):
+    """The body of every 4xx/5xx answer (RFC 9457), as documented in OpenAPI. Problems
+    may carry more members (``errors``, ``max_bytes``, ...)."""
+
+    model_config = ConfigDict(
+        title="Problem",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "https://crossvault.example/problems/not_found",
+                    "title": "Not found",
+                    "status": 404,
+                    "code": "not_found",
+                    "detail": "No such resource.",
+                }
+            ]
+        },
+    )
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+
+
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+# FastAPI(responses=PROBLEM_RESPONSES): every operation documents its errors as problems
+# (and FastAPI then adds no 422 "HTTPValidationError" of its own).
+_PROBLEM = {"description": "A problem (RFC 9457) with a stable `code`", "content": _PROBLEM_CONTENT}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {"4XX": _PROBLEM, "5XX": _PROBLEM}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Adds the ``Problem`` schema that :data:`PROBLEM_RESPONSES` refers to."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = generate().setdefault("components", {}).setdefault("schemas", {})
+            schemas["Problem"] = ProblemDetails.model_json_schema()
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
@@ -150,3 +196,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(VaultError, on_vault)
     app.add_exception_handler(Exception, on_unexpected)
+    _document_problems(app)

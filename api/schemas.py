@@ -23,8 +23,12 @@ def example(**values: Any) -> ConfigDict:
 
 
 class PersonCreate(Strict):
-    model_config = example(name="Chan Tai Man", date_of_birth="1952-04-18",
-                           password="correct horse battery staple", joined=True)
+    model_config = example(
+        name="Chan Tai Man",
+        date_of_birth="1952-04-18",
+        password="correct horse battery staple",
+        joined=True,
+    )
     name: str = Field(min_length=1, max_length=200)
     date_of_birth: date
     password: str = Field(min_length=8, max_length=256)
@@ -84,15 +88,20 @@ class AuditVerification(BaseModel):
 
 
 class RecordCreate(Strict):
-    model_config = example(category="lab_report", clinical_date="2025-06-01",
-                           title="Glycated haemoglobin", content="HbA1c 6.1%",
-                           content_type="text/plain")
+    model_config = example(
+        category="lab_report",
+        clinical_date="2025-06-01",
+        title="Glycated haemoglobin",
+        content="HbA1c 6.1%",
+        content_type="text/plain",
+    )
     category: Category
     clinical_date: date
     title: str = Field(min_length=1, max_length=500)
     content: str = Field(max_length=1_000_000)
-    content_type: str = Field(default="text/plain", max_length=120,
-                              pattern=r"^[\w.+-]+/[\w.+-]+(;\s*[\w-]+=[\w.-]+)*$")
+    content_type: str = Field(
+        default="text/plain", max_length=120, pattern=r"^[\w.+-]+/[\w.+-]+(;\s*[\w-]+=[\w.-]+)*$"
+    )
 
 
 class RecordPublic(BaseModel):
@@ -123,8 +132,9 @@ class Me(BaseModel):
 
 
 class SharingConsentCreate(Strict):
-    model_config = example(institution_id="hksh", kind="one_year",
-                           scopes=["ehr", "personal_folder"])
+    model_config = example(
+        institution_id="hksh", kind="one_year", scopes=["ehr", "personal_folder"]
+    )
     institution_id: str = Field(max_length=80)
     kind: ConsentKind
     scopes: list[Source] = Field(min_length=1, max_length=2)

@@ -35,8 +35,9 @@ class Services:
         policy = load_policy(settings.policy or default_policy_path())
         judge = Judge(vault, policy, on_decision=count_decision)
         tokens = TokenAuthority(vault.keyring.signing_key_pem(), vault.keyring.signing_kid())
-        return cls(settings, vault, policy, judge, Records(judge), tokens,
-                   operator_secret(settings))
+        return cls(
+            settings, vault, policy, judge, Records(judge), tokens, operator_secret(settings)
+        )
 
 
 def operator_secret(settings: Settings) -> Secret[str]:
@@ -56,6 +57,9 @@ def operator_secret(settings: Settings) -> Secret[str]:
         handle.write(value + "\n")
         handle.flush()
         os.fsync(handle.fileno())
-    print(f"crossvault: operator client_id={OPERATOR_CLIENT_ID} client_secret={value} "
-          f"(generated into {path}, 0600; shown only this once)", flush=True)
+    print(
+        f"crossvault: operator client_id={OPERATOR_CLIENT_ID} client_secret={value} "
+        f"(generated into {path}, 0600; shown only this once)",
+        flush=True,
+    )
     return Secret(value)

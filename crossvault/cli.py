@@ -58,8 +58,14 @@ def serve(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="crossvault-metrics-")
     # access_log=False: uvicorn's access line prints raw paths and query strings; our
     # JSON request log (api/observability.py) logs route templates only.
-    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                access_log=False)
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+    )
 
 
 @audit_app.command("verify")

@@ -30,6 +30,7 @@ Decisions where DESIGN.md is silent:
 - Lab and radiology reports reaching the person's own view 14 days after release is
   calibration for the simulation, not an access rule: the owner always sees everything.
 """
+
 from policies.dates import HONG_KONG, age_on, hk_date, shift_years
 from policies.engine import decide
 from policies.model import (

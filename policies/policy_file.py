@@ -83,6 +83,9 @@ class Durations:
 
 @dataclass(frozen=True, slots=True)
 class BreakGlassRule:
+    """The emergency rule (enabled only in ``break-glass.toml``): who may invoke it, how
+    long a written justification must be, and how long one emergency access lasts."""
+
     enabled: bool
     min_justification_length: int
     duration: timedelta
@@ -137,6 +140,7 @@ class Policy:
     def sharing_consent_expires_at(
         self, kind: ConsentKind, granted_at: datetime
     ) -> datetime | None:
+        """``one_year``: the same instant a calendar year later (29 Feb -> 28 Feb)."""
         if kind is ConsentKind.INDEFINITE:
             return None
         return shift_years(granted_at, self.durations.one_year_consent_years)

@@ -107,7 +107,9 @@ class Judge:
     """Decides and records. Holds the policy and the vault; stateless otherwise."""
 
     def __init__(
-        self, vault: Vault, policy: Policy,
+        self,
+        vault: Vault,
+        policy: Policy,
         on_decision: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.vault = vault

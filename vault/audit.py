@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -39,6 +40,19 @@ class AuditEvent:
     resource_id: str | None = None
     consent_id: str | None = None
     request_id: str | None = None
+
+
+def _fitted(event: AuditEvent) -> AuditEvent:
+    """``event`` with every identifier fitting its column. An identifier a caller supplied
+    that is longer than its column cannot name anything stored; it is recorded as a marked
+    digest (``~`` + SHA-256 hex, cut to the column), so the refusal is still audited."""
+    columns = AuditEntry.__table__.columns  # type: ignore[attr-defined]
+    overlong: dict[str, Any] = {}
+    for name, value in vars(event).items():
+        width = getattr(columns[name].type, "length", None)
+        if isinstance(value, str) and width is not None and len(value) > width:
+            overlong[name] = ("~" + hashlib.sha256(value.encode()).hexdigest())[:width]
+    return replace(event, **overlong) if overlong else event
 
 
 def entry_hash(entry: AuditEntry) -> str:
@@ -87,7 +101,7 @@ def append(
     """Append ``event`` in the caller's transaction and return the stored entry."""
     head = head or lock_head(session)
     entry = AuditEntry(
-        seq=head.seq + 1, at=at, prev_hash=head.entry_hash, entry_hash="", **vars(event)
+        seq=head.seq + 1, at=at, prev_hash=head.entry_hash, entry_hash="", **vars(_fitted(event))
     )
     entry.entry_hash = entry_hash(entry)
     head.seq, head.entry_hash = entry.seq, entry.entry_hash

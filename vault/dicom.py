@@ -3,11 +3,11 @@
 Three checks, each on what has arrived so far:
 
 * :func:`read_header` — pydicom parses the *head* of the file (its first chunk, or the
-  whole file if shorter) with ``stop_before_pixels`` and only the attributes the vault
-  needs (``specific_tags``), so pixel data is never decoded. It refuses anything that is
-  not Part 10 (no ``DICM`` after the 128-byte preamble), a deflated transfer syntax (its
-  structure cannot be followed as a stream), and files without the study, series and SOP
-  instance UIDs.
+  whole file if shorter) with ``stop_before_pixels``, ``defer_size`` and only the
+  attributes the vault needs (``specific_tags``), so pixel data is never decoded. It
+  refuses anything that is not Part 10 (no ``DICM`` after the 128-byte preamble), a
+  deflated transfer syntax (its structure cannot be followed as a stream), and files
+  without the study, series and SOP instance UIDs.
 * :class:`DicomWalker` — follows the element structure of the *whole* stream (tags,
   lengths, undefined-length sequences and items, encapsulated pixel data) in constant
   memory, skipping values. A stream that ends inside an element, a sequence or an item
@@ -47,6 +47,7 @@ PREFIX = b"DICM"
 MIN_SIZE = PREAMBLE_SIZE + len(PREFIX)
 _META_GROUP_LE = b"\x02\x00"
 MAX_UID_LENGTH = 64
+DEFER_SIZE = 1024  # values larger than this are never read into memory
 
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
 EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
@@ -146,7 +147,10 @@ def _parse(head: bytes | bytearray) -> Any:
         raise NotDicom("not a DICOM Part 10 file (no DICM prefix after the preamble)")
     try:
         return pydicom.dcmread(
-            io.BytesIO(head), stop_before_pixels=True, specific_tags=list(_HEADER_KEYWORDS)
+            io.BytesIO(head),
+            stop_before_pixels=True,
+            defer_size=DEFER_SIZE,
+            specific_tags=list(_HEADER_KEYWORDS),
         )
     except Exception:
         raise DicomInvalid("the DICOM header does not parse") from None

@@ -17,16 +17,16 @@ PRODUCTION_MEMORY_KIB = 19 * 1024
 
 
 class _Hashing:
-    hasher = PasswordHasher(time_cost=PRODUCTION_TIME_COST,
-                            memory_cost=PRODUCTION_MEMORY_KIB, parallelism=1)
+    hasher = PasswordHasher(
+        time_cost=PRODUCTION_TIME_COST, memory_cost=PRODUCTION_MEMORY_KIB, parallelism=1
+    )
     dummy = hasher.hash("crossvault-dummy-password")
 
 
 def use_cost(*, time_cost: int, memory_kib: int) -> None:
     """Change the argon2id cost for new hashes (the test suite lowers it to stay fast;
     existing hashes carry their own parameters and still verify)."""
-    _Hashing.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
-                                     parallelism=1)
+    _Hashing.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
     _Hashing.dummy = _Hashing.hasher.hash("crossvault-dummy-password")
 
 

@@ -74,49 +74,61 @@ class Records:
             decision = self.judge.decide(session, caller, ask, now)
             if decision.allowed:
                 visible = visible_filter(decision.obligations).narrow(
-                    category=query.category, source=query.source,
-                    since=query.since, until=query.until,
+                    category=query.category,
+                    source=query.source,
+                    since=query.since,
+                    until=query.until,
                 )
-                page = list_visible(session, person_id, visible, limit=query.limit,
-                                    cursor=query.cursor)
+                page = list_visible(
+                    session, person_id, visible, limit=query.limit, cursor=query.cursor
+                )
                 key = self.vault.keys.get(session, person_id) if page.records else None
                 items = [RecordView(r, record_title(key, r)) for r in page.records if key]
         if not decision.allowed:
             raise NotFound("no such person or records")
         return RecordList(items, page.next_cursor)
 
-    def get(self, caller: Caller, person_id: str, record_id: str, *,
-            session_id: str | None = None) -> RecordView:
+    def get(
+        self, caller: Caller, person_id: str, record_id: str, *, session_id: str | None = None
+    ) -> RecordView:
         opened = self._read(caller, person_id, record_id, Action.READ_RECORD, session_id)
         return RecordView(opened.record, opened.title)
 
-    def content(self, caller: Caller, person_id: str, record_id: str, *,
-                session_id: str | None = None) -> OpenedRecord:
+    def content(
+        self, caller: Caller, person_id: str, record_id: str, *, session_id: str | None = None
+    ) -> OpenedRecord:
         return self._read(caller, person_id, record_id, Action.READ_CONTENT, session_id)
 
-    def _read(self, caller: Caller, person_id: str, record_id: str, action: Action,
-              session_id: str | None) -> OpenedRecord:
+    def _read(
+        self, caller: Caller, person_id: str, record_id: str, action: Action, session_id: str | None
+    ) -> OpenedRecord:
         now = self.judge.now()
         opened: OpenedRecord | None = None
         with transaction(self.vault.engine) as session:
             record = _committed(session, person_id, record_id)
-            ask = Ask(action, person_id, record=record_ref(record) if record else None,
-                      resource_id=record_id, session_id=session_id)
+            ask = Ask(
+                action,
+                person_id,
+                record=record_ref(record) if record else None,
+                resource_id=record_id,
+                session_id=session_id,
+            )
             decision = self.judge.decide(session, caller, ask, now)
             if decision.allowed and record is not None:
-                visible = find_visible(session, person_id, record_id,
-                                       visible_filter(decision.obligations))
+                visible = find_visible(
+                    session, person_id, record_id, visible_filter(decision.obligations)
+                )
                 opened = open_record(session, self.vault.keys, visible)
         if opened is None:
             raise NotFound("record not found")
         return opened
 
-    def deposit(self, caller: Caller, person_id: str, new: NewRecord,
-                action: Action = Action.DEPOSIT_RECORD) -> Record:
+    def deposit(
+        self, caller: Caller, person_id: str, new: NewRecord, action: Action = Action.DEPOSIT_RECORD
+    ) -> Record:
         """An HK provider's eHR deposit, or a person's own Personal Folder upload (R6)."""
         now = self.judge.now()
-        ref = RecordRef(new.category, new.source, new.clinical_date,
-                        new.depositor_institution_id)
+        ref = RecordRef(new.category, new.source, new.clinical_date, new.depositor_institution_id)
         stored: Record | None = None
         with transaction(self.vault.engine) as session:
             decision = self.judge.decide(session, caller, Ask(action, person_id, record=ref), now)

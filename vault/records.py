@@ -274,7 +274,11 @@ def list_visible(
 ) -> Page:
     """Newest first, keyset-paged. Hidden records are excluded by the query itself."""
     limit = max(1, min(limit, MAX_PAGE))
-    where = [Record.person_id == person_id, Record.state == COMMITTED, *visible.predicates()]
+    where: list[ColumnElement[bool]] = [
+        col(Record.person_id) == person_id,
+        col(Record.state) == COMMITTED,
+        *visible.predicates(),
+    ]
     if cursor is not None:
         after_date, after_id = decode_cursor(cursor)
         where.append(_before(after_date, after_id))

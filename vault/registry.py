@@ -43,36 +43,61 @@ def register_person(
     person_id: str | None = None,
 ) -> Person:
     return create_person(
-        session, keys, name=name, date_of_birth=date_of_birth,
-        password_hash=hash_password(password), joined_at=now if joined else None, now=now,
+        session,
+        keys,
+        name=name,
+        date_of_birth=date_of_birth,
+        password_hash=hash_password(password),
+        joined_at=now if joined else None,
+        now=now,
         person_id=person_id,
     )
 
 
 def register_professional(
-    session: Session, institution_id: str, *, name: str, profession: str, now: datetime,
+    session: Session,
+    institution_id: str,
+    *,
+    name: str,
+    profession: str,
+    now: datetime,
     professional_id: str | None = None,
 ) -> Professional:
     if session.get(Institution, institution_id) is None:
         raise NotFound("institution not found")
-    row = Professional(id=professional_id or new_id(), institution_id=institution_id,
-                       name=name, profession=profession, created_at=now)
+    row = Professional(
+        id=professional_id or new_id(),
+        institution_id=institution_id,
+        name=name,
+        profession=profession,
+        created_at=now,
+    )
     session.add(row)
     session.flush()
     return row
 
 
 def issue_credentials(
-    session: Session, institution_id: str, *, now: datetime,
-    client_id: str | None = None, client_secret: str | None = None,
+    session: Session,
+    institution_id: str,
+    *,
+    now: datetime,
+    client_id: str | None = None,
+    client_secret: str | None = None,
 ) -> tuple[str, str]:
     """A new client id and secret for the institution; the secret is shown once."""
     if session.get(Institution, institution_id) is None:
         raise NotFound("institution not found")
     cid = client_id or f"{institution_id}-{secrets.token_hex(4)}"
     secret = client_secret or secrets.token_urlsafe(32)
-    session.add(InstitutionCredential(client_id=cid, institution_id=institution_id,
-                                      secret_hash=hash_password(secret), created_at=now))
+    session.add(
+        InstitutionCredential(
+            client_id=cid,
+            institution_id=institution_id,
+            secret_hash=hash_password(secret),
+            created_at=now,
+        )
+    )
     session.flush()
     return cid, secret
 

@@ -17,6 +17,33 @@ from vault.models import Professional
 from vault.registry import authenticate_client, authenticate_person
 
 router = APIRouter(tags=["auth"])
+TOKEN_FORM_EXAMPLES = {
+    "citizen": {
+        "summary": "A citizen (password grant)",
+        "value": {
+            "grant_type": "password",
+            "username": "3f2a9c0e5b7d4e1f8a6b2c9d0e7f1a3b",
+            "password": "correct horse battery staple",
+        },
+    },
+    "professional": {
+        "summary": "An institution's professional",
+        "value": {
+            "grant_type": "client_credentials",
+            "client_id": "ha-1a2b3c4d",
+            "client_secret": "s3cr3t-shown-once",
+            "professional_id": "9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f",
+        },
+    },
+    "operator": {
+        "summary": "The operator client",
+        "value": {
+            "grant_type": "client_credentials",
+            "client_id": "operator",
+            "client_secret": "from CROSSVAULT_OPERATOR_SECRET",
+        },
+    },
+}
 
 
 class TokenResponse(BaseModel):
@@ -25,24 +52,43 @@ class TokenResponse(BaseModel):
     expires_in: int
     role: str
 
-    model_config = {"json_schema_extra": {"examples": [{
-        "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiJ9...", "token_type": "Bearer",
-        "expires_in": 900, "role": "citizen"}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiJ9...",
+                    "token_type": "Bearer",
+                    "expires_in": 900,
+                    "role": "citizen",
+                }
+            ]
+        }
+    }
 
 
 def _invalid(code: str = "invalid_grant") -> Problem:
     return Problem(400, code, "Invalid credentials", "The credentials were not accepted.")
 
 
-def _issue(services: Services, subject: str, role: Role,
-           institution_id: str | None = None) -> TokenResponse:
-    token, _ = services.tokens.issue(subject=subject, role=role, institution_id=institution_id,
-                                     now=services.vault.clock.now())
-    return TokenResponse(access_token=token, expires_in=int(LIFETIME.total_seconds()),
-                         role=role)
+def _issue(
+    services: Services, subject: str, role: Role, institution_id: str | None = None
+) -> TokenResponse:
+    token, _ = services.tokens.issue(
+        subject=subject, role=role, institution_id=institution_id, now=services.vault.clock.now()
+    )
+    return TokenResponse(access_token=token, expires_in=int(LIFETIME.total_seconds()), role=role)
 
 
-@router.post("/v1/auth/token", response_model=TokenResponse, summary="Obtain an access token")
+@router.post(
+    "/v1/auth/token",
+    response_model=TokenResponse,
+    summary="Obtain an access token",
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/x-www-form-urlencoded": {"examples": TOKEN_FORM_EXAMPLES}}
+        }
+    },
+)
 def token(
     services: ServicesDep,
     grant_type: Annotated[Literal["password", "client_credentials"], Form()],
@@ -72,8 +118,9 @@ def token(
     return _professional_token(services, client_id, client_secret, professional_id)
 
 
-def _professional_token(services: Services, client_id: str, client_secret: str,
-                        professional_id: str | None) -> TokenResponse:
+def _professional_token(
+    services: Services, client_id: str, client_secret: str, professional_id: str | None
+) -> TokenResponse:
     with Session(services.vault.engine) as session:
         institution_id = authenticate_client(session, client_id, client_secret)
         professional = session.get(Professional, professional_id) if professional_id else None

@@ -36,7 +36,8 @@ def _permit(services: ServicesDep, caller: Caller, action: Action, resource: str
     """Ask the policy (R9) and audit the operator's action in its own transaction."""
     with transaction(services.vault.engine) as session:
         decision = services.judge.decide(
-            session, caller, Ask(action, None, resource_id=resource), services.judge.now())
+            session, caller, Ask(action, None, resource_id=resource), services.judge.now()
+        )
     if not decision.allowed:
         raise Denied(str(action))
 
@@ -46,12 +47,23 @@ def create_person(body: PersonCreate, services: ServicesDep, caller: OperatorCal
     """Register a person (joined to eHealth unless ``joined`` is false)."""
     now = services.judge.now()
     with transaction(services.vault.engine) as session:
-        person = register_person(session, services.vault.keys, name=body.name,
-                                 date_of_birth=body.date_of_birth, password=body.password,
-                                 joined=body.joined, now=now)
-        services.judge.record_event(session, caller, Ask(Action.MANAGE_REGISTRY, person.id,
-                                    resource_id=person.id), allowed=True, reason="operator",
-                                    now=now)
+        person = register_person(
+            session,
+            services.vault.keys,
+            name=body.name,
+            date_of_birth=body.date_of_birth,
+            password=body.password,
+            joined=body.joined,
+            now=now,
+        )
+        services.judge.record_event(
+            session,
+            caller,
+            Ask(Action.MANAGE_REGISTRY, person.id, resource_id=person.id),
+            allowed=True,
+            reason="operator",
+            now=now,
+        )
     return Created(id=person.id)
 
 
@@ -59,17 +71,27 @@ def create_person(body: PersonCreate, services: ServicesDep, caller: OperatorCal
 def list_institutions(services: ServicesDep) -> list[InstitutionPublic]:
     """The public registry: every institution, with designation dates."""
     return [
-        InstitutionPublic(id=i.id, name=i.name, region=str(i.region), kind=str(i.kind),
-                          implied_sharing=i.implied_sharing, designated_on=i.designated_on,
-                          radiology_depositor_from=i.radiology_depositor_from)
+        InstitutionPublic(
+            id=i.id,
+            name=i.name,
+            region=str(i.region),
+            kind=str(i.kind),
+            implied_sharing=i.implied_sharing,
+            designated_on=i.designated_on,
+            radiology_depositor_from=i.radiology_depositor_from,
+        )
         for i in services.policy.institutions.values()
     ]
 
 
-@router.post("/v1/institutions/{iid}/credentials", status_code=status.HTTP_201_CREATED,
-             response_model=CredentialsCreated)
-def create_credentials(iid: str, services: ServicesDep,
-                       caller: OperatorCaller) -> CredentialsCreated:
+@router.post(
+    "/v1/institutions/{iid}/credentials",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CredentialsCreated,
+)
+def create_credentials(
+    iid: str, services: ServicesDep, caller: OperatorCaller
+) -> CredentialsCreated:
     """A new OAuth client for the institution. The secret is shown only in this response."""
     _permit(services, caller, Action.MANAGE_REGISTRY, iid)
     with transaction(services.vault.engine) as session:
@@ -77,14 +99,20 @@ def create_credentials(iid: str, services: ServicesDep,
     return CredentialsCreated(client_id=client_id, client_secret=secret)
 
 
-@router.post("/v1/institutions/{iid}/professionals", status_code=status.HTTP_201_CREATED,
-             response_model=Created)
-def create_professional(iid: str, body: ProfessionalCreate, services: ServicesDep,
-                        caller: OperatorCaller) -> Created:
+@router.post(
+    "/v1/institutions/{iid}/professionals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Created,
+)
+def create_professional(
+    iid: str, body: ProfessionalCreate, services: ServicesDep, caller: OperatorCaller
+) -> Created:
+    """Register a professional (with a profession) at the institution."""
     _permit(services, caller, Action.MANAGE_REGISTRY, iid)
     with transaction(services.vault.engine) as session:
-        row = register_professional(session, iid, name=body.name,
-                                    profession=str(body.profession), now=services.judge.now())
+        row = register_professional(
+            session, iid, name=body.name, profession=str(body.profession), now=services.judge.now()
+        )
     return Created(id=row.id)
 
 
@@ -95,16 +123,25 @@ def rotate_keys(services: ServicesDep, caller: OperatorCaller) -> RotationResult
     vault = services.vault
     report = rotate(vault.engine, vault.keyring, vault.keys, now=vault.clock.now)
     retired = retire_unused_versions(vault.engine, vault.keyring)
-    return RotationResult(version=report.version, rewrapped=report.rewrapped,
-                          resumed=report.resumed, retired_versions=retired)
+    return RotationResult(
+        version=report.version,
+        rewrapped=report.rewrapped,
+        resumed=report.resumed,
+        retired_versions=retired,
+    )
 
 
 @router.get("/v1/admin/audit/verify", response_model=AuditVerification)
 def verify_audit(services: ServicesDep, caller: OperatorCaller) -> AuditVerification:
+    """Walk the hash chain; name the first edited, deleted or reordered entry."""
     with Session(services.vault.engine) as session:
         report = verify_chain(session)
-    return AuditVerification(valid=report.valid, entries=report.entries,
-                             first_bad_seq=report.first_bad_seq, problem=report.problem)
+    return AuditVerification(
+        valid=report.valid,
+        entries=report.entries,
+        first_bad_seq=report.first_bad_seq,
+        problem=report.problem,
+    )
 
 
 @router.post("/v1/admin/clock", response_model=ClockState)
@@ -112,12 +149,17 @@ def set_clock(body: ClockSet, services: ServicesDep, caller: OperatorCaller) -> 
     """Simulation only (``CROSSVAULT_CLOCK=simulated``): set or advance server time."""
     clock = services.vault.clock
     if not isinstance(clock, SimulatedClock):
-        raise Problem(409, "clock_not_simulated", "The clock is not simulated",
-                      "Start the server with CROSSVAULT_CLOCK=simulated.")
+        raise Problem(
+            409,
+            "clock_not_simulated",
+            "The clock is not simulated",
+            "Start the server with CROSSVAULT_CLOCK=simulated.",
+        )
     if body.set_to is not None:
         if body.set_to.tzinfo is None:
-            raise Problem(422, "validation_failed", "Validation failed",
-                          "set_to must carry a UTC offset.")
+            raise Problem(
+                422, "validation_failed", "Validation failed", "set_to must carry a UTC offset."
+            )
         clock.set(body.set_to)
     if body.advance_seconds:
         clock.advance(timedelta(seconds=body.advance_seconds))

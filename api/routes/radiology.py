@@ -2,8 +2,9 @@
 each file, complete; the depositor reads only its receipt.
 
 ``PUT /v1/radiology/deposits/{id}/files/{name}`` reads the body as it arrives
-(``request.stream()``) and hands it, a chunk at a time, to the vault's sealing ingest in
-a worker thread: the server holds about two chunks of a file, whatever its size. A body
+(``request.stream()``) and hands it, a few MiB at a time, to the vault's sealing ingest in
+a worker thread while the next batch arrives: the server holds about two batches of a
+file (≈ 10 MiB), whatever its size. A body
 that ends early, a client that goes away, a refused header — each removes the sealed
 temporary; nothing is visible before ``complete``.
 
@@ -51,7 +52,7 @@ from vault.radiology_uploads import UploadBusy, UploadTooLong
 
 log = logging.getLogger("crossvault.api.radiology")
 
-FEED_BYTES = 1 << 20  # hand the vault about one chunk at a time
+FEED_BYTES = 4 << 20  # hand the vault a few chunks at a time (fewer thread hops)
 COLLECT_EVERY_SECONDS = 600.0
 
 # -- the service ------------------------------------------------------------------------------
@@ -192,8 +193,8 @@ def refusals() -> Iterator[None]:
 
 async def pump(request: Request, sink: Callable[[bytearray], None]) -> None:
     """Read the request body as it arrives and give it to ``sink`` in a worker thread,
-    about a chunk at a time — one chunk being sealed while the next arrives, never more
-    (so the server holds about three chunks of a body, whatever its size). If the
+    :data:`FEED_BYTES` at a time — one batch being sealed while the next arrives, never
+    more (so the server holds about two batches of a body, whatever its size). If the
     client goes away, what arrived is still given to ``sink`` before
     :class:`ClientDisconnect` is raised (a resumable upload keeps it)."""
     in_flight: asyncio.Future[None] | None = None

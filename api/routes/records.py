@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from api.deps import CitizenCaller, ProfessionalCaller, ServicesDep, subject_of
 from api.errors import Problem
+from api.routes.radiology import blob_content_response
 from api.schemas import RecordCreate, RecordPage, RecordPublic
 from policies.vocabulary import Action, Category, Source
 from vault.access import Caller
@@ -22,10 +23,16 @@ router = APIRouter()
 
 def public(view: RecordView) -> RecordPublic:
     r = view.record
-    return RecordPublic(id=r.id, category=r.category, source=r.source,
-                        clinical_date=r.clinical_date, title=view.title,
-                        depositor_institution_id=r.depositor_institution_id,
-                        content_type=r.content_type, size=r.size)
+    return RecordPublic(
+        id=r.id,
+        category=r.category,
+        source=r.source,
+        clinical_date=r.clinical_date,
+        title=view.title,
+        depositor_institution_id=r.depositor_institution_id,
+        content_type=r.content_type,
+        size=r.size,
+    )
 
 
 def record_query(
@@ -40,39 +47,61 @@ def record_query(
         try:
             decode_cursor(cursor)
         except ValueError:
-            raise Problem(400, "invalid_cursor", "Invalid cursor",
-                          "next_cursor values must be passed back unchanged.") from None
-    return RecordQuery(category=category, source=source, since=since, until=until,
-                       limit=limit, cursor=cursor)
+            raise Problem(
+                400,
+                "invalid_cursor",
+                "Invalid cursor",
+                "next_cursor values must be passed back unchanged.",
+            ) from None
+    return RecordQuery(
+        category=category, source=source, since=since, until=until, limit=limit, cursor=cursor
+    )
 
 
-QueryDep = Annotated[RecordQuery, Query()]
-
-
-def _page(services: ServicesDep, caller: Caller, person_id: str, query: RecordQuery,
-          session_id: str | None = None) -> RecordPage:
+def _page(
+    services: ServicesDep,
+    caller: Caller,
+    person_id: str,
+    query: RecordQuery,
+    session_id: str | None = None,
+) -> RecordPage:
     listed = services.records.list(caller, person_id, query, session_id=session_id)
     return RecordPage(items=[public(v) for v in listed.items], next_cursor=listed.next_cursor)
 
 
-def _content(services: ServicesDep, caller: Caller, person_id: str, record_id: str,
-             session_id: str | None = None) -> Response:
+RangeHeader = Annotated[str | None, Header(alias="Range", max_length=200)]
+
+
+def _content(
+    services: ServicesDep,
+    caller: Caller,
+    person_id: str,
+    record_id: str,
+    session_id: str | None = None,
+    range_header: str | None = None,
+) -> Response:
     opened = services.records.content(caller, person_id, record_id, session_id=session_id)
-    return Response(opened.content, media_type=opened.record.content_type,
-                    headers={"Cache-Control": "no-store"})
+    if opened.record.blob_name is not None:  # a radiology study: streamed, with Range
+        return blob_content_response(services.vault, opened.record, range_header)
+    return Response(
+        opened.content, media_type=opened.record.content_type, headers={"Cache-Control": "no-store"}
+    )
 
 
 # --- the person (R1) and caregivers (R2) ------------------------------------------------
 
-LIST_FILTERS = dict(category=Query(None), source=Query(None))
-
 
 @router.get("/v1/me/records", response_model=RecordPage, tags=["citizen"])
-def my_records(services: ServicesDep, caller: CitizenCaller,
-               category: Category | None = None, source: Source | None = None,
-               since: date | None = None, until: date | None = None,
-               limit: Annotated[int, Query(ge=1, le=200)] = 50,
-               cursor: Annotated[str | None, Query(max_length=200)] = None) -> RecordPage:
+def my_records(
+    services: ServicesDep,
+    caller: CitizenCaller,
+    category: Category | None = None,
+    source: Source | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> RecordPage:
     """The person's own records, newest first (filters: category, source, since, until)."""
     query = record_query(category, source, since, until, limit, cursor)
     return _page(services, caller, subject_of(caller), query)
@@ -80,23 +109,39 @@ def my_records(services: ServicesDep, caller: CitizenCaller,
 
 @router.get("/v1/me/records/{record_id}", response_model=RecordPublic, tags=["citizen"])
 def my_record(record_id: str, services: ServicesDep, caller: CitizenCaller) -> RecordPublic:
+    """One of the person's records (metadata and title)."""
     return public(services.records.get(caller, subject_of(caller), record_id))
 
 
-@router.get("/v1/me/records/{record_id}/content", tags=["citizen"],
-            response_class=Response, responses={200: {"content": {"*/*": {}}}})
-def my_record_content(record_id: str, services: ServicesDep, caller: CitizenCaller) -> Response:
-    return _content(services, caller, subject_of(caller), record_id)
+@router.get(
+    "/v1/me/records/{record_id}/content",
+    tags=["citizen"],
+    response_class=Response,
+    responses={200: {"content": {"*/*": {}}}},
+)
+def my_record_content(
+    record_id: str, services: ServicesDep, caller: CitizenCaller, range_header: RangeHeader = None
+) -> Response:
+    """The record's decrypted content; radiology studies stream, with HTTP Range."""
+    return _content(services, caller, subject_of(caller), record_id, range_header=range_header)
 
 
-@router.post("/v1/me/folder", status_code=status.HTTP_201_CREATED,
-             response_model=RecordPublic, tags=["citizen"])
-def add_to_folder(body: RecordCreate, services: ServicesDep,
-                  caller: CitizenCaller) -> RecordPublic:
+@router.post(
+    "/v1/me/folder",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RecordPublic,
+    tags=["citizen"],
+)
+def add_to_folder(body: RecordCreate, services: ServicesDep, caller: CitizenCaller) -> RecordPublic:
     """File a record from treatment outside Hong Kong into the Personal Folder (R6)."""
-    new = NewRecord(category=str(body.category), source=str(Source.PERSONAL_FOLDER),
-                    clinical_date=body.clinical_date, title=body.title,
-                    content=body.content.encode(), content_type=body.content_type)
+    new = NewRecord(
+        category=str(body.category),
+        source=str(Source.PERSONAL_FOLDER),
+        clinical_date=body.clinical_date,
+        title=body.title,
+        content=body.content.encode(),
+        content_type=body.content_type,
+    )
     stored = services.records.deposit(caller, subject_of(caller), new, Action.ADD_TO_FOLDER)
     return public(RecordView(stored, body.title))
 
@@ -104,39 +149,70 @@ def add_to_folder(body: RecordCreate, services: ServicesDep,
 # --- Hong Kong providers (R3) -----------------------------------------------------------
 
 
-@router.post("/v1/patients/{pid}/records", status_code=status.HTTP_201_CREATED,
-             response_model=RecordPublic, tags=["hk-professional"])
-def deposit_ehr(pid: str, body: RecordCreate, services: ServicesDep,
-                caller: ProfessionalCaller) -> RecordPublic:
+@router.post(
+    "/v1/patients/{pid}/records",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RecordPublic,
+    tags=["hk-professional"],
+)
+def deposit_ehr(
+    pid: str, body: RecordCreate, services: ServicesDep, caller: ProfessionalCaller
+) -> RecordPublic:
     """Deposit an eHR for a person who has joined eHealth."""
-    new = NewRecord(category=str(body.category), source=str(Source.EHR),
-                    clinical_date=body.clinical_date, title=body.title,
-                    content=body.content.encode(), content_type=body.content_type,
-                    depositor_institution_id=caller.actor.institution_id,
-                    depositor_professional_id=caller.actor.professional_id)
+    new = NewRecord(
+        category=str(body.category),
+        source=str(Source.EHR),
+        clinical_date=body.clinical_date,
+        title=body.title,
+        content=body.content.encode(),
+        content_type=body.content_type,
+        depositor_institution_id=caller.actor.institution_id,
+        depositor_professional_id=caller.actor.professional_id,
+    )
     stored = services.records.deposit(caller, pid, new, Action.DEPOSIT_RECORD)
     return public(RecordView(stored, body.title))
 
 
 @router.get("/v1/patients/{pid}/records", response_model=RecordPage, tags=["hk-professional"])
-def patient_records(pid: str, services: ServicesDep, caller: ProfessionalCaller,
-                    category: Category | None = None, source: Source | None = None,
-                    since: date | None = None, until: date | None = None,
-                    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                    cursor: Annotated[str | None, Query(max_length=200)] = None) -> RecordPage:
+def patient_records(
+    pid: str,
+    services: ServicesDep,
+    caller: ProfessionalCaller,
+    category: Category | None = None,
+    source: Source | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> RecordPage:
+    """The person's records this provider may see (R3), newest first; hidden ones are
+    neither listed nor counted (R10)."""
     query = record_query(category, source, since, until, limit, cursor)
     return _page(services, caller, pid, query)
 
 
-@router.get("/v1/patients/{pid}/records/{record_id}", response_model=RecordPublic,
-            tags=["hk-professional"])
-def patient_record(pid: str, record_id: str, services: ServicesDep,
-                   caller: ProfessionalCaller) -> RecordPublic:
+@router.get(
+    "/v1/patients/{pid}/records/{record_id}", response_model=RecordPublic, tags=["hk-professional"]
+)
+def patient_record(
+    pid: str, record_id: str, services: ServicesDep, caller: ProfessionalCaller
+) -> RecordPublic:
+    """One record, if the provider may see it; otherwise the same 404 as a missing one."""
     return public(services.records.get(caller, pid, record_id))
 
 
-@router.get("/v1/patients/{pid}/records/{record_id}/content", tags=["hk-professional"],
-            response_class=Response, responses={200: {"content": {"*/*": {}}}})
-def patient_record_content(pid: str, record_id: str, services: ServicesDep,
-                           caller: ProfessionalCaller) -> Response:
-    return _content(services, caller, pid, record_id)
+@router.get(
+    "/v1/patients/{pid}/records/{record_id}/content",
+    tags=["hk-professional"],
+    response_class=Response,
+    responses={200: {"content": {"*/*": {}}}},
+)
+def patient_record_content(
+    pid: str,
+    record_id: str,
+    services: ServicesDep,
+    caller: ProfessionalCaller,
+    range_header: RangeHeader = None,
+) -> Response:
+    """A record's decrypted content, if the provider's consent covers it (R3)."""
+    return _content(services, caller, pid, record_id, range_header=range_header)

@@ -26,9 +26,9 @@ class Measurement:
 
     @property
     def ratio(self) -> float | None:
-        if self.baseline in (None, 0):
+        if not self.baseline:
             return None
-        return self.value / self.baseline  # type: ignore[operator]
+        return self.value / self.baseline
 
     @property
     def meets_target(self) -> bool | None:
@@ -45,4 +45,5 @@ SUITES: dict[str, str] = {
     "crypto": "sim.benchmarks.crypto:run",
     "policies": "sim.benchmarks.policies:run",
     "api": "sim.benchmarks.api:run",
+    "radiology": "sim.benchmarks.radiology:run",
 }

@@ -64,8 +64,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _worker(url: str, headers: dict[str, str], deadline: float,
-                  latencies: list[float], counts: list[int]) -> None:
+async def _worker(
+    url: str, headers: dict[str, str], deadline: float, latencies: list[float], counts: list[int]
+) -> None:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -87,13 +88,15 @@ async def _run(url: str, headers: dict[str, str], concurrency: int, seconds: flo
     counts = [0, 0]
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(*(_worker(url, headers, deadline, latencies, counts)
-                           for _ in range(concurrency)))
+    await asyncio.gather(
+        *(_worker(url, headers, deadline, latencies, counts) for _ in range(concurrency))
+    )
     elapsed = time.perf_counter() - started
     return LoadResult(counts[0], counts[1], elapsed, tuple(latencies))
 
 
-def load(url: str, *, headers: dict[str, str] | None = None, concurrency: int = 8,
-         seconds: float = 5.0) -> LoadResult:
+def load(
+    url: str, *, headers: dict[str, str] | None = None, concurrency: int = 8, seconds: float = 5.0
+) -> LoadResult:
     """Hit ``url`` with ``concurrency`` keep-alive connections for ``seconds``."""
     return asyncio.run(_run(url, headers or {}, concurrency, seconds))

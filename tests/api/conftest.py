@@ -37,11 +37,15 @@ class World:
         token: str = response.json()["access_token"]
         return token
 
-    def person(self, name: str = "Chan Tai Man", dob: str = "1950-05-17",
-               joined: bool = True) -> tuple[str, dict[str, str]]:
+    def person(
+        self, name: str = "Chan Tai Man", dob: str = "1950-05-17", joined: bool = True
+    ) -> tuple[str, dict[str, str]]:
         """Create a person; returns (person id, their auth headers)."""
-        response = self.http.post("/v1/persons", headers=self.operator, json={
-            "name": name, "date_of_birth": dob, "password": PASSWORD, "joined": joined})
+        response = self.http.post(
+            "/v1/persons",
+            headers=self.operator,
+            json={"name": name, "date_of_birth": dob, "password": PASSWORD, "joined": joined},
+        )
         assert response.status_code == 201, response.text
         pid: str = response.json()["id"]
         return pid, bearer(self.token(grant_type="password", username=pid, password=PASSWORD))
@@ -49,22 +53,47 @@ class World:
     def professional(self, institution_id: str, profession: str = "doctor") -> dict[str, str]:
         """Create a professional at the institution; returns their auth headers."""
         if institution_id not in self._credentials:
-            r = self.http.post(f"/v1/institutions/{institution_id}/credentials",
-                               headers=self.operator)
+            r = self.http.post(
+                f"/v1/institutions/{institution_id}/credentials", headers=self.operator
+            )
             assert r.status_code == 201, r.text
             self._credentials[institution_id] = (r.json()["client_id"], r.json()["client_secret"])
-        r = self.http.post(f"/v1/institutions/{institution_id}/professionals",
-                           headers=self.operator, json={"name": "Dr Test", "profession": profession})
+        r = self.http.post(
+            f"/v1/institutions/{institution_id}/professionals",
+            headers=self.operator,
+            json={"name": "Dr Test", "profession": profession},
+        )
         assert r.status_code == 201, r.text
         client_id, secret = self._credentials[institution_id]
-        return bearer(self.token(grant_type="client_credentials", client_id=client_id,
-                                 client_secret=secret, professional_id=r.json()["id"]))
+        return bearer(
+            self.token(
+                grant_type="client_credentials",
+                client_id=client_id,
+                client_secret=secret,
+                professional_id=r.json()["id"],
+            )
+        )
 
-    def deposit(self, pid: str, headers: dict[str, str], *, category: str = "lab_report",
-                clinical_date: str = "2025-06-01", content: str = "HbA1c 6.1%") -> str:
-        r = self.http.post(f"/v1/patients/{pid}/records", headers=headers, json={
-            "category": category, "clinical_date": clinical_date, "title": f"{category} test",
-            "content": content, "content_type": "text/plain"})
+    def deposit(
+        self,
+        pid: str,
+        headers: dict[str, str],
+        *,
+        category: str = "lab_report",
+        clinical_date: str = "2025-06-01",
+        content: str = "HbA1c 6.1%",
+    ) -> str:
+        r = self.http.post(
+            f"/v1/patients/{pid}/records",
+            headers=headers,
+            json={
+                "category": category,
+                "clinical_date": clinical_date,
+                "title": f"{category} test",
+                "content": content,
+                "content_type": "text/plain",
+            },
+        )
         assert r.status_code == 201, r.text
         record_id: str = r.json()["id"]
         return record_id
@@ -72,8 +101,12 @@ class World:
 
 @pytest.fixture
 def api_settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url,
-                    operator_secret=OPERATOR_SECRET, clock="simulated")
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        operator_secret=OPERATOR_SECRET,
+        clock="simulated",
+    )
 
 
 @pytest.fixture
@@ -86,8 +119,13 @@ def world(api_settings: Settings) -> Iterator[World]:
     try:
         with serving(app) as base_url, client(base_url) as http:
             w = World(http, vault)
-            w.operator = bearer(w.token(grant_type="client_credentials", client_id="operator",
-                                        client_secret=OPERATOR_SECRET))
+            w.operator = bearer(
+                w.token(
+                    grant_type="client_credentials",
+                    client_id="operator",
+                    client_secret=OPERATOR_SECRET,
+                )
+            )
             yield w
     finally:
         vault.close()

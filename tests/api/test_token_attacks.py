@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from sqlmodel import Session, func, select
 
 from api.tokens import AUDIENCE, ISSUER
-from tests.api.conftest import PASSWORD, World
+from tests.api.conftest import OPERATOR_SECRET, PASSWORD, World
 from tests.support.http import bearer
 from vault.clock import SimulatedClock
 from vault.models import Person
@@ -599,11 +599,11 @@ def _verify_es256(jwk: dict[str, Any], token: str) -> None:
 
 
 @pytest.fixture
-def issued(world: World) -> Iterator[dict[str, str]]:
+def issued(world: World) -> dict[str, str]:
     """One token of each role, by role."""
     _, me = world.person()
     tokens = {"citizen": me, "professional": world.professional("ha"), "operator": world.operator}
-    yield {
+    return {
         role: headers["Authorization"].removeprefix("Bearer ") for role, headers in tokens.items()
     }
 
@@ -628,18 +628,12 @@ def test_the_token_response_says_bearer_and_900_seconds(world: World) -> None:
         world,
         grant_type="client_credentials",
         client_id="operator",
-        client_secret=world_operator_secret(),
+        client_secret=OPERATOR_SECRET,
     )
     assert response.status_code == 200
     body = response.json()
     assert (body["token_type"], body["expires_in"], body["role"]) == ("Bearer", 900, "operator")
     assert response.headers.get("cache-control", "no-store") == "no-store"
-
-
-def world_operator_secret() -> str:
-    from tests.api.conftest import OPERATOR_SECRET
-
-    return OPERATOR_SECRET
 
 
 def test_jwks_serves_exactly_one_public_es256_p256_key(world: World, forge: Forge) -> None:

@@ -303,7 +303,10 @@ _ML_STAFF = st.sampled_from(MAINLAND_STAFF)
 _JUSTIFICATIONS = st.sampled_from(
     ["short", "Anaphylaxis, patient unable to give history.", "Unresponsive on arrival at A&E."]
 )
-_BIRTHS = st.dates(min_value=date(1940, 1, 1), max_value=date(2015, 1, 1))
+_BIRTHS = st.one_of(
+    st.dates(min_value=date(1940, 1, 1), max_value=date(1959, 12, 31)),
+    st.dates(min_value=date(1940, 1, 1), max_value=date(2015, 1, 1)),
+)
 _SUBJECT_IDS = st.sampled_from([PERSON] * 9 + [OTHER_PERSON])
 _DELEGATORS = st.sampled_from([PERSON, PERSON, CAREGIVER])
 _CAREGIVERS = st.sampled_from([CAREGIVER, SECOND_CAREGIVER])
@@ -413,6 +416,30 @@ def facts_at(draw: st.DrawFn, policy: Policy, now: datetime, near: Actor | None 
                 began, must_end(),
             )
         )  # fmt: skip
+    # Anchors: most of the time the asker's own institution holds a plain, active consent
+    # (HK) or a usable authorisation and session (Mainland), that the tests then revoke,
+    # widen or move.
+    anchored: bool = draw(_MOSTLY_OWN)
+    if anchored and own in HK_IDS:
+        consents.insert(
+            0,
+            SharingConsent(
+                "c0", PERSON, own, draw(_KINDS), draw(_SCOPES), now + draw(_LONG_AGO),
+                now + draw(_LATER),
+            ),
+        )  # fmt: skip
+    if anchored and own in MAINLAND_IDS and near is not None and near.professional_id:
+        issued = now + draw(st.timedeltas(timedelta(days=-25), timedelta(days=-4)))
+        authorisations.insert(
+            0, CrossBorderAuthorisation("a0", PERSON, own, issued, now + draw(_LATER))
+        )
+        opened = now + draw(st.timedeltas(timedelta(minutes=-100), timedelta(0)))
+        sessions.insert(
+            0,
+            ViewingSession(
+                "s0", "a0", own, near.professional_id, opened, opened + timedelta(hours=2)
+            ),
+        )
     subject = None
     if draw(_MOSTLY):
         joined = now + draw(_JOINED) if draw(_MOSTLY) else None
@@ -464,7 +491,7 @@ def focused_requests(actor: st.SearchStrategy[Actor] | None = None) -> st.Search
         subject_id=st.just(PERSON),
         record=st.one_of(*[known_records] * 6, records, st.none()),
         on_behalf_of=st.sampled_from([None, PERSON]),
-        session_id=st.sampled_from(["s1", "s2", "s3", None]),
+        session_id=st.sampled_from(["s0", "s0", "s1", "s2", None]),
         authorisation_id=st.sampled_from([None, "a1", "a2", "r1"]),
         restricted_grant_id=st.sampled_from([None, None, "g1"]),
         target_institution_id=st.none() | all_institutions,

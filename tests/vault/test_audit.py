@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import delete, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from tests.vault.conftest import NOW
 from vault.audit import AuditEvent, append, verify_chain
@@ -39,7 +39,7 @@ def test_an_edited_entry_is_named(vault: Vault) -> None:
     _append_many(vault, 8)
     with transaction(vault.engine) as session:
         session.execute(
-            update(AuditEntry).where(AuditEntry.seq == 5).values(allowed=True, reason="x")
+            update(AuditEntry).where(col(AuditEntry.seq) == 5).values(allowed=True, reason="x")
         )
     report = _verify(vault)
     assert not report.valid and report.first_bad_seq == 5
@@ -49,7 +49,7 @@ def test_an_edited_entry_is_named(vault: Vault) -> None:
 def test_a_deleted_entry_is_named(vault: Vault) -> None:
     _append_many(vault, 8)
     with transaction(vault.engine) as session:
-        session.execute(delete(AuditEntry).where(AuditEntry.seq == 3))
+        session.execute(delete(AuditEntry).where(col(AuditEntry.seq) == 3))
     report = _verify(vault)
     assert not report.valid and report.first_bad_seq == 3
 
@@ -57,7 +57,7 @@ def test_a_deleted_entry_is_named(vault: Vault) -> None:
 def test_a_deleted_tail_is_detected(vault: Vault) -> None:
     _append_many(vault, 8)
     with transaction(vault.engine) as session:
-        session.execute(delete(AuditEntry).where(AuditEntry.seq == 8))
+        session.execute(delete(AuditEntry).where(col(AuditEntry.seq) == 8))
     report = _verify(vault)
     assert not report.valid and report.first_bad_seq == 8
 
@@ -71,7 +71,7 @@ def test_swapped_entries_are_detected(vault: Vault) -> None:
         fields = ("actor_id", "allowed", "reason", "at", "prev_hash", "entry_hash")
         va = {f: getattr(a, f) for f in fields}
         vb = {f: getattr(b, f) for f in fields}
-        session.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(vb))
-        session.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(va))
+        session.execute(update(AuditEntry).where(col(AuditEntry.seq) == 2).values(vb))
+        session.execute(update(AuditEntry).where(col(AuditEntry.seq) == 3).values(va))
     report = _verify(vault)
     assert not report.valid and report.first_bad_seq == 2

@@ -8,8 +8,11 @@ from vault import passwords
 
 
 def test_production_cost_is_owasp_argon2id() -> None:
-    hasher = PasswordHasher(time_cost=passwords.PRODUCTION_TIME_COST,
-                            memory_cost=passwords.PRODUCTION_MEMORY_KIB, parallelism=1)
+    hasher = PasswordHasher(
+        time_cost=passwords.PRODUCTION_TIME_COST,
+        memory_cost=passwords.PRODUCTION_MEMORY_KIB,
+        parallelism=1,
+    )
     assert hasher.hash("x").startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 

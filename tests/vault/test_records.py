@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from tests.vault.conftest import NOW, lab_report, make_person
 from vault.context import Vault
@@ -61,7 +61,7 @@ def test_moved_or_relabelled_ciphertext_fails_to_open(
         stored = add_record(session, vault.keys, pid, lab_report(), now=NOW)
     value = other if value == "other" else value
     with transaction(vault.engine) as session:
-        session.execute(update(Record).where(Record.id == stored.id).values({column: value}))
+        session.execute(update(Record).where(col(Record.id) == stored.id).values({column: value}))
     with Session(vault.engine) as session:
         record = session.get(Record, stored.id)
         assert record is not None
@@ -76,7 +76,7 @@ def test_ciphertext_copied_to_another_row_fails(vault: Vault) -> None:
         second = add_record(session, vault.keys, pid, lab_report(b"second"), now=NOW)
     with transaction(vault.engine) as session:
         session.execute(
-            update(Record).where(Record.id == second.id).values(body_sealed=first.body_sealed)
+            update(Record).where(col(Record.id) == second.id).values(body_sealed=first.body_sealed)
         )
     with Session(vault.engine) as session:
         record = session.get(Record, second.id)
