@@ -8,6 +8,7 @@ and every test using ``database_url`` gets a database of its own on it.
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,45 @@ def database_url(
     admin_url: str = request.getfixturevalue("postgres_server_url")
     name = _database_name(request.node.name)
     url = create_database(admin_url, name)
+    try:
+        yield url
+    finally:
+        drop_database(admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(
+    db_kind: DatabaseKind, tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> str:
+    """A database migrated to the code's revision once per session: a SQLite file, or a
+    PostgreSQL template database. ``migrated_database_url`` copies it per test."""
+    from vault.schema import upgrade
+
+    if db_kind == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "crossvault.db"
+        upgrade(f"sqlite:///{path}")
+        return str(path)
+    admin_url: str = request.getfixturevalue("postgres_server_url")
+    upgrade(create_database(admin_url, "crossvault_template"))
+    return "crossvault_template"
+
+
+@pytest.fixture
+def migrated_database_url(
+    request: pytest.FixtureRequest, db_kind: DatabaseKind, tmp_path: Path,
+    migrated_template: str,
+) -> Iterator[str]:
+    """Like ``database_url``, but already migrated to the code's revision (a copy of the
+    session's template, made by the real migrations)."""
+    if db_kind == "sqlite":
+        target = tmp_path / "crossvault.db"
+        shutil.copyfile(migrated_template, target)
+        yield f"sqlite:///{target}"
+        return
+    admin_url: str = request.getfixturevalue("postgres_server_url")
+    name = _database_name(request.node.name)
+    url = create_database(admin_url, name, template=migrated_template)
     try:
         yield url
     finally:

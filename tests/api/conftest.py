@@ -100,10 +100,10 @@ class World:
 
 
 @pytest.fixture
-def api_settings(tmp_path: Path, database_url: str) -> Settings:
+def api_settings(tmp_path: Path, migrated_database_url: str) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
-        database_url=database_url,
+        database_url=migrated_database_url,
         operator_secret=OPERATOR_SECRET,
         clock="simulated",
     )

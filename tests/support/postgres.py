@@ -484,10 +484,15 @@ def _connect_admin(admin_url: str) -> psycopg.Connection[Any]:
     )
 
 
-def create_database(admin_url: str, name: str) -> str:
-    """Create an empty database ``name`` on ``admin_url``'s server; return its URL."""
+def create_database(admin_url: str, name: str, *, template: str | None = None) -> str:
+    """Create database ``name`` on ``admin_url``'s server — empty, or a copy of
+    ``template`` (which must have no open connections) — and return its URL."""
     with _connect_admin(admin_url) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        if template is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        else:
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)))
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 

@@ -15,8 +15,8 @@ NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+def settings(tmp_path: Path, migrated_database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=migrated_database_url)
 
 
 @pytest.fixture

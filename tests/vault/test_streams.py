@@ -342,3 +342,23 @@ def test_short_reads_still_open_and_reads_stay_chunk_sized(
     assert opened == plaintext
     assert 0 < plain_source.largest_request <= chunk_size
     assert 0 < sealed_source.largest_request <= max(HEADER_SIZE, chunk_size + TAG)
+
+
+def test_a_sealer_without_digest_seals_the_same_format() -> None:
+    import io
+
+    from vault.streams import StreamSealer, open_file, seal_file
+
+    key = bytes(range(32))
+    data = bytes(range(256)) * 9000
+    sealed = io.BytesIO()
+    info = seal_file(key, io.BytesIO(data), sealed, aad=b"a", chunk_size=4096, digest=False)
+    assert info.plaintext_size == len(data) and info.sha256 == ""
+    sealed.seek(0)
+    assert b"".join(open_file(key, sealed, aad=b"a", chunk_size=4096)) == data
+    sealer = StreamSealer(key, aad=b"a", digest=False)
+    sealer.finalize()
+    import pytest
+
+    with pytest.raises(ValueError):
+        _ = sealer.sha256
