@@ -95,7 +95,8 @@ def database_url(
 
 @pytest.fixture(scope="session")
 def migrated_template(
-    db_kind: DatabaseKind, tmp_path_factory: pytest.TempPathFactory,
+    db_kind: DatabaseKind,
+    tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> str:
     """A database migrated to the code's revision once per session: a SQLite file, or a
@@ -113,7 +114,9 @@ def migrated_template(
 
 @pytest.fixture
 def migrated_database_url(
-    request: pytest.FixtureRequest, db_kind: DatabaseKind, tmp_path: Path,
+    request: pytest.FixtureRequest,
+    db_kind: DatabaseKind,
+    tmp_path: Path,
     migrated_template: str,
 ) -> Iterator[str]:
     """Like ``database_url``, but already migrated to the code's revision (a copy of the
