@@ -7,6 +7,8 @@ failing half-way with ``SQLITE_BUSY`` when they upgrade from reading to writing.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -43,11 +45,50 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
+    writer = _WriterTurn()
+
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writer.take(connection.connection.dbapi_connection)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.give_back(connection.connection.dbapi_connection)
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(connection: Any) -> None:
+        writer.give_back(connection.connection.dbapi_connection)
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection: Any, _record: Any) -> None:
+        writer.give_back(dbapi_connection)  # a connection returned mid-transaction
 
     return engine
+
+
+class _WriterTurn:
+    """One SQLite writer at a time *within this process*, queued on a fair lock.
+
+    Without it, threads of one server all ``BEGIN IMMEDIATE`` at once and the losers
+    sleep-poll in SQLite's busy handler (1, 2, 5 … 100 ms naps): throughput drops and the
+    99th-percentile latency reaches seconds. Other processes still meet SQLite's own lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: Any = None
+
+    def take(self, dbapi_connection: Any) -> None:
+        if not self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise sqlite3.OperationalError("database is locked (waited for another writer)")
+        self._holder = dbapi_connection
+
+    def give_back(self, dbapi_connection: Any) -> None:
+        if self._holder is not None and self._holder is dbapi_connection:
+            self._holder = None
+            self._lock.release()
 
 
 @contextmanager
