@@ -12,7 +12,7 @@ from rich.table import Table
 
 from sim.benchmarks import SUITES, Measurement
 
-console = Console()
+console = Console(width=None if Console().is_terminal else 160)
 
 
 def _load(spec: str):  # type: ignore[no-untyped-def]
