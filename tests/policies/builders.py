@@ -499,6 +499,20 @@ def focused_requests(actor: st.SearchStrategy[Actor] | None = None) -> st.Search
     )
 
 
+def view_requests(actor: st.SearchStrategy[Actor] | None = None) -> st.SearchStrategy[Request]:
+    """Reads and lists of PERSON's known records: the requests that disclose data."""
+    return st.builds(
+        Request,
+        actor=st.one_of(staff_actors, staff_actors, person_side_actors) if actor is None else actor,
+        action=st.sampled_from(VIEWS),
+        subject_id=st.just(PERSON),
+        record=known_records,
+        on_behalf_of=st.sampled_from([None, PERSON]),
+        session_id=st.sampled_from(["s0", "s0", "s0", "s1", None]),
+        restricted_grant_id=st.sampled_from([None, None, "g1"]),
+    )
+
+
 @st.composite
 def situations(
     draw: st.DrawFn, policy: Policy, request: st.SearchStrategy[Request] | None = None

@@ -224,7 +224,9 @@ def hong_kong_side(
     action = request.action
     joined = person.joined_at is not None and person.joined_at <= now
     record = request.record if action != "list_records" else None
-    wanted_source = record.source if record is not None else None
+    wanted_source = None  # a list, or asking for restricted access: any source
+    if action in VIEWS and record is not None:
+        wanted_source = record.source
     if action == "deposit_record":
         wanted_source = "ehr"
 

@@ -52,6 +52,7 @@ from tests.policies.builders import (
     POLICIES,
     SECOND_CAREGIVER,
     VIEWS,
+    focused_requests,
     instants,
     known_records,
     requests,
@@ -94,6 +95,9 @@ Revocable = TypeVar(
     RadiologyAuthorisation,
     CaregiverDelegation,
 )
+
+
+ANY_REQUEST = st.one_of(requests(), focused_requests())
 
 
 class PolicyMachine(RuleBasedStateMachine):
@@ -305,7 +309,7 @@ class PolicyMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def any_request(self, data: st.DataObject) -> None:
-        self.agree(data.draw(requests()))
+        self.agree(data.draw(ANY_REQUEST))
 
     @rule(
         actor=st.sampled_from(VIEWERS),
