@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vault.errors import DecryptionFailed, KeyringError, NotFound, PersonErased, VaultError
+from vault.errors import DecryptionFailed, Denied, KeyringError, NotFound, PersonErased, VaultError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("crossvault.api")
@@ -108,7 +108,7 @@ def _from_vault_error(exc: VaultError) -> Problem:
             "Integrity failure",
             "Stored data failed its integrity check; nothing was disclosed.",
         )
-    if exc.code == "forbidden":  # vault.access.Denied: a decision went against the caller
+    if isinstance(exc, Denied):
         return Problem(403, "forbidden", "Forbidden", "This action is not permitted.")
     if isinstance(exc, KeyringError):
         return Problem(503, exc.code, "Keyring unavailable")

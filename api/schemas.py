@@ -4,7 +4,7 @@ ciphertext fields or hashes."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -138,6 +138,3 @@ class SharingConsentCreate(Strict):
     institution_id: str = Field(max_length=80)
     kind: ConsentKind
     scopes: list[Source] = Field(min_length=1, max_length=2)
-
-
-SourceLiteral = Literal["ehr", "personal_folder"]

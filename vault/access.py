@@ -10,34 +10,22 @@ record that does not exist (R10).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session
 
 from policies import decide
-from policies.model import Actor, Decision, Obligations, RecordRef, Request
+from policies.model import Actor, Decision, Facts, Obligations, RecordRef, Request
 from policies.policy_file import Policy
 from policies.vocabulary import Action, ActorKind
 from vault import audit
 from vault.context import Vault
-from vault.errors import VaultError
 from vault.facts import load_facts
 from vault.models import Notification, Record
 from vault.records import RecordFilter, new_id
 
 NOTIFICATION_CHANNEL = "sms"
-
-
-class Denied(VaultError):
-    """A decision went against the caller on something other than a record read.
-    The reason stays in the audit log; the caller learns only the action it tried."""
-
-    code = "forbidden"
-
-    def __init__(self, action: str) -> None:
-        super().__init__(f"not permitted: {action}")
-        self.action = action
 
 
 @dataclass(frozen=True)
@@ -70,7 +58,6 @@ class Ask:
     authorisation_id: str | None = None
     restricted_grant_id: str | None = None
     target_institution_id: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def record_ref(record: Record) -> RecordRef:
@@ -135,10 +122,19 @@ class Judge:
             restricted_grant_id=ask.restricted_grant_id,
             target_institution_id=ask.target_institution_id,
         )
-        from policies.model import Facts
-
         decision = decide(request, facts or Facts(policy=self.policy), now)
-        entry = audit.append(session, self._event(caller, ask, decision), at=now, head=head)
+        entry = audit.append(
+            session,
+            _event(
+                caller,
+                ask,
+                allowed=decision.allowed,
+                reason=str(decision.reason),
+                consent_id=decision.grant_id or decision.consent_id,
+            ),
+            at=now,
+            head=head,
+        )
         if self.on_decision is not None:
             self.on_decision(str(decision.reason), decision.allowed)
         if decision.allowed and decision.obligations.notify_person and ask.person_id:
@@ -157,19 +153,7 @@ class Judge:
         consent_id: str | None = None,
     ) -> int:
         """Audit an event decided outside the policy (e.g. a failed passcode)."""
-        event = audit.AuditEvent(
-            actor_kind=str(caller.actor.kind),
-            actor_id=caller.actor_id,
-            institution_id=caller.actor.institution_id,
-            on_behalf_of=caller.acting_for,
-            person_id=ask.person_id,
-            action=str(ask.action),
-            resource_id=ask.resource_id,
-            allowed=allowed,
-            reason=reason,
-            consent_id=consent_id,
-            request_id=caller.request_id,
-        )
+        event = _event(caller, ask, allowed=allowed, reason=reason, consent_id=consent_id)
         return audit.append(session, event, at=now).seq
 
     def notify(
@@ -195,17 +179,21 @@ class Judge:
             )
         )
 
-    def _event(self, caller: Caller, ask: Ask, decision: Decision) -> audit.AuditEvent:
-        return audit.AuditEvent(
-            actor_kind=str(caller.actor.kind),
-            actor_id=caller.actor_id,
-            institution_id=caller.actor.institution_id,
-            on_behalf_of=caller.acting_for,
-            person_id=ask.person_id,
-            action=str(ask.action),
-            resource_id=ask.resource_id,
-            allowed=decision.allowed,
-            reason=str(decision.reason),
-            consent_id=decision.grant_id or decision.consent_id,
-            request_id=caller.request_id,
-        )
+
+def _event(
+    caller: Caller, ask: Ask, *, allowed: bool, reason: str, consent_id: str | None
+) -> audit.AuditEvent:
+    """What the audit log records of one decision: identities, action, outcome, reason."""
+    return audit.AuditEvent(
+        actor_kind=str(caller.actor.kind),
+        actor_id=caller.actor_id,
+        institution_id=caller.actor.institution_id,
+        on_behalf_of=caller.acting_for,
+        person_id=ask.person_id,
+        action=str(ask.action),
+        resource_id=ask.resource_id,
+        allowed=allowed,
+        reason=reason,
+        consent_id=consent_id,
+        request_id=caller.request_id,
+    )

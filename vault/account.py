@@ -26,10 +26,10 @@ from sqlmodel import Session, col, select
 
 from policies.model import Decision
 from policies.vocabulary import Action, Reason
-from vault.access import Ask, Caller, Denied, Judge
+from vault.access import Ask, Caller, Judge
 from vault.context import Vault
 from vault.db import transaction
-from vault.errors import NotFound, VaultError
+from vault.errors import Denied, NotFound, VaultError
 from vault.models import AuditEntry, Notification, Person
 from vault.records import person_name
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from vault.models import AuditEntry, AuditHead
@@ -75,14 +74,6 @@ def entry_hash(entry: AuditEntry) -> str:
     }
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def ensure_head(engine: Engine) -> None:
-    """Create the chain's head row if the log is new (run once at schema set-up)."""
-    with Session(engine) as session:
-        if session.get(AuditHead, 1) is None:
-            session.add(AuditHead(id=1, seq=0, entry_hash=GENESIS_HASH))
-            session.commit()
 
 
 def lock_head(session: Session) -> AuditHead:

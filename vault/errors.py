@@ -35,6 +35,17 @@ class NotFound(VaultError):
     code = "not_found"
 
 
+class Denied(VaultError):
+    """A decision went against the caller on something other than a record read.
+    The reason stays in the audit log; the caller learns only the action it tried."""
+
+    code = "forbidden"
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"not permitted: {action}")
+        self.action = action
+
+
 class PersonErased(VaultError):
     """The person's data key was destroyed (crypto-shredded)."""
 

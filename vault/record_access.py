@@ -12,11 +12,11 @@ from datetime import date
 
 from sqlmodel import Session, select
 
-from policies.model import RecordRef
+from policies.model import Obligations, RecordRef
 from policies.vocabulary import Action
-from vault.access import Ask, Caller, Denied, Judge, record_ref, visible_filter
+from vault.access import Ask, Caller, Judge, record_ref, visible_filter
 from vault.db import transaction
-from vault.errors import NotFound
+from vault.errors import Denied, NotFound
 from vault.models import Record
 from vault.records import (
     COMMITTED,
@@ -69,24 +69,29 @@ class Records:
         self, caller: Caller, person_id: str, query: RecordQuery, *, session_id: str | None = None
     ) -> RecordList:
         now = self.judge.now()
+        listed: RecordList | None = None
         with transaction(self.vault.engine) as session:
             ask = Ask(Action.LIST_RECORDS, person_id, session_id=session_id)
             decision = self.judge.decide(session, caller, ask, now)
             if decision.allowed:
-                visible = visible_filter(decision.obligations).narrow(
-                    category=query.category,
-                    source=query.source,
-                    since=query.since,
-                    until=query.until,
-                )
-                page = list_visible(
-                    session, person_id, visible, limit=query.limit, cursor=query.cursor
-                )
-                key = self.vault.keys.get(session, person_id) if page.records else None
-                items = [RecordView(r, record_title(key, r)) for r in page.records if key]
-        if not decision.allowed:
+                listed = self._visible_page(session, person_id, decision.obligations, query)
+        if listed is None:
             raise NotFound("no such person or records")
-        return RecordList(items, page.next_cursor)
+        return listed
+
+    def _visible_page(
+        self, session: Session, person_id: str, obligations: Obligations, query: RecordQuery
+    ) -> RecordList:
+        visible = visible_filter(obligations).narrow(
+            category=query.category, source=query.source, since=query.since, until=query.until
+        )
+        page = list_visible(session, person_id, visible, limit=query.limit, cursor=query.cursor)
+        if not page.records:
+            return RecordList([], page.next_cursor)
+        key = self.vault.keys.get(session, person_id)
+        return RecordList(
+            [RecordView(r, record_title(key, r)) for r in page.records], page.next_cursor
+        )
 
     def get(
         self, caller: Caller, person_id: str, record_id: str, *, session_id: str | None = None

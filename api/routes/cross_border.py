@@ -19,10 +19,10 @@ Answers (problem ``code``):
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from api.deps import ProfessionalCaller, ServicesDep
 from api.errors import Problem, not_found
@@ -31,10 +31,10 @@ from api.routes.cross_border_schemas import (
     ViewingSessionPublic,
     problems,
 )
-from api.routes.records import public, record_query
+from api.routes.records import RecordQueryDep, content_of, page_of, public
 from api.schemas import RecordPage, RecordPublic
 from api.services import Services
-from policies.vocabulary import Action, ActorKind, Category, Reason, Source
+from policies.vocabulary import Action, ActorKind, Reason
 from vault.access import Caller
 from vault.errors import NotFound, VaultError
 from vault.lockout import LockedOut
@@ -161,19 +161,12 @@ def session_records(
     services: ServicesDep,
     caller: ProfessionalCaller,
     sessions: SessionsDep,
-    category: Category | None = None,
-    source: Source | None = None,
-    since: date | None = None,
-    until: date | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    query: RecordQueryDep,
 ) -> RecordPage:
     """The session's records, newest first: eHRs of the sharable scope whose clinical
     date lies in the lookback (filters narrow it further, never widen it)."""
-    query = record_query(category, source, since, until, limit, cursor)
     person_id = _person(sessions, caller, sid, Action.LIST_RECORDS)
-    listed = services.records.list(caller, person_id, query, session_id=sid)
-    return RecordPage(items=[public(v) for v in listed.items], next_cursor=listed.next_cursor)
+    return page_of(services, caller, person_id, query, session_id=sid)
 
 
 @router.get(
@@ -208,10 +201,7 @@ def session_record_content(
     """The decrypted content of one record inside the session's view (the person is
     notified of every view)."""
     person_id = _person(sessions, caller, sid, Action.READ_CONTENT)
-    opened = services.records.content(caller, person_id, record_id, session_id=sid)
-    return Response(
-        opened.content, media_type=opened.record.content_type, headers={"Cache-Control": "no-store"}
-    )
+    return content_of(services, caller, person_id, record_id, session_id=sid)
 
 
 def _person(sessions: ViewingSessions, caller: Caller, sid: str, action: Action) -> str:

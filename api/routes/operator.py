@@ -22,10 +22,11 @@ from api.schemas import (
     RotationResult,
 )
 from policies.vocabulary import Action
-from vault.access import Ask, Caller, Denied
+from vault.access import Ask, Caller
 from vault.audit import verify_chain
 from vault.clock import SimulatedClock
 from vault.db import transaction
+from vault.errors import Denied
 from vault.registry import issue_credentials, register_person, register_professional
 from vault.rotation import retire_unused_versions, rotate
 

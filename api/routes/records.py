@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from api.deps import CitizenCaller, ProfessionalCaller, ServicesDep, subject_of
 from api.errors import Problem
@@ -58,7 +58,11 @@ def record_query(
     )
 
 
-def _page(
+RecordQueryDep = Annotated[RecordQuery, Depends(record_query)]
+"""The list filters every record list takes (category, source, since, until, limit, cursor)."""
+
+
+def page_of(
     services: ServicesDep,
     caller: Caller,
     person_id: str,
@@ -72,7 +76,7 @@ def _page(
 RangeHeader = Annotated[str | None, Header(alias="Range", max_length=200)]
 
 
-def _content(
+def content_of(
     services: ServicesDep,
     caller: Caller,
     person_id: str,
@@ -95,16 +99,10 @@ def _content(
 def my_records(
     services: ServicesDep,
     caller: CitizenCaller,
-    category: Category | None = None,
-    source: Source | None = None,
-    since: date | None = None,
-    until: date | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    query: RecordQueryDep,
 ) -> RecordPage:
     """The person's own records, newest first (filters: category, source, since, until)."""
-    query = record_query(category, source, since, until, limit, cursor)
-    return _page(services, caller, subject_of(caller), query)
+    return page_of(services, caller, subject_of(caller), query)
 
 
 @router.get("/v1/me/records/{record_id}", response_model=RecordPublic, tags=["citizen"])
@@ -123,7 +121,7 @@ def my_record_content(
     record_id: str, services: ServicesDep, caller: CitizenCaller, range_header: RangeHeader = None
 ) -> Response:
     """The record's decrypted content; radiology studies stream, with HTTP Range."""
-    return _content(services, caller, subject_of(caller), record_id, range_header=range_header)
+    return content_of(services, caller, subject_of(caller), record_id, range_header=range_header)
 
 
 @router.post(
@@ -178,17 +176,11 @@ def patient_records(
     pid: str,
     services: ServicesDep,
     caller: ProfessionalCaller,
-    category: Category | None = None,
-    source: Source | None = None,
-    since: date | None = None,
-    until: date | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    query: RecordQueryDep,
 ) -> RecordPage:
     """The person's records this provider may see (R3), newest first; hidden ones are
     neither listed nor counted (R10)."""
-    query = record_query(category, source, since, until, limit, cursor)
-    return _page(services, caller, pid, query)
+    return page_of(services, caller, pid, query)
 
 
 @router.get(
@@ -215,4 +207,4 @@ def patient_record_content(
     range_header: RangeHeader = None,
 ) -> Response:
     """A record's decrypted content, if the provider's consent covers it (R3)."""
-    return _content(services, caller, pid, record_id, range_header=range_header)
+    return content_of(services, caller, pid, record_id, range_header=range_header)

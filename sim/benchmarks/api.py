@@ -4,13 +4,7 @@ measured alternately in one run (requests per second, p50/p99 latency, ratio).""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -18,85 +12,17 @@ import httpx
 
 from sim.benchmarks import Measurement
 from sim.benchmarks.loadgen import LoadResult, load
+from sim.benchmarks.server import OPERATOR_SECRET, bearer, running_server
 
-OPERATOR_SECRET = "bench-operator-secret-0123456789abcdef"
 PASSWORD = "bench-password-0123"
 RECORDS = 50
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def running_server(workers: int, data_dir: Path, database_url: str | None = None) -> Iterator[str]:
-    """``crossvault serve`` in a subprocess; yields its base URL."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "CROSSVAULT_DATA_DIR": str(data_dir),
-        "CROSSVAULT_OPERATOR_SECRET": OPERATOR_SECRET,
-    }
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crossvault",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base, process)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("server did not become ready")
-
-
-def _token(http: httpx.Client, **form: str) -> dict[str, str]:
-    response = http.post("/v1/auth/token", data=form)
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def open_viewing_session(base: str, records: int = RECORDS) -> tuple[str, dict[str, str]]:
     """Set up through the API: a person with ``records`` HA records in the lookback, a
     cross-border authorisation for HKU-SZ, and an open session. Returns (url, headers)."""
     with httpx.Client(base_url=base, timeout=30) as http:
-        operator = _token(
+        operator = bearer(
             http,
             grant_type="client_credentials",
             client_id="operator",
@@ -130,7 +56,7 @@ def open_viewing_session(base: str, records: int = RECORDS) -> tuple[str, dict[s
                     "content_type": "text/plain",
                 },
             ).raise_for_status()
-        me = _token(http, grant_type="password", username=pid, password=PASSWORD)
+        me = bearer(http, grant_type="password", username=pid, password=PASSWORD)
         codes = (
             http.post(
                 "/v1/me/cross-border-authorisations", headers=me, json={"institution_id": "hku_sz"}
@@ -170,7 +96,7 @@ def _professional(http: httpx.Client, operator: dict[str, str], iid: str) -> dic
         .raise_for_status()
         .json()
     )
-    return _token(
+    return bearer(
         http,
         grant_type="client_credentials",
         client_id=creds["client_id"],
@@ -186,7 +112,8 @@ def _best(results: list[LoadResult]) -> LoadResult:
 def run(scale: float) -> list[Measurement]:
     seconds = max(2.0, 5.0 * scale)
     workers, concurrency = 1, 8
-    with tempfile.TemporaryDirectory() as tmp, running_server(workers, Path(tmp)) as base:
+    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp), workers=workers) as served:
+        base = served.base
         url, headers = open_viewing_session(base)
         bare, listed = [], []
         for _ in range(2):  # alternate so drift (thermal, caches) hits both alike

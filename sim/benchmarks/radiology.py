@@ -4,7 +4,7 @@ store, against the same machine's plain file-to-encrypted-file pipeline, in one 
 * The study: one multi-frame instance of ``max(64, int(1024 * scale))`` MiB (1 GiB at
   scale 1), written by :func:`sim.studies.write_large_file` without holding its pixels.
 * Subject: ``PUT /v1/radiology/deposits/{id}/files/{name}`` to a server in a subprocess
-  (the app ``crossvault serve`` runs, embedded SQLite). The client hands the file to the
+  (``crossvault serve``, embedded SQLite). The client hands the file to the
   kernel with ``sendfile``, so on a small machine it takes no CPU from the server; the
   time runs until the server's answer (the file sealed, fsynced and recorded).
 * Baseline: :func:`vault.streams.seal_file` from that file to a file, then ``fsync`` —
@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from sim.benchmarks import Measurement
+from sim.benchmarks.server import OPERATOR_SECRET, bearer, running_server
 from sim.studies import Study, write_large_file
 from vault.crypto import KEY_SIZE, blob_aad
 from vault.streams import seal_file
@@ -40,7 +37,6 @@ MB = 1e6
 REPEATS = 3
 MEMORY_BUDGET_MIB = 64.0
 THROUGHPUT_TARGET = 0.6
-OPERATOR_SECRET = "bench-operator-secret-0123456789abcdef"
 PASSWORD = "bench-password-0123"
 PERSON = ("Chan Tai Man", "CHAN^TAI MAN")
 DEPOSITOR = "hku_sz"
@@ -53,7 +49,8 @@ def run(scale: float) -> list[Measurement]:
         workdir = Path(directory)
         study = workdir / "study.dcm"
         size = write_large_file(study, size_mib * MiB, Study(patient_name=PERSON[1]))
-        with _server(workdir / "data") as (base, pid):
+        with running_server(workdir / "data") as served:
+            base, pid = served.base, served.pid
             depositor, deposit_id = _open_deposit(base)
             uploads, baselines, rises, peaks = [], [], [], []
             for attempt in range(REPEATS):
@@ -157,80 +154,10 @@ def _reset_peak(pid: int) -> float:
     return _status_kib(pid, "VmRSS") / 1024
 
 
-# -- a server with the radiology routes, in a subprocess -------------------------------------
-
-
-@contextmanager
-def _server(data_dir: Path) -> Iterator[tuple[str, int]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    env = {
-        **os.environ,
-        "CROSSVAULT_DATA_DIR": str(data_dir),
-        "CROSSVAULT_OPERATOR_SECRET": OPERATOR_SECRET,
-    }
-    env.pop("DATABASE_URL", None)
-    command = [sys.executable, "-m", "sim.benchmarks.radiology", "serve", str(port)]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base, process)
-        yield base, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("server did not become ready")
-
-
-def serve(port: int) -> None:
-    """What ``crossvault serve`` runs (``api.app``), with the radiology routers added if
-    the app does not include them yet."""
-    import uvicorn
-
-    from api.app import create_app
-    from api.routes import dicomweb, radiology, tus
-
-    app = create_app()
-    present = {getattr(route, "path", None) for route in app.routes}
-    for module in (radiology, tus, dicomweb):
-        if not any(getattr(r, "path", None) in present for r in module.router.routes):
-            app.include_router(module.router)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-# -- the people --------------------------------------------------------------------------------
-
-
-def _token(http: httpx.Client, **form: str) -> dict[str, str]:
-    response = http.post("/v1/auth/token", data=form)
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
 def _open_deposit(base: str) -> tuple[dict[str, str], str]:
     """A person, their radiology authorisation for HKU-SZ, and an open deposit."""
     with httpx.Client(base_url=base, timeout=60) as http:
-        operator = _token(
+        operator = bearer(
             http,
             grant_type="client_credentials",
             client_id="operator",
@@ -247,7 +174,7 @@ def _open_deposit(base: str) -> tuple[dict[str, str], str]:
             },
         )
         person.raise_for_status()
-        citizen = _token(
+        citizen = bearer(
             http, grant_type="password", username=person.json()["id"], password=PASSWORD
         )
         code = http.post(
@@ -264,7 +191,7 @@ def _open_deposit(base: str) -> tuple[dict[str, str], str]:
             json={"name": "Radiographer", "profession": "radiographer"},
         )
         professional.raise_for_status()
-        depositor = _token(
+        depositor = bearer(
             http,
             grant_type="client_credentials",
             client_id=credentials.json()["client_id"],
@@ -278,7 +205,3 @@ def _open_deposit(base: str) -> tuple[dict[str, str], str]:
         )
         deposit.raise_for_status()
         return depositor, str(deposit.json()["deposit_id"])
-
-
-if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
-    serve(int(sys.argv[2]))

@@ -33,7 +33,6 @@ from policies import (
 )
 from policies.dates import HONG_KONG
 
-UTC = UTC
 MICRO = timedelta(microseconds=1)
 
 POLICIES: tuple[Policy, ...] = tuple(load_policy(p) for p in bundled_policy_paths())
