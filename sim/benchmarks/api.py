@@ -12,7 +12,7 @@ import httpx
 
 from sim.benchmarks import Measurement
 from sim.benchmarks.loadgen import LoadResult, load
-from sim.benchmarks.server import OPERATOR_SECRET, bearer, running_server
+from sim.server import OPERATOR_SECRET, bearer, running_server
 
 PASSWORD = "bench-password-0123"
 RECORDS = 50

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from sim.benchmarks import Measurement
-from sim.benchmarks.server import OPERATOR_SECRET, bearer, running_server
+from sim.server import OPERATOR_SECRET, bearer, running_server
 from sim.studies import Study, write_large_file
 from vault.crypto import KEY_SIZE, blob_aad
 from vault.streams import seal_file

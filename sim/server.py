@@ -1,4 +1,5 @@
-"""``crossvault serve`` in a subprocess, for the benchmarks that measure over HTTP."""
+"""``crossvault serve`` in a subprocess on a free port: for the demo, the simulator and the
+benchmarks, which all drive the API over real HTTP."""
 
 from __future__ import annotations
 
@@ -32,18 +33,35 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    data_dir: Path, *, workers: int = 1, database_url: str | None = None
+    data_dir: Path,
+    *,
+    workers: int = 1,
+    database_url: str | None = None,
+    policy: Path | None = None,
+    simulated_clock: bool = False,
+    demo: bool = False,
 ) -> Iterator[ServedApi]:
-    """Serve the real app (embedded SQLite unless ``database_url``); stop it afterwards."""
+    """Serve the real app (embedded SQLite unless ``database_url``); stop it afterwards.
+
+    ``policy`` selects a policy file, ``simulated_clock`` lets the operator move the
+    server's clock (``POST /v1/admin/clock``), ``demo`` seeds the demo data.
+    """
     port = free_port()
     env = {
         **os.environ,
         "CROSSVAULT_DATA_DIR": str(data_dir),
         "CROSSVAULT_OPERATOR_SECRET": OPERATOR_SECRET,
     }
-    env.pop("DATABASE_URL", None)
+    for name in ("DATABASE_URL", "CROSSVAULT_POLICY", "CROSSVAULT_CLOCK", "CROSSVAULT_DEMO"):
+        env.pop(name, None)
     if database_url:
         env["DATABASE_URL"] = database_url
+    if policy is not None:
+        env["CROSSVAULT_POLICY"] = str(policy)
+    if simulated_clock:
+        env["CROSSVAULT_CLOCK"] = "simulated"
+    if demo:
+        env["CROSSVAULT_DEMO"] = "1"
     process = subprocess.Popen(
         [
             sys.executable,
