@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.lru import Lru
 from api.observability import count_decision
 from api.tokens import TokenAuthority
 from policies.policy_file import Policy, default_policy_path, load_policy
 from vault.access import Judge
 from vault.context import Vault
+from vault.models import Professional
 from vault.record_access import Records
 from vault.secrets import Secret
 from vault.settings import Settings
@@ -29,6 +31,8 @@ class Services:
     records: Records
     tokens: TokenAuthority
     operator_secret: Secret[str]
+    # Professionals are never changed once registered, so each process remembers them.
+    professionals: Lru[str, Professional] = field(default_factory=lambda: Lru(4096))
 
     @classmethod
     def build(cls, settings: Settings, vault: Vault) -> Services:

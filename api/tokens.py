@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwt
 from jose.exceptions import JOSEError
 
+from api.lru import Lru
+
 ISSUER = "crossvault"
 AUDIENCE = "crossvault-api"
 ALGORITHM = "ES256"
@@ -26,6 +28,9 @@ LIFETIME = timedelta(minutes=15)
 LEEWAY_SECONDS = 5
 Role = Literal["citizen", "professional", "operator"]
 ROLES: tuple[Role, ...] = ("citizen", "professional", "operator")
+
+
+VERIFIED_CACHE_SIZE = 4096
 
 
 class InvalidToken(Exception):
@@ -58,6 +63,7 @@ class TokenAuthority:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         self.kid = kid
+        self._verified: Lru[str, dict[str, Any]] = Lru(VERIFIED_CACHE_SIZE)
 
     def issue(
         self, *, subject: str, role: Role, now: datetime, institution_id: str | None = None
@@ -81,6 +87,18 @@ class TokenAuthority:
         return token, expires
 
     def verify(self, token: str, *, now: datetime) -> Claims:
+        """The token's claims if it is ours, signed, and valid at ``now``.
+
+        A verified signature is remembered for the token's exact bytes (a bounded LRU):
+        the time claims are still checked against ``now`` on every call.
+        """
+        payload = self._verified.get(token)
+        if payload is None:
+            payload = self._verified_signature(token)
+            self._verified.put(token, payload)
+        return _checked_claims(payload, now)
+
+    def _verified_signature(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != ALGORITHM or header.get("kid") != self.kid:
@@ -106,7 +124,9 @@ class TokenAuthority:
             )
         except (JOSEError, ValueError, TypeError, KeyError) as exc:
             raise InvalidToken from exc
-        return _checked_claims(payload, now)
+        if not isinstance(payload, dict):
+            raise InvalidToken
+        return payload
 
     def jwks(self) -> dict[str, Any]:
         numbers = self._public.public_numbers()

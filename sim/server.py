@@ -7,7 +7,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,13 +49,11 @@ def running_server(
     server's clock (``POST /v1/admin/clock``), ``demo`` seeds the demo data.
     """
     port = free_port()
-    env = {
-        **os.environ,
-        "CROSSVAULT_DATA_DIR": str(data_dir),
-        "CROSSVAULT_OPERATOR_SECRET": OPERATOR_SECRET,
-    }
-    for name in ("DATABASE_URL", "CROSSVAULT_POLICY", "CROSSVAULT_CLOCK", "CROSSVAULT_DEMO"):
-        env.pop(name, None)
+    # Nothing of the caller's own configuration (a deployment keyring, database, policy)
+    # leaks into this throwaway server.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CROSSVAULT_", "DATABASE_"))}
+    env["CROSSVAULT_DATA_DIR"] = str(data_dir)
+    env["CROSSVAULT_OPERATOR_SECRET"] = OPERATOR_SECRET
     if database_url:
         env["DATABASE_URL"] = database_url
     if policy is not None:
@@ -75,11 +75,12 @@ def running_server(
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
+    tail = _drain(process)  # keeps the last lines: a refusal to start is explained
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, process)
+        _wait_ready(base, process, tail)
         yield ServedApi(base, process.pid)
     finally:
         process.terminate()
@@ -90,11 +91,26 @@ def running_server(
             process.wait()
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+def _drain(process: subprocess.Popen[bytes]) -> deque[str]:
+    """Read the server's stderr in a thread (so it never blocks), keeping the last lines."""
+    tail: deque[str] = deque(maxlen=5)
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            tail.append(line.decode(errors="replace").rstrip())
+
+    threading.Thread(target=read, daemon=True).start()
+    return tail
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], tail: deque[str]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
+            time.sleep(0.1)  # let the reader catch the last line
+            last = f": {tail[-1]}" if tail else ""
+            raise RuntimeError(f"server exited with {process.returncode}{last}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return

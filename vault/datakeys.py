@@ -13,7 +13,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
 
 from vault.crypto import SealingKey, data_key_aad
 from vault.errors import PersonErased
@@ -91,17 +93,16 @@ class DataKeys:
 
     def get(self, session: Session, person_id: str) -> SealingKey:
         """The person's key; :class:`PersonErased` if it was destroyed."""
-        row = session.get(PersonDataKey, person_id)
+        row = session.execute(_WRAPPED_KEY, {"person": person_id}).first()
         if row is None:
             raise PersonErased(f"person {person_id} has no data key")
-        cached = self.cache.get(person_id, row.key_version)
+        version, wrapped = row
+        cached = self.cache.get(person_id, version)
         if cached is not None:
             return cached
-        raw = self.kek.unwrap(
-            row.key_version, row.wrapped, aad=data_key_aad(person_id, row.key_version)
-        )
+        raw = self.kek.unwrap(version, wrapped, aad=data_key_aad(person_id, version))
         key = SealingKey(raw)
-        self.cache.put(person_id, row.key_version, key)
+        self.cache.put(person_id, version, key)
         return key
 
     def rewrap(self, row: PersonDataKey, *, now: datetime) -> None:
@@ -119,3 +120,8 @@ class DataKeys:
         if row is not None:
             session.delete(row)
         self.cache.forget(person_id)
+
+
+_WRAPPED_KEY = sa_select(col(PersonDataKey.key_version), col(PersonDataKey.wrapped)).where(
+    col(PersonDataKey.person_id) == bindparam("person")
+)

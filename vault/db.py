@@ -1,8 +1,9 @@
 """Database engines: SQLite (WAL) in the data directory by default, PostgreSQL by URL.
 
 Every transaction that can append to the audit log is a write, so on SQLite each
-transaction starts with ``BEGIN IMMEDIATE``: writers queue on SQLite's lock instead of
-failing half-way with ``SQLITE_BUSY`` when they upgrade from reading to writing.
+:func:`transaction` starts with ``BEGIN IMMEDIATE``: writers queue on SQLite's lock instead
+of failing half-way with ``SQLITE_BUSY`` when they upgrade from reading to writing. Pure
+lookups use :func:`reading` instead, which reads a snapshot and queues for nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_READ_ONLY = "crossvault_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -49,6 +51,9 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection: Any) -> None:
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a WAL snapshot: never waits for writers
+            return
         writer.take(connection.connection.dbapi_connection)
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -101,3 +106,23 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def _read_only(engine: Engine) -> Engine:
+    """The engine's read-only twin (same pool), made once per engine."""
+    found: Engine | None = getattr(engine, "_crossvault_read_only", None)
+    if found is None:
+        found = engine.execution_options(**{_READ_ONLY: True})
+        engine._crossvault_read_only = found  # type: ignore[attr-defined]
+    return found
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A read-only unit of work (a consistent snapshot). On SQLite it neither takes the
+    write lock nor waits for writers; anything it writes is rolled back."""
+    with Session(_read_only(engine)) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()

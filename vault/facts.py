@@ -7,12 +7,28 @@ still in force, so there is exactly one implementation of "active" (R8).
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, bindparam
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, SQLModel, col
 
 from policies import model as pm
 from policies.policy_file import Policy
 from policies.vocabulary import Category, ConsentKind, Source
 from vault import models as db
+
+
+def _columns(table: type[SQLModel], names: str) -> Select[Any]:
+    """``SELECT names FROM table WHERE person_id = :person`` (built once, cached compiled)."""
+    columns = [getattr(table, name) for name in names.split()]
+    return sa_select(*columns).where(columns[0] == bindparam("person"))
+
+
+def _facts(session: Session, query: Select[Any], person_id: str) -> Sequence[Any]:
+    rows: Sequence[Any] = session.execute(query, {"person": person_id}).all()
+    return rows
 
 
 def _sources(csv: str) -> frozenset[Source]:
@@ -23,96 +39,71 @@ def _categories(csv: str) -> frozenset[Category]:
     return frozenset(Category(c) for c in csv.split(",") if c)
 
 
-def person_facts(row: db.Person) -> pm.Person | None:
-    if row.erased_at is not None:
-        return None
-    return pm.Person(row.id, row.date_of_birth, row.joined_at)
-
-
 def load_facts(session: Session, policy: Policy, person_id: str) -> pm.Facts:
-    person = session.get(db.Person, person_id)
+    person = session.execute(_PERSON, {"person": person_id}).first()
     if person is None or person.erased_at is not None:
         return pm.Facts(policy=policy)
-    where = person_id
     return pm.Facts(
         policy=policy,
-        person=person_facts(person),
+        person=pm.Person(person_id, person.date_of_birth, person.joined_at),
         sharing_consents=tuple(
-            pm.SharingConsent(
-                c.id,
-                c.person_id,
-                c.institution_id,
-                ConsentKind(c.kind),
-                _sources(c.scopes),
-                c.granted_at,
-                c.expires_at,
-                c.revoked_at,
-            )
-            for c in session.exec(
-                select(db.SharingConsent).where(db.SharingConsent.person_id == where)
-            )
+            pm.SharingConsent(c_id, pid, iid, ConsentKind(kind), _sources(scopes), *times)
+            for pid, c_id, iid, kind, scopes, *times in _facts(session, _CONSENTS, person_id)
         ),
         cross_border_authorisations=tuple(
-            pm.CrossBorderAuthorisation(
-                a.id, a.person_id, a.institution_id, a.issued_at, a.expires_at, a.revoked_at
-            )
-            for a in session.exec(
-                select(db.CrossBorderAuthorisation).where(
-                    db.CrossBorderAuthorisation.person_id == where
-                )
-            )
+            pm.CrossBorderAuthorisation(a_id, pid, *rest)
+            for pid, a_id, *rest in _facts(session, _CROSS_BORDER, person_id)
         ),
         viewing_sessions=tuple(
-            pm.ViewingSession(
-                v.id,
-                v.authorisation_id,
-                v.institution_id,
-                v.professional_id,
-                v.opened_at,
-                v.expires_at,
-            )
-            for v in session.exec(
-                select(db.ViewingSession).where(db.ViewingSession.person_id == where)
-            )
+            pm.ViewingSession(*rest) for _, *rest in _facts(session, _SESSIONS, person_id)
         ),
         radiology_authorisations=tuple(
-            pm.RadiologyAuthorisation(
-                r.id,
-                r.person_id,
-                r.institution_id,
-                r.issued_at,
-                r.expires_at,
-                r.revoked_at or r.used_at,
-            )
-            for r in session.exec(
-                select(db.RadiologyAuthorisation).where(
-                    db.RadiologyAuthorisation.person_id == where
-                )
+            pm.RadiologyAuthorisation(r_id, pid, iid, issued, expires, revoked or used)
+            for pid, r_id, iid, issued, expires, revoked, used in _facts(
+                session, _RADIOLOGY, person_id
             )
         ),
         restricted_grants=tuple(
             pm.RestrictedAccessGrant(
-                g.id,
-                g.person_id,
-                g.institution_id,
-                g.professional_id,
-                _categories(g.categories),
-                g.consent_id,
-                g.confirmed_at,
-                g.expires_at or g.otp_expires_at,
+                g_id, pid, iid, prof, _categories(cats), consent, confirmed, expires or otp_expires
             )
-            for g in session.exec(
-                select(db.RestrictedAccessRequest).where(
-                    db.RestrictedAccessRequest.person_id == where
-                )
+            for pid, g_id, iid, prof, cats, consent, confirmed, expires, otp_expires in _facts(
+                session, _RESTRICTED, person_id
             )
         ),
         delegations=tuple(
-            pm.CaregiverDelegation(
-                d.id, d.person_id, d.caregiver_id, d.granted_at, d.expires_at, d.revoked_at
-            )
-            for d in session.exec(
-                select(db.CaregiverDelegation).where(db.CaregiverDelegation.person_id == where)
-            )
+            pm.CaregiverDelegation(d_id, pid, *rest)
+            for pid, d_id, *rest in _facts(session, _DELEGATIONS, person_id)
         ),
     )
+
+
+_PERSON = sa_select(
+    col(db.Person.date_of_birth), col(db.Person.joined_at), col(db.Person.erased_at)
+).where(col(db.Person.id) == bindparam("person"))
+# Each fact's columns, person_id first (the WHERE), in the policy dataclass's order.
+_CONSENTS = _columns(
+    db.SharingConsent,
+    "person_id id institution_id kind scopes granted_at expires_at revoked_at",
+)
+_CROSS_BORDER = _columns(
+    db.CrossBorderAuthorisation,
+    "person_id id institution_id issued_at expires_at revoked_at",
+)
+_SESSIONS = _columns(
+    db.ViewingSession,
+    "person_id id authorisation_id institution_id professional_id opened_at expires_at",
+)
+_RADIOLOGY = _columns(
+    db.RadiologyAuthorisation,
+    "person_id id institution_id issued_at expires_at revoked_at used_at",
+)
+_RESTRICTED = _columns(
+    db.RestrictedAccessRequest,
+    "person_id id institution_id professional_id categories consent_id confirmed_at "
+    "expires_at otp_expires_at",
+)
+_DELEGATIONS = _columns(
+    db.CaregiverDelegation,
+    "person_id id caregiver_id granted_at expires_at revoked_at",
+)

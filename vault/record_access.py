@@ -20,6 +20,7 @@ from vault.errors import Denied, NotFound
 from vault.models import Record
 from vault.records import (
     COMMITTED,
+    AnyRecord,
     NewRecord,
     OpenedRecord,
     add_record,
@@ -42,7 +43,7 @@ class RecordQuery:
 
 @dataclass(frozen=True)
 class RecordView:
-    record: Record
+    record: AnyRecord
     title: str
 
 

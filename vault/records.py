@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from vault.crypto import SealingKey, record_aad
@@ -37,7 +38,27 @@ def _name_aad(person_id: str) -> bytes:
     return b"crossvault person name\x00" + person_id.encode()
 
 
-def _field_aad(record: Record, field: str) -> bytes:
+@dataclass(frozen=True, slots=True)
+class RecordSummary:
+    """What a record list shows (and needs to open the title): a plain row, not an ORM
+    object, so that listing a page costs one query and no identity-map bookkeeping."""
+
+    id: str
+    person_id: str
+    category: str
+    source: str
+    clinical_date: date
+    depositor_institution_id: str | None
+    content_type: str
+    size: int
+    title_sealed: bytes
+
+
+_SUMMARY_COLUMNS = tuple(getattr(Record, name) for name in RecordSummary.__slots__)
+AnyRecord = Record | RecordSummary
+
+
+def _field_aad(record: AnyRecord, field: str) -> bytes:
     return record_aad(record.person_id, record.id, record.category, record.clinical_date) + (
         b"\x00" + field.encode()
     )
@@ -137,7 +158,7 @@ def add_record(
     return record
 
 
-def record_title(key: SealingKey, record: Record) -> str:
+def record_title(key: SealingKey, record: AnyRecord) -> str:
     try:
         return key.open(record.title_sealed, aad=_field_aad(record, "title")).decode()
     except UnicodeDecodeError:  # pragma: no cover - sealed titles are always UTF-8
@@ -245,11 +266,11 @@ def find_visible(session: Session, person_id: str, record_id: str, visible: Reco
 
 @dataclass(frozen=True)
 class Page:
-    records: Sequence[Record]
+    records: Sequence[RecordSummary]
     next_cursor: str | None
 
 
-def encode_cursor(record: Record) -> str:
+def encode_cursor(record: AnyRecord) -> str:
     raw = json.dumps([record.clinical_date.isoformat(), record.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -282,14 +303,14 @@ def list_visible(
     if cursor is not None:
         after_date, after_id = decode_cursor(cursor)
         where.append(_before(after_date, after_id))
-    rows = session.exec(
-        select(Record)
+    rows = session.execute(
+        sa_select(*_SUMMARY_COLUMNS)
         .where(*where)
         .order_by(col(Record.clinical_date).desc(), col(Record.id).desc())
         .limit(limit + 1)
     ).all()
     more = len(rows) > limit
-    page = rows[:limit]
+    page = [RecordSummary(*row) for row in rows[:limit]]
     return Page(page, encode_cursor(page[-1]) if more and page else None)
 
 

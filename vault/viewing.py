@@ -38,7 +38,7 @@ from policies.dates import hk_date
 from policies.vocabulary import Action, ActorKind, Reason
 from vault import audit
 from vault.access import Ask, Caller, Judge
-from vault.db import transaction
+from vault.db import reading, transaction
 from vault.errors import NotFound, VaultError
 from vault.lockout import MAX_SECRET_FAILURES, Limit, LockedOut, Throttle
 from vault.models import CrossBorderAuthorisation, ViewingSession
@@ -126,22 +126,27 @@ class ViewingSessions:
         """The person whose records ``session_id`` shows, if it is the caller's session.
         Anyone else's session (or none) is :class:`NotFound` — and audited if it exists."""
         actor = caller.actor
-        with transaction(self.engine) as session:
+        with reading(self.engine) as session:
             row = session.get(ViewingSession, session_id)
-            if row is None:
-                raise NotFound("no such viewing session")
-            if (
-                actor.kind is ActorKind.MAINLAND_PROFESSIONAL
-                and row.professional_id == actor.professional_id
-                and row.institution_id == actor.institution_id
-            ):
-                return row.person_id
-            reason = (
-                Reason.WRONG_PROFESSIONAL
-                if row.institution_id == actor.institution_id
-                else Reason.WRONG_INSTITUTION
+            found = (
+                None if row is None else (row.person_id, row.professional_id, row.institution_id)
             )
-            ask = Ask(action, row.person_id, resource_id=session_id, session_id=session_id)
+        if found is None:
+            raise NotFound("no such viewing session")
+        person_id, professional_id, institution_id = found
+        if (
+            actor.kind is ActorKind.MAINLAND_PROFESSIONAL
+            and professional_id == actor.professional_id
+            and institution_id == actor.institution_id
+        ):
+            return person_id
+        reason = (
+            Reason.WRONG_PROFESSIONAL
+            if institution_id == actor.institution_id
+            else Reason.WRONG_INSTITUTION
+        )
+        ask = Ask(action, person_id, resource_id=session_id, session_id=session_id)
+        with transaction(self.engine) as session:
             self.judge.record_event(
                 session, caller, ask, allowed=False, reason=str(reason), now=self.judge.now()
             )

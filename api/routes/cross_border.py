@@ -49,14 +49,14 @@ _LIST_ANSWERS = problems(
 )
 
 
-def viewing_sessions(services: ServicesDep) -> ViewingSessions:
+async def viewing_sessions(services: ServicesDep) -> ViewingSessions:
     return ViewingSessions(services.judge)
 
 
 SessionsDep = Annotated[ViewingSessions, Depends(viewing_sessions)]
 
 
-def mainland_caller(caller: ProfessionalCaller) -> Caller:
+async def mainland_caller(caller: ProfessionalCaller) -> Caller:
     if caller.actor.kind is not ActorKind.MAINLAND_PROFESSIONAL:
         raise Problem(
             403,

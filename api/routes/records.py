@@ -35,7 +35,7 @@ def public(view: RecordView) -> RecordPublic:
     )
 
 
-def record_query(
+async def record_query(
     category: Annotated[Category | None, Query()] = None,
     source: Annotated[Source | None, Query()] = None,
     since: Annotated[date | None, Query()] = None,

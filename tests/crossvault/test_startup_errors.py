@@ -198,3 +198,24 @@ def test_demo_mode_accepts_a_short_secret_and_generates_what_it_needs(tmp_path: 
     result = _run(["audit", "verify"], env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / KEYRING_FILENAME).exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "no such policy file"),
+        ("[[institutions]\nid = 1\n", "line 1"),
+        ('extends = "nowhere.toml"\n', "nowhere.toml"),
+    ],
+    ids=["missing", "not-toml", "bad-extends"],
+)
+def test_serve_refuses_a_bad_policy_file_in_one_line(
+    tmp_path: Path, content: str | None, expected: str
+) -> None:
+    policy = tmp_path / "policy.toml"
+    if content is not None:
+        policy.write_text(content)
+    env = {"CROSSVAULT_DATA_DIR": str(tmp_path / "data"), "CROSSVAULT_POLICY": str(policy)}
+    line = _refused(_run(COMMANDS["serve"], env))
+    assert expected in line
+    assert not (tmp_path / "data").exists(), "nothing is created before the policy is read"
