@@ -77,7 +77,7 @@ def running_server(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    tail = _drain(process)  # keeps the last lines: a refusal to start is explained
+    tail, reader = _drain(process)  # keeps the last lines: a refusal to start is explained
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process, tail)
@@ -89,9 +89,12 @@ def running_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        reader.join(timeout=5)
+        if process.stderr is not None:
+            process.stderr.close()
 
 
-def _drain(process: subprocess.Popen[bytes]) -> deque[str]:
+def _drain(process: subprocess.Popen[bytes]) -> tuple[deque[str], threading.Thread]:
     """Read the server's stderr in a thread (so it never blocks), keeping the last lines."""
     tail: deque[str] = deque(maxlen=5)
 
@@ -100,8 +103,9 @@ def _drain(process: subprocess.Popen[bytes]) -> deque[str]:
         for line in process.stderr:
             tail.append(line.decode(errors="replace").rstrip())
 
-    threading.Thread(target=read, daemon=True).start()
-    return tail
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return tail, reader
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes], tail: deque[str]) -> None:

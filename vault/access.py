@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from policies import decide
@@ -26,6 +27,7 @@ from vault.models import Notification, Record
 from vault.records import RecordFilter, new_id
 
 NOTIFICATION_CHANNEL = "sms"
+_INSERT_NOTIFICATION = insert(Notification)
 
 
 @dataclass(frozen=True)
@@ -165,19 +167,19 @@ class Judge:
         now: datetime,
         audit_seq: int | None,
     ) -> None:
-        session.add(
-            Notification(
-                id=new_id(),
-                person_id=person_id,
-                at=now,
-                channel=NOTIFICATION_CHANNEL,
-                event=str(action),
-                actor_kind=str(caller.actor.kind),
-                actor_id=caller.actor_id,
-                institution_id=caller.actor.institution_id,
-                audit_seq=audit_seq,
-            )
-        )
+        notification = {
+            "id": new_id(),
+            "person_id": person_id,
+            "at": now,
+            "channel": NOTIFICATION_CHANNEL,
+            "event": str(action),
+            "actor_kind": str(caller.actor.kind),
+            "actor_id": caller.actor_id,
+            "institution_id": caller.actor.institution_id,
+            "audit_seq": audit_seq,
+            "detail_sealed": None,
+        }
+        session.execute(_INSERT_NOTIFICATION, [notification])
 
 
 def _event(

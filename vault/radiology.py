@@ -182,6 +182,10 @@ class DicomInstance:
 # --- the use-cases ------------------------------------------------------------------------
 
 
+CLIENT_LOCKED = "client_locked"  # an attempt while the professional is locked out
+CLIENT_LOCKED_OUT = "client_locked_out"  # the failure that locked the professional
+
+
 class RadiologyDeposits:
     """The deposit use-cases. Holds the judge and a small in-memory cache of resumable
     uploads; everything else lives in the database and the blob store."""
@@ -238,22 +242,30 @@ class RadiologyDeposits:
         now: datetime,
     ) -> DepositReceipt | VaultError:
         professional = caller.actor.professional_id or caller.actor_id
-        locked_until = CODE_THROTTLE.locked_until(session, professional, now)
-        if locked_until is not None:
-            return LockedOut(locked_until)
         authorisation = session.exec(
             select(RadiologyAuthorisation).where(
                 RadiologyAuthorisation.code_hash == code_hash(code.strip())
             )
         ).first()
+        person = authorisation.person_id if authorisation is not None else None
+        ask = Ask(Action.DEPOSIT_RADIOLOGY, person)
+        locked_until = CODE_THROTTLE.locked_until(session, professional, now)
+        if locked_until is not None:  # audited like every other refused attempt (R11)
+            self.judge.record_event(
+                session, caller, ask, allowed=False, reason=CLIENT_LOCKED, now=now
+            )
+            return LockedOut(locked_until)
         if authorisation is None or authorisation.institution_id != caller.actor.institution_id:
-            person = authorisation.person_id if authorisation is not None else None
-            ask = Ask(Action.DEPOSIT_RADIOLOGY, person)
             self.judge.record_event(
                 session, caller, ask, allowed=False, reason="invalid_authorisation_code", now=now
             )
             locked = CODE_THROTTLE.fail(session, professional, now)
-            return LockedOut(locked) if locked else _refused("invalid_authorisation_code")
+            if locked is None:
+                return _refused("invalid_authorisation_code")
+            self.judge.record_event(
+                session, caller, ask, allowed=False, reason=CLIENT_LOCKED_OUT, now=now
+            )
+            return LockedOut(locked)
         CODE_THROTTLE.succeed(session, professional, now)
         deposit = RadiologyDeposit(
             id=new_id(),
