@@ -6,6 +6,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -44,6 +45,40 @@ def _open_vault() -> Vault:
     return _refusing(lambda: Vault.open(Settings()))
 
 
+def _start_up_housekeeping(vault: Vault) -> None:
+    """What a crash may have left behind, cleared before serving: sealed objects no
+    record names, and temporary copies of the keyring file (see :mod:`vault.blobs`,
+    :mod:`vault.rotation`). Both only past a grace period, so another server sharing the
+    data dir is never raced."""
+    from vault.rotation import remove_keyring_leftovers
+
+    try:
+        orphans = vault.collect_orphaned_blobs()
+        leftovers = remove_keyring_leftovers(vault.keyring)
+    finally:
+        vault.close()
+    if orphans or leftovers:
+        print(
+            f"crossvault: removed {orphans} orphaned blob(s) and {leftovers} keyring "
+            "leftover(s) from an earlier crash",
+            file=sys.stderr,
+        )
+
+
+def _check_policy() -> None:
+    """Load ``CROSSVAULT_POLICY`` (or the default) now: a bad file is one line, exit 2."""
+    from policies import PolicyError
+    from policies.policy_file import default_policy_path, load_policy
+    from vault.settings import Settings
+
+    settings = _refusing(Settings)  # a bad setting: one line, exit 2
+    try:
+        load_policy(settings.policy or default_policy_path())
+    except PolicyError as exc:
+        print(f"crossvault: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
@@ -53,7 +88,8 @@ def serve(
     """Serve the API (SQLite + local blobs + a generated keyring unless configured)."""
     import uvicorn
 
-    _open_vault().close()  # refuse to start (one line) before uvicorn takes over
+    _check_policy()
+    _start_up_housekeeping(_open_vault())  # refuses (one line) before uvicorn takes over
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="crossvault-metrics-")
     # access_log=False: uvicorn's access line prints raw paths and query strings; our
@@ -66,6 +102,29 @@ def serve(
         workers=workers,
         access_log=False,
     )
+
+
+@app.command()
+def demo(
+    url: Annotated[
+        str | None,
+        typer.Option(help="drive this running server instead of starting one", metavar="URL"),
+    ] = None,
+    operator_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CROSSVAULT_OPERATOR_SECRET",
+            help="the operator client's secret (needed with --url)",
+            show_default=False,
+        ),
+    ] = None,
+    pause: Annotated[float, typer.Option(min=0, help="seconds to wait between steps")] = 0.0,
+    plain: Annotated[bool, typer.Option(help="no colours or styles")] = False,
+) -> None:
+    """A narrated walk-through of the cross-border flow over real HTTP (see sim/demo.py)."""
+    from sim.demo import main as run
+
+    raise typer.Exit(run(url, operator_secret, pause=pause, plain=plain))
 
 
 @audit_app.command("verify")
@@ -132,6 +191,58 @@ def db_current() -> None:
         f"code expects {state.expected})"
     )
     raise typer.Exit(0 if state.status is SchemaStatus.CURRENT else 1)
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[
+        Path | None,
+        typer.Option(help="scenario file (TOML); default: sim/scenarios/default.toml"),
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="policy file; default: policies/default.toml")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="the same seed gives the same counts")] = 1,
+    scale: Annotated[
+        float, typer.Option(help="1 = the published figures; 0.01 runs in about a minute")
+    ] = 0.01,
+    compare: Annotated[
+        Path | None,
+        typer.Option(help="also run under this policy file and compare", metavar="POLICY"),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="directory for the report")] = Path("simulation"),
+    url: Annotated[
+        str | None,
+        typer.Option(help="drive this running server instead of starting one", metavar="URL"),
+    ] = None,
+    operator_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CROSSVAULT_OPERATOR_SECRET",
+            help="the operator client's secret (needed with --url)",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="client threads")] = 4,
+) -> None:
+    """Simulate a population living through a scenario, over the real HTTP API, and
+    report what the policy permitted and denied (see sim/simulation/)."""
+    from policies.policy_file import default_policy_path
+    from sim.simulation.run import Options, main
+    from sim.simulation.scenario import default_scenario_path
+
+    options = Options(
+        scenario=scenario or default_scenario_path(),
+        policy=policy or default_policy_path(),
+        seed=seed,
+        scale=scale,
+        out=out,
+        compare=compare,
+        url=url,
+        operator_secret=operator_secret,
+        workers=workers,
+    )
+    raise typer.Exit(main(options, Console(), err))
 
 
 @app.command()

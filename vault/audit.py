@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from vault.models import AuditEntry, AuditHead
@@ -54,52 +55,75 @@ def _fitted(event: AuditEvent) -> AuditEvent:
     return replace(event, **overlong) if overlong else event
 
 
-def entry_hash(entry: AuditEntry) -> str:
+_HASHED = (
+    *("seq", "actor_kind", "actor_id", "institution_id", "on_behalf_of", "person_id"),
+    *("action", "resource_id", "allowed", "reason", "consent_id", "request_id", "prev_hash"),
+)
+
+
+def entry_hash(entry: AuditEntry | Mapping[str, Any]) -> str:
     """SHA-256 over a canonical encoding of the entry's fields and ``prev_hash``."""
-    fields = {
-        "seq": entry.seq,
-        "at": entry.at.isoformat(),
-        "actor_kind": entry.actor_kind,
-        "actor_id": entry.actor_id,
-        "institution_id": entry.institution_id,
-        "on_behalf_of": entry.on_behalf_of,
-        "person_id": entry.person_id,
-        "action": entry.action,
-        "resource_id": entry.resource_id,
-        "allowed": entry.allowed,
-        "reason": entry.reason,
-        "consent_id": entry.consent_id,
-        "request_id": entry.request_id,
-        "prev_hash": entry.prev_hash,
-    }
+    if isinstance(entry, Mapping):
+        fields = {name: entry[name] for name in _HASHED}
+        fields["at"] = entry["at"].isoformat()
+    else:
+        fields = {name: getattr(entry, name) for name in _HASHED}
+        fields["at"] = entry.at.isoformat()
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def lock_head(session: Session) -> AuditHead:
+@dataclass
+class Head:
+    """The chain's tip as locked by this transaction."""
+
+    seq: int
+    entry_hash: str
+
+
+@dataclass(frozen=True)
+class Appended:
+    seq: int
+    entry_hash: str
+
+
+_LOCK_HEAD = (
+    select(col(AuditHead.seq), col(AuditHead.entry_hash))
+    .where(col(AuditHead.id) == 1)
+    .with_for_update()
+)
+_INSERT_ENTRY = insert(AuditEntry)
+_MOVE_HEAD = update(AuditHead).where(col(AuditHead.id) == 1)
+
+
+def lock_head(session: Session) -> Head:
     """Lock the chain's head for the rest of the transaction.
 
     Use-cases lock it *before* loading the facts they decide on, so decisions are
     serialised in chain order: an entry that relied on a consent can never follow the
     entry that revoked it.
     """
-    return session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    seq, tip = session.execute(_LOCK_HEAD).one()
+    return Head(seq, tip)
 
 
 def append(
-    session: Session, event: AuditEvent, *, at: datetime, head: AuditHead | None = None
-) -> AuditEntry:
-    """Append ``event`` in the caller's transaction and return the stored entry."""
+    session: Session, event: AuditEvent, *, at: datetime, head: Head | None = None
+) -> Appended:
+    """Append ``event`` in the caller's transaction (plain INSERT and UPDATE statements:
+    this runs once per request) and move the locked ``head`` on."""
     head = head or lock_head(session)
-    entry = AuditEntry(
-        seq=head.seq + 1, at=at, prev_hash=head.entry_hash, entry_hash="", **vars(_fitted(event))
-    )
-    entry.entry_hash = entry_hash(entry)
-    head.seq, head.entry_hash = entry.seq, entry.entry_hash
-    session.add(entry)
-    session.add(head)
-    session.flush()
-    return entry
+    values: dict[str, Any] = {
+        "seq": head.seq + 1,
+        "at": at,
+        "prev_hash": head.entry_hash,
+        **vars(_fitted(event)),
+    }
+    values["entry_hash"] = entry_hash(values)
+    session.execute(_INSERT_ENTRY, [values])
+    session.execute(_MOVE_HEAD, {"seq": values["seq"], "entry_hash": values["entry_hash"]})
+    head.seq, head.entry_hash = values["seq"], values["entry_hash"]
+    return Appended(values["seq"], values["entry_hash"])
 
 
 @dataclass(frozen=True)
@@ -138,12 +162,31 @@ def verify_chain(session: Session) -> ChainReport:
         if problem:
             return ChainReport(False, count, expected_seq, problem)
         expected_prev, expected_seq, count = entry.entry_hash, entry.seq + 1, count + 1
-    head = session.get(AuditHead, 1)
-    if head is not None and (head.seq, head.entry_hash) != (count, expected_prev):
-        return ChainReport(
-            False, count, count + 1, f"head says {head.seq} entries; chain ends early"
-        )
+    head_problem = _head_problem(session.get(AuditHead, 1), count, expected_prev)
+    if head_problem is not None:
+        bad_seq, text = head_problem
+        return ChainReport(False, count, bad_seq, text)
     return ChainReport(True, count)
+
+
+def _head_problem(head: AuditHead | None, count: int, last_hash: str) -> tuple[int, str] | None:
+    """The head row names the chain's last entry (its number and hash), which is what
+    exposes a truncated tail: every entry left still links, but the chain ends early."""
+    if head is None:
+        return (count or 1), "the chain's head row is missing (deleted)"
+    if head.seq > count:
+        return count + 1, (
+            f"entries {count + 1} to {head.seq} are missing: the head says {head.seq} "
+            f"entries, the chain ends after {count} (tail truncated)"
+        )
+    if head.seq < count:
+        return head.seq + 1, (
+            f"entries after {head.seq} were written around the head (it says {head.seq} "
+            f"entries, the chain holds {count})"
+        )
+    if head.entry_hash != last_hash:
+        return (count or 1), "the last entry is not the one the head names (replaced or edited)"
+    return None
 
 
 def _entry_problem(entry: AuditEntry, expected_seq: int, expected_prev: str) -> str | None:

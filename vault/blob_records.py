@@ -4,10 +4,17 @@ audited (see :mod:`vault.record_access`, :mod:`vault.radiology`).
 
 The record's AAD for its blob is :func:`vault.crypto.blob_aad` of its person, its id and
 its blob name, so a blob moved under another record does not open.
+
+Opening is checked as far as it can be before the first byte goes out: the sealed size
+must fit the record (:func:`open_blob_record`), and :meth:`BlobContent.chunks` /
+:meth:`BlobContent.range` authenticate the header and the first chunk they yield before
+they return. A blob damaged there is answered with the integrity problem instead of a
+``200`` that breaks off.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,13 +41,22 @@ class BlobContent:
     chunk_size: int = CHUNK_SIZE
 
     def chunks(self) -> Iterator[bytes]:
-        """The whole plaintext; raises :class:`DecryptionFailed` mid-way if the object
-        was tampered with (a response streaming it must then be aborted)."""
+        """The whole plaintext. The header and first chunk are opened *before* this
+        returns, so damage there raises :class:`DecryptionFailed` while an HTTP answer
+        can still be a clean problem; damage further on raises mid-way (a response
+        streaming it must then be aborted, never completed)."""
+        return _primed(self._chunks())
+
+    def range(self, start: int, end_inclusive: int) -> Iterator[bytes]:
+        """``plaintext[start : end_inclusive + 1]``, opening only the chunks it needs
+        (the header, the last chunk and the range's first chunk before this returns)."""
+        return _primed(self._range(start, end_inclusive))
+
+    def _chunks(self) -> Iterator[bytes]:
         with open(self.path, "rb") as source:
             yield from open_file(self.data_key, source, aad=self.aad, chunk_size=self.chunk_size)
 
-    def range(self, start: int, end_inclusive: int) -> Iterator[bytes]:
-        """``plaintext[start : end_inclusive + 1]``, opening only the chunks it needs."""
+    def _range(self, start: int, end_inclusive: int) -> Iterator[bytes]:
         with open(self.path, "rb") as source:
             yield from open_range(
                 self.data_key,
@@ -50,6 +66,15 @@ class BlobContent:
                 end_inclusive=end_inclusive,
                 chunk_size=self.chunk_size,
             )
+
+
+def _primed(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks`` with its first item already produced (so its failure raises here)."""
+    try:
+        first = next(chunks)
+    except StopIteration:
+        return iter(())
+    return itertools.chain((first,), chunks)
 
 
 def open_blob_record(

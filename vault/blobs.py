@@ -4,6 +4,13 @@ Layout under the blob root: ``tmp/`` for uploads in progress, ``objects/<person>
 for finished objects. A finished object appears only through ``rename`` after ``fsync``,
 so a crash leaves either the whole object or nothing (plus a temporary that
 :meth:`BlobStore.collect_temporaries` removes).
+
+A finished object is published *before* the database row that names it is committed (and
+removed only *after* the row's deletion is committed), so a crash between the two leaves
+an object no row names: sealed, so it discloses nothing, but never read again.
+:meth:`BlobStore.collect_orphans` removes such objects once they are older than a grace
+period (longer than any publish-then-commit can take), so it never races a live writer.
+Publishing stamps the object's mtime, so the grace period counts from the rename.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -85,6 +92,7 @@ class BlobStore:
                 os.fsync(handle.fileno())
         target = self.path_of(person_id, name)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.utime(pending.path)  # the orphan grace period counts from publication
         os.replace(pending.path, target)
         _fsync_dir(target.parent)
         return target
@@ -115,7 +123,46 @@ class BlobStore:
         cutoff = (time.time() if now is None else now) - older_than_seconds
         removed = 0
         for path in self.tmp.glob("*.part"):
-            if path.stat().st_mtime <= cutoff:
+            if _mtime(path) <= cutoff:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+    def collect_orphans(
+        self,
+        named: Callable[[str], Collection[str]],
+        older_than_seconds: float,
+        *,
+        now: float | None = None,
+    ) -> int:
+        """Delete finished objects that no record names, once older than
+        ``older_than_seconds``; returns how many were removed.
+
+        ``named(person_id)`` gives the blob names the database holds for the person. It
+        is asked after the candidates are listed, so a record committed meanwhile still
+        saves its object (whose fresh mtime keeps it out of the candidates anyway).
+        """
+        cutoff = (time.time() if now is None else now) - older_than_seconds
+        removed = 0
+        for folder in sorted(self.objects.iterdir()):
+            if not folder.is_dir() or not _SAFE_NAME.fullmatch(folder.name):
+                continue
+            try:
+                stale = [p for p in folder.iterdir() if p.is_file() and _mtime(p) <= cutoff]
+            except FileNotFoundError:  # the person was erased meanwhile
+                continue
+            if not stale:
+                continue
+            known = named(folder.name)
+            for path in stale:
+                if path.name not in known:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # removed meanwhile (an erasure): nothing to collect
+        return float("inf")

@@ -4,12 +4,20 @@ Every sealed field of the person (name, titles, bodies, metadata, blobs) was enc
 under that key, so once the wrapped key is deleted nothing of theirs can be opened —
 not from this database, nor from any backup of it. Their blobs and record rows are
 deleted as well. Audit entries stay: they hold identities and decisions, no health data.
+
+The blobs go only once the caller's transaction has committed: deleted before, a crash
+(or a failed commit) would leave the person's records and key in place with their
+images gone — records listed that no longer open. Deleted after, a crash at worst leaves
+sealed objects under a destroyed key, which :meth:`vault.context.Vault.collect_orphaned_blobs`
+removes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from vault.blobs import BlobStore
@@ -17,11 +25,14 @@ from vault.datakeys import DataKeys
 from vault.errors import NotFound
 from vault.models import Person, Record
 
+_AFTER_COMMIT = "crossvault.after_commit"
+
 
 def erase_person(
     session: Session, keys: DataKeys, blobs: BlobStore, person_id: str, *, now: datetime
 ) -> int:
-    """Destroy the key, delete records and blobs; returns how many records went."""
+    """Destroy the key and delete the records (in ``session``'s transaction), and the
+    blobs once it commits; returns how many records went."""
     person = session.get(Person, person_id)
     if person is None:
         raise NotFound("person not found")
@@ -34,5 +45,27 @@ def erase_person(
     person.erased_at = now
     session.add(person)
     session.flush()
-    blobs.delete_person(person_id)
+    after_commit(session, lambda: blobs.delete_person(person_id))
     return len(records)
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once ``session``'s current transaction commits; never if it rolls
+    back."""
+    pending: list[Callable[[], None]] | None = session.info.get(_AFTER_COMMIT)
+    if pending is None:
+        pending = session.info[_AFTER_COMMIT] = []
+        event.listen(session, "after_commit", _run_pending)
+        event.listen(session, "after_rollback", _drop_pending)
+    pending.append(action)
+
+
+def _run_pending(session: Session) -> None:
+    actions = session.info.get(_AFTER_COMMIT) or []
+    session.info[_AFTER_COMMIT] = []
+    for action in actions:
+        action()
+
+
+def _drop_pending(session: Session) -> None:
+    session.info[_AFTER_COMMIT] = []

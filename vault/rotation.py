@@ -5,23 +5,45 @@ resumable: each batch commits on its own, so an interrupted run leaves some keys
 old version and some on the new, all of them usable; running :func:`rotate` again
 finishes the job instead of starting another version. Once no key uses an old version,
 :func:`retire_unused_versions` destroys it.
+
+The keyring file is changed only here, and only under an exclusive lock on
+``keyring.json.lock`` beside it, so rotations in several processes (server workers, the
+CLI) queue instead of interleaving. Under that lock the file is read again and compared
+with this process's keyring: if another process rotated since this one loaded it, the
+change is refused (:class:`KeyringError`; restart the process) rather than written over
+the other process's versions, which would destroy the key every data key it re-wrapped
+now depends on.
+
+A process killed while the keyring file was being replaced may leave the temporary copy
+beside it (``.keyring.json.<random>.tmp``); it holds key material, possibly of versions
+retired since, so :func:`remove_keyring_leftovers` deletes such copies (retiring a
+version runs it; so does ``crossvault serve`` at start).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, text
 from sqlmodel import Session, col, select
 
 from vault.datakeys import DataKeys
 from vault.db import transaction
+from vault.errors import KeyringError
 from vault.keyring import LocalKeyring
 from vault.models import PersonDataKey
 
 Progress = Callable[[int, int], None]  # (done, total)
+# A keyring temporary lives for milliseconds (write, fsync, rename); one older than this
+# was left by a process that died.
+KEYRING_LEFTOVER_GRACE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -50,14 +72,15 @@ def rotate(
     progress: Progress | None = None,
 ) -> RotationReport:
     """Add a keyring version (unless a rotation is unfinished) and re-wrap every key."""
-    with Session(engine) as session:
-        behind = keys_behind(session, keyring.current_version)
-    resumed = behind > 0
-    if not resumed:
-        keyring.add_version()
+    with keyring_mutation(keyring):
         with Session(engine) as session:
             behind = keys_behind(session, keyring.current_version)
-    done = _rewrap_all(engine, keyring.current_version, keys, now, batch_size, behind, progress)
+        resumed = behind > 0
+        if not resumed:
+            keyring.add_version()
+            with Session(engine) as session:
+                behind = keys_behind(session, keyring.current_version)
+        done = _rewrap_all(engine, keyring.current_version, keys, now, batch_size, behind, progress)
     return RotationReport(keyring.current_version, done, resumed)
 
 
@@ -91,12 +114,90 @@ def _rewrap_all(
 
 
 def retire_unused_versions(engine: Engine, keyring: LocalKeyring) -> list[int]:
-    """Destroy every keyring version older than the current one that no key uses."""
-    with Session(engine) as session:
+    """Destroy every keyring version older than the current one that no key uses (and
+    any copy of the keyring a killed process left behind)."""
+    with keyring_mutation(keyring), transaction(engine) as session:
+        _settle_data_key_writers(session)
         in_use = set(session.exec(select(PersonDataKey.key_version).distinct()).all())
-    retired = []
-    for version in keyring.versions():
-        if version != keyring.current_version and version not in in_use:
-            keyring.retire(version)
-            retired.append(version)
+        retired = []
+        for version in keyring.versions():
+            if version != keyring.current_version and version not in in_use:
+                keyring.retire(version)
+                retired.append(version)
+        _remove_leftovers(keyring.path, KEYRING_LEFTOVER_GRACE_SECONDS)
     return retired
+
+
+def _settle_data_key_writers(session: Session) -> None:
+    """Wait until no transaction that may have wrapped a data key under an old version is
+    still uncommitted, and hold new ones off until the retirement is done.
+
+    A person created concurrently wraps their key under the version current at that
+    moment — possibly the one about to be retired — and commits a little later. Its row
+    must be visible when the versions in use are counted. On PostgreSQL a ``SHARE`` lock
+    on the key table waits for every open writer of it and blocks new ones until this
+    transaction ends. On SQLite this transaction already began ``IMMEDIATE``: no other
+    writer is open meanwhile.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text(f"LOCK TABLE {PersonDataKey.__tablename__} IN SHARE MODE"))
+
+
+@contextmanager
+def keyring_mutation(keyring: LocalKeyring) -> Iterator[None]:
+    """Hold the keyring file's lock, after checking this process's keyring is what the
+    file holds (:class:`KeyringError` if another process changed it meanwhile). A keyring
+    from the environment has no file: nothing to lock, and it refuses changes itself."""
+    path = keyring.path
+    if path is None:
+        yield
+        return
+    fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        on_disk = LocalKeyring.load(path)
+        mine = (keyring.current_version, keyring.versions())
+        if (on_disk.current_version, on_disk.versions()) != mine:
+            raise KeyringError(
+                f"keyring {path} was changed by another process (now current version "
+                f"{on_disk.current_version}, versions {list(on_disk.versions())}; this "
+                f"process holds {mine[0]}, {list(mine[1])}); restart it before rotating"
+            )
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def remove_keyring_leftovers(
+    keyring: LocalKeyring, older_than_seconds: float = KEYRING_LEFTOVER_GRACE_SECONDS
+) -> int:
+    """Delete temporary copies of the keyring file a killed process left behind; how
+    many went."""
+    if keyring.path is None:
+        return 0
+    fd = os.open(_lock_path(keyring.path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return _remove_leftovers(keyring.path, older_than_seconds)
+    finally:
+        os.close(fd)
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def _remove_leftovers(path: Path | None, older_than_seconds: float) -> int:
+    if path is None:
+        return 0
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if leftover.stat().st_mtime <= cutoff:
+                leftover.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
