@@ -160,6 +160,14 @@ def _document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _route_of(request: Request) -> str:
+    """The route template (``/v1/me/records/{record_id}/content``), as every other log
+    line names it — never the path with its identifiers."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "(no route)"
+
+
 def install(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
@@ -187,7 +195,7 @@ def install(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error(
-            "unhandled error %s on %s %s", type(exc).__name__, request.method, request.url.path
+            "unhandled error %s on %s %s", type(exc).__name__, request.method, _route_of(request)
         )
         return problem_response(Problem(500, "internal_error", "Internal error"))
 

@@ -2,9 +2,11 @@
 
 A small table of :class:`BodyRule` says, per path, which media types a body may have and
 how many bytes it may hold. JSON and form bodies are small: they are read whole, checked
-(UTF-8; for JSON, well-formed) and handed on unchanged. Streamed uploads (radiology) are
-only counted as they pass; going over the limit raises :class:`BodyTooLarge` inside the
-handler's ``receive`` and the client gets the 413. The request target is bounded too.
+(UTF-8; for JSON, well-formed; no NUL character) and handed on unchanged. Streamed
+uploads (radiology) are only counted as they pass; going over the limit raises
+:class:`BodyTooLarge` inside the handler's ``receive`` and the client gets the 413. The
+request target is bounded too, and holds no NUL either: identifiers reach the database as
+text, and PostgreSQL cannot store a NUL (it was a 500 there, found by fuzzing).
 Every refusal is a problem+json made by :func:`api.errors.problem_response`.
 """
 
@@ -14,6 +16,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -70,8 +73,10 @@ class BodyLimits:
     """Refuses, as problem+json and before any handler runs: request targets that are
     too long (414) or carry too many query parameters (400); bodies that are too large
     (413), of a media type, charset or content coding the path does not take (415), not
-    UTF-8 (400 ``invalid_encoding``) or not well-formed JSON (400 ``malformed_json``).
-    ``rules`` are tried in order; ``default`` covers every other path."""
+    UTF-8 (400 ``invalid_encoding``) or not well-formed JSON (400 ``malformed_json``);
+    and a NUL character in the path, the query or a JSON or form body (400
+    ``nul_character``). ``rules`` are tried in order; ``default`` covers every other
+    path."""
 
     def __init__(
         self,
@@ -132,6 +137,8 @@ class BodyLimits:
                 "Too many query parameters",
                 f"At most {self.max_query_params} query parameters are accepted.",
             )
+        if "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(query):
+            return nul_character()
         return None
 
 
@@ -216,19 +223,48 @@ def _unsupported(rule: BodyRule) -> Problem:
     )
 
 
+def nul_character() -> Problem:
+    return Problem(
+        400,
+        "nul_character",
+        "NUL character",
+        "The request carries a NUL character (U+0000), which no field of this API takes.",
+    )
+
+
+def _holds_nul(value: object) -> bool:
+    """Whether any string (key or value) of a parsed JSON document holds a NUL."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def _content_problem(media_type: str, body: bytes) -> Problem | None:
-    """Bodies are UTF-8, and JSON bodies well-formed (however deeply nested)."""
+    """Bodies are UTF-8, and JSON bodies well-formed (however deeply nested); no NUL
+    in a JSON string or a form field."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return Problem(400, "invalid_encoding", "Invalid encoding", "The body is not UTF-8.")
-    if not body or not _is_json(media_type):
+    if not body:
         return None
+    if not _is_json(media_type):
+        form = any(_media_type_matches(p, media_type) for p in FORM_TYPES)
+        return nul_character() if form and "\x00" in unquote_plus(text) else None
     try:
-        json.loads(text)
+        document = json.loads(text)
     except (ValueError, RecursionError):
         return Problem(400, "malformed_json", "Malformed JSON", "The body is not valid JSON.")
-    return None
+    return nul_character() if _holds_nul(document) else None
 
 
 class _ClientGone(Exception):

@@ -60,10 +60,15 @@ class InstitutionPublic(BaseModel):
     radiology_depositor_from: date | None
 
 
+MAX_ADVANCE_SECONDS = 100 * 366 * 86400  # a century: the simulated clock's whole range
+
+
 class ClockSet(Strict):
     model_config = example(set_to="2026-02-01T09:00:00+08:00")
     set_to: datetime | None = None
-    advance_seconds: float | None = Field(default=None, ge=0)
+    advance_seconds: float | None = Field(
+        default=None, ge=0, le=MAX_ADVANCE_SECONDS, allow_inf_nan=False
+    )
 
 
 class ClockState(BaseModel):

@@ -83,8 +83,11 @@ class DataKeys:
     def create(self, session: Session, person_id: str, *, now: datetime) -> SealingKey:
         key = SealingKey.generate()
         version = self.kek.current_version
-        wrapped_version, wrapped = self.kek.wrap(key.raw(), aad=data_key_aad(person_id, version))
-        assert wrapped_version == version
+        while True:  # the AAD names the version: if a rotation landed in between, wrap again
+            used, wrapped = self.kek.wrap(key.raw(), aad=data_key_aad(person_id, version))
+            if used == version:
+                break
+            version = used
         session.add(
             PersonDataKey(person_id=person_id, key_version=version, wrapped=wrapped, created_at=now)
         )

@@ -3,7 +3,7 @@ none of them returns record content, codes or passcodes)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, status
 from sqlmodel import Session
@@ -31,6 +31,10 @@ from vault.registry import issue_credentials, register_person, register_professi
 from vault.rotation import retire_unused_versions, rotate
 
 router = APIRouter(tags=["operator"])
+
+# The simulated clock's range: far-off instants overflow datetime arithmetic.
+CLOCK_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+CLOCK_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def _permit(services: ServicesDep, caller: Caller, action: Action, resource: str | None) -> None:
@@ -156,12 +160,23 @@ def set_clock(body: ClockSet, services: ServicesDep, caller: OperatorCaller) -> 
             "The clock is not simulated",
             "Start the server with CROSSVAULT_CLOCK=simulated.",
         )
+    if body.set_to is not None and body.set_to.tzinfo is None:
+        raise Problem(
+            422, "validation_failed", "Validation failed", "set_to must carry a UTC offset."
+        )
+    start = body.set_to if body.set_to is not None else clock.now()
+    advance = timedelta(seconds=body.advance_seconds or 0)
+    if not CLOCK_EARLIEST <= start <= CLOCK_LATEST - advance:
+        # Far-off instants overflow datetime arithmetic (token expiry, consent ends, ...).
+        raise Problem(
+            422,
+            "clock_out_of_range",
+            "Clock out of range",
+            f"The simulated clock stays between {CLOCK_EARLIEST:%Y-%m-%d} and "
+            f"{CLOCK_LATEST:%Y-%m-%d} (UTC).",
+        )
     if body.set_to is not None:
-        if body.set_to.tzinfo is None:
-            raise Problem(
-                422, "validation_failed", "Validation failed", "set_to must carry a UTC offset."
-            )
         clock.set(body.set_to)
-    if body.advance_seconds:
-        clock.advance(timedelta(seconds=body.advance_seconds))
+    if advance:
+        clock.advance(advance)
     return ClockState(now=clock.now())
