@@ -1,0 +1,183 @@
+"""The simulator's HTTP side: one ``httpx.Client`` shared by the worker threads, tokens
+obtained through ``POST /v1/auth/token`` and reused until the simulated clock moves, and
+every answer timed and counted in the :class:`~sim.simulation.tally.Tally`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from sim.simulation.tally import Tally
+
+Headers = dict[str, str]
+TOKEN_REUSE_SECONDS = 600.0  # tokens live 15 minutes of server time; renew well before
+
+
+class ServerGone(RuntimeError):
+    """The server stopped answering (or never did). One line, for the command to print."""
+
+
+class ServerRefused(RuntimeError):
+    """A call the simulation cannot go on without (a login, the clock, registering a
+    person) was refused. One line."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer: its status, its JSON body (if any) and its problem code."""
+
+    status: int
+    body: Any
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def outcome(self) -> str:
+        """``ok``, or the problem ``code`` (with the ``reason`` a refused applicant is
+        told, e.g. ``cross_border_not_permitted:not_eligible``), or ``http_<status>``."""
+        if self.ok:
+            return "ok"
+        if isinstance(self.body, dict) and isinstance(self.body.get("code"), str):
+            reason = self.body.get("reason")
+            return f"{self.body['code']}:{reason}" if isinstance(reason, str) else self.body["code"]
+        return f"http_{self.status}"
+
+    def field(self, name: str) -> Any:
+        return self.body.get(name) if isinstance(self.body, dict) else None
+
+
+@dataclass(frozen=True)
+class Login:
+    """How an actor obtains a token: the form for ``POST /v1/auth/token``."""
+
+    key: str  # cache key, e.g. person:<id>
+    actor_kind: str
+    form: dict[str, str]
+
+
+class Api:
+    """Calls the crossvault API; counts and times every call."""
+
+    def __init__(self, base: str, operator_secret: str, tally: Tally, connections: int) -> None:
+        self.base = base
+        self.tally = tally
+        self.http = httpx.Client(
+            base_url=base,
+            timeout=httpx.Timeout(120.0, connect=10.0),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        )
+        self.operator_login = Login(
+            "operator",
+            "operator",
+            {
+                "grant_type": "client_credentials",
+                "client_id": "operator",
+                "client_secret": operator_secret,
+            },
+        )
+        self.epoch = 0  # bumped whenever the simulated clock moves: tokens end with it
+        self._tokens: dict[str, tuple[int, float, Headers]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def close(self) -> None:
+        self.http.close()
+
+    # --- calls ---------------------------------------------------------------------------
+
+    def call(
+        self,
+        kind: str,
+        actor_kind: str,
+        method: str,
+        path: str,
+        *,
+        headers: Headers | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> Answer:
+        started = time.perf_counter()
+        try:
+            response = self.http.request(
+                method, path, headers=headers, json=json, params=params, data=data, content=content
+            )
+        except httpx.TransportError as exc:
+            raise ServerGone(
+                f"lost the server at {self.base}: {exc or type(exc).__name__}"
+            ) from None
+        elapsed = time.perf_counter() - started
+        answer = Answer(response.status_code, _json(response))
+        self.tally.answer(kind, actor_kind, answer.outcome, elapsed)
+        return answer
+
+    # --- tokens --------------------------------------------------------------------------
+
+    def headers(self, login: Login) -> Headers:
+        """A bearer header for ``login``'s actor, from the cache while the clock has not
+        moved (and the token is young), else freshly issued."""
+        with self._guard:
+            lock = self._locks.setdefault(login.key, threading.Lock())
+        with lock:
+            cached = self._tokens.get(login.key)
+            fresh = cached is not None and cached[0] == self.epoch
+            if cached is not None and fresh and time.monotonic() - cached[1] < TOKEN_REUSE_SECONDS:
+                return cached[2]
+            answer = self.call(
+                f"login_{login.actor_kind}",
+                login.actor_kind,
+                "POST",
+                "/v1/auth/token",
+                data=login.form,
+            )
+            token = answer.field("access_token")
+            if not answer.ok or not isinstance(token, str):
+                hint = " (check --operator-secret)" if login is self.operator_login else ""
+                raise ServerRefused(f"{login.actor_kind} login refused: {answer.outcome}{hint}")
+            headers = {"Authorization": f"Bearer {token}"}
+            self._tokens[login.key] = (self.epoch, time.monotonic(), headers)
+            return headers
+
+    def operator(self) -> Headers:
+        return self.headers(self.operator_login)
+
+    # --- the simulated clock --------------------------------------------------------------
+
+    def set_clock(self, instant: datetime) -> None:
+        """Move the server's simulated clock (``POST /v1/admin/clock``); every token
+        issued before is dropped (they are bound to server time)."""
+        answer = self.call(
+            "set_clock",
+            "operator",
+            "POST",
+            "/v1/admin/clock",
+            headers=self.operator(),
+            json={"set_to": instant.isoformat()},
+        )
+        if answer.status == 409:
+            raise ServerRefused(
+                f"the server at {self.base} does not have a simulated clock "
+                "(start it with CROSSVAULT_CLOCK=simulated)"
+            )
+        if not answer.ok:
+            raise ServerRefused(f"setting the clock was refused: {answer.outcome}")
+        self.epoch += 1
+
+
+def _json(response: httpx.Response) -> Any:
+    kind = response.headers.get("content-type", "")
+    if "json" not in kind:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None

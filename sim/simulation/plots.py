@@ -1,0 +1,162 @@
+"""PNG plots of a run (matplotlib, Agg backend: no display needed).
+
+* ``activity.png`` — applications, viewing sessions and record views per week over the
+  simulated period, with the running total of applications;
+* ``denials.png`` — denials by reason, stacked by actor kind (the audit log's reasons, or
+  the problem codes of a partial run);
+* ``comparison.png`` (``--compare``) — the key figures and the denials by reason of the
+  two policies side by side.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from sim.simulation.report import denials_by_reason, headline
+
+DPI = 110
+# Figures left out of the comparison's bar chart: the same in both runs by construction,
+# or so much larger than the rest that they would flatten them (they are in the JSON).
+_NOT_PLOTTED = frozenset(
+    {"people", "cross-border users", "answers permitted", "answers denied", "notifications sent"}
+)
+
+
+def _weekly(daily: dict[str, dict[str, int]], key: str) -> tuple[list[date], list[int]]:
+    weeks: defaultdict[date, int] = defaultdict(int)
+    for day, counts in daily.items():
+        d = date.fromisoformat(day)
+        weeks[d - timedelta(days=d.weekday())] += counts.get(key, 0)
+    ordered = sorted(weeks)
+    return ordered, [weeks[w] for w in ordered]
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+    return path
+
+
+def _title(summary: dict[str, Any]) -> str:
+    partial = " (partial)" if not summary["complete"] else ""
+    return (
+        f"scenario {summary['scenario']['name']} under policy {summary['policy']['name']}, "
+        f"seed {summary['seed']}, scale {summary['scale']}{partial}"
+    )
+
+
+def activity(summary: dict[str, Any], path: Path) -> Path:
+    daily = summary["counts"]["daily"]
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
+    weeks, applications = _weekly(daily, "applications")
+    _, sessions = _weekly(daily, "sessions")
+    if weeks:
+        top.bar(weeks, applications, width=6, color="#2b6cb0", label="applications issued")
+        top.plot(weeks, sessions, color="#dd6b20", marker=".", label="viewing sessions opened")
+        running = top.twinx()
+        total, cumulative = 0, []
+        for n in applications:
+            total += n
+            cumulative.append(total)
+        running.plot(
+            weeks, cumulative, color="#718096", linestyle="--", label="applications (total)"
+        )
+        running.set_ylabel("running total")
+        running.legend(loc="upper left", bbox_to_anchor=(0, 0.8), fontsize="small")
+    top.set_ylabel("per week")
+    top.set_title(f"Applications and views over time — {_title(summary)}", fontsize="medium")
+    if weeks:
+        top.legend(loc="upper left", fontsize="small")
+    for key, colour, label in (
+        ("cross_border_views", "#2f855a", "cross-border record views"),
+        ("hk_views", "#805ad5", "Hong Kong provider views"),
+        ("folder_uploads", "#d69e2e", "Personal Folder uploads"),
+    ):
+        weeks, values = _weekly(daily, key)
+        if weeks:
+            bottom.plot(weeks, values, color=colour, marker=".", label=label)
+    bottom.set_ylabel("per week")
+    if bottom.get_legend_handles_labels()[0]:
+        bottom.legend(loc="upper left", fontsize="small")
+    figure.autofmt_xdate()
+    return _save(figure, path)
+
+
+def denials(summary: dict[str, Any], path: Path) -> Path:
+    counts = summary["counts"]
+    by_actor: dict[str, dict[str, int]] = {}
+    if counts.get("audit"):
+        source = "reason (audit log)"
+        for actor, outcomes in counts["audit"].items():
+            by_actor[actor] = dict(outcomes.get("denied", {}))
+    else:
+        source = "problem code (answers seen)"
+        for actor, answers in counts["answers_by_actor"].items():
+            by_actor[actor] = dict(answers["denied"])
+    reasons = list(denials_by_reason(counts))[::-1]  # largest at the top
+    figure, axes = plt.subplots(figsize=(10, max(3.0, 0.32 * len(reasons) + 1.5)))
+    left = [0] * len(reasons)
+    for actor in sorted(by_actor):
+        values = [by_actor[actor].get(r, 0) for r in reasons]
+        if any(values):
+            axes.barh(reasons, values, left=left, label=actor)
+            left = [a + b for a, b in zip(left, values, strict=True)]
+    if not reasons:
+        axes.text(0.5, 0.5, "no denials", ha="center", va="center", transform=axes.transAxes)
+    axes.set_xlabel("denials")
+    axes.set_title(f"Denials by {source} — {_title(summary)}", fontsize="medium")
+    if reasons:
+        axes.legend(title="actor kind", fontsize="small")
+    return _save(figure, path)
+
+
+def comparison(baseline: dict[str, Any], variant: dict[str, Any], path: Path) -> Path:
+    a_name, b_name = baseline["policy"]["name"], variant["policy"]["name"]
+    if a_name == b_name:
+        a_name, b_name = f"{a_name} (1)", f"{b_name} (2)"
+    a, b = headline(baseline["counts"]), headline(variant["counts"])
+    labels = [k for k in a if k not in _NOT_PLOTTED and (a[k] or b[k])][::-1]
+    denials_a = denials_by_reason(baseline["counts"])
+    denials_b = denials_by_reason(variant["counts"])
+    reasons = sorted(set(denials_a) | set(denials_b))[::-1]
+    height = max(4.0, 0.3 * (len(labels) + len(reasons)) + 2)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(14, height))
+    _paired(left, labels, [a[k] for k in labels], [b[k] for k in labels], a_name, b_name)
+    left.set_title("Key figures", fontsize="medium")
+    _paired(
+        right,
+        reasons,
+        [denials_a.get(r, 0) for r in reasons],
+        [denials_b.get(r, 0) for r in reasons],
+        a_name,
+        b_name,
+    )
+    right.set_title("Denials by reason", fontsize="medium")
+    figure.suptitle(
+        f"scenario {baseline['scenario']['name']}, seed {baseline['seed']}, "
+        f"scale {baseline['scale']}: "
+        f"{a_name} vs {b_name}",
+        fontsize="medium",
+    )
+    return _save(figure, path)
+
+
+def _paired(
+    axes: Any, labels: list[str], a: list[int], b: list[int], a_name: str, b_name: str
+) -> None:
+    positions = list(range(len(labels)))
+    axes.barh([p + 0.2 for p in positions], a, height=0.4, label=a_name, color="#2b6cb0")
+    axes.barh([p - 0.2 for p in positions], b, height=0.4, label=b_name, color="#dd6b20")
+    axes.set_yticks(positions, labels, fontsize="small")
+    axes.legend(fontsize="small")

@@ -1,0 +1,254 @@
+"""The report of a run: ``summary.json``, a terminal table (rich) and the PNG plots; and,
+for ``--compare``, the two runs side by side with their deltas.
+
+``summary.json`` (format ``crossvault-simulation/1``)::
+
+    complete          false for a partial report (Ctrl-C, or the server went away)
+    stopped_by        null, "interrupt" or the one-line error
+    scenario, policy  name and path (and the policy's lookback)
+    seed, scale, server
+    events            {planned, done}: simulated steps (a visit is two: scan, read)
+    counts            everything deterministic: the same seed gives the same counts
+      population, planned                 the synthetic people and the plan
+      calls                               every HTTP call kind: answers by outcome
+      answers_by_actor                    permits and denials (problem code) by actor kind
+      audit                               decisions by actor kind, allowed/denied, reason:
+                                          the persons' access logs (null if partial)
+      policy_decisions                    /metrics crossvault_decisions_total (reason)
+      notifications                       sent to people, by event (null if partial)
+      records_deposited_by_institution    eHRs and radiology files that were stored
+      folder_records_by_source            Personal Folder uploads by treating institution
+      cross_border                        sessions' records listed, distinct visible,
+                                          hidden by the lookback, lookback violations (0)
+      daily, totals                       applications, sessions, views... per day
+    latency_ms        per call kind: n, p50, p95, p99 (not deterministic)
+    wall_seconds      (not deterministic)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+FORMAT = "crossvault-simulation/1"
+
+# (label, path into counts) of the figures shown first and compared side by side.
+KEY_FIGURES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("people", ("population", "people")),
+    ("cross-border users", ("population", "cross_border_users")),
+    ("applications issued", ("totals", "applications")),
+    ("viewing sessions opened", ("totals", "sessions")),
+    ("cross-border record views", ("totals", "cross_border_views")),
+    ("records listed to cross-border viewers", ("cross_border", "records_listed")),
+    ("distinct records visible cross-border", ("cross_border", "distinct_records_visible")),
+    ("eHRs older than the lookback, per session", ("cross_border", "hidden_by_lookback")),
+    ("lookback violations (must be 0)", ("cross_border", "lookback_violations")),
+    ("Hong Kong provider views", ("totals", "hk_views")),
+    ("Personal Folder uploads", ("totals", "folder_uploads")),
+    ("radiology deposits completed", ("totals", "radiology_deposits")),
+)
+
+
+def figure(counts: dict[str, Any], path: tuple[str, ...]) -> int:
+    value: Any = counts
+    for key in path:
+        value = value.get(key, 0) if isinstance(value, dict) else 0
+    return int(value or 0)
+
+
+def permits_and_denials(counts: dict[str, Any]) -> tuple[int, int]:
+    """(permitted, denied) answers over every actor kind."""
+    actors = counts.get("answers_by_actor", {}).values()
+    return (
+        sum(a["permitted"] for a in actors),
+        sum(sum(a["denied"].values()) for a in actors),
+    )
+
+
+def denials_by_reason(counts: dict[str, Any]) -> dict[str, int]:
+    """Denials by the server's reason code (audit log), or by problem code when the
+    audit log was not read back (a partial run)."""
+    reasons: dict[str, int] = {}
+    if counts.get("audit"):
+        for outcomes in counts["audit"].values():
+            for reason, n in outcomes.get("denied", {}).items():
+                reasons[reason] = reasons.get(reason, 0) + n
+    else:
+        for answers in counts.get("answers_by_actor", {}).values():
+            for code, n in answers["denied"].items():
+                reasons[code] = reasons.get(code, 0) + n
+    return dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def headline(counts: dict[str, Any]) -> dict[str, int]:
+    figures = {label: figure(counts, path) for label, path in KEY_FIGURES}
+    permitted, denied = permits_and_denials(counts)
+    figures["answers permitted"] = permitted
+    figures["answers denied"] = denied
+    notifications = counts.get("notifications") or {}
+    figures["notifications sent"] = int(notifications.get("total", 0))
+    return figures
+
+
+# --- files -------------------------------------------------------------------------------
+
+
+def write_summary(directory: Path, summary: dict[str, Any]) -> Path:
+    """Write ``summary.json`` atomically (a temp file, then a rename), so that an
+    interrupted write never leaves a half file where a report is expected."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "summary.json"
+    temporary = target.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
+    temporary.replace(target)
+    return target
+
+
+def write_comparison(directory: Path, baseline: dict[str, Any], variant: dict[str, Any]) -> Path:
+    a, b = headline(baseline["counts"]), headline(variant["counts"])
+    denials_a, denials_b = (
+        denials_by_reason(baseline["counts"]),
+        denials_by_reason(variant["counts"]),
+    )
+    reasons = sorted(set(denials_a) | set(denials_b))
+    comparison = {
+        "format": FORMAT + "/comparison",
+        "complete": baseline["complete"] and variant["complete"],
+        "scenario": baseline["scenario"],
+        "seed": baseline["seed"],
+        "scale": baseline["scale"],
+        "baseline": {"policy": baseline["policy"], "summary": "1-baseline/summary.json"},
+        "variant": {"policy": variant["policy"], "summary": "2-variant/summary.json"},
+        "figures": {k: {"baseline": a[k], "variant": b[k], "delta": b[k] - a[k]} for k in a},
+        "denials_by_reason": {
+            r: {
+                "baseline": denials_a.get(r, 0),
+                "variant": denials_b.get(r, 0),
+                "delta": denials_b.get(r, 0) - denials_a.get(r, 0),
+            }
+            for r in reasons
+        },
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "comparison.json"
+    target.write_text(json.dumps(comparison, indent=2) + "\n")
+    return target
+
+
+# --- the terminal ------------------------------------------------------------------------
+
+
+def _title(summary: dict[str, Any]) -> str:
+    state = "" if summary["complete"] else " [bold red](partial)[/]"
+    return (
+        f"crossvault simulate — scenario {summary['scenario']['name']!r} under policy "
+        f"{summary['policy']['name']!r}, seed {summary['seed']}, scale {summary['scale']}{state}"
+    )
+
+
+def print_summary(console: Console, summary: dict[str, Any]) -> None:
+    counts = summary["counts"]
+    overview = Table(title=_title(summary), show_header=True, title_justify="left")
+    overview.add_column("figure")
+    overview.add_column("count", justify="right")
+    for label, value in headline(counts).items():
+        overview.add_row(label, f"{value:,}")
+    overview.add_row(
+        "events done / planned", f"{summary['events']['done']:,} / {summary['events']['planned']:,}"
+    )
+    console.print(overview)
+    console.print(_decisions_table(counts))
+    deposits = Table(title="Records deposited per institution", title_justify="left")
+    deposits.add_column("institution")
+    deposits.add_column("records", justify="right")
+    for iid, n in counts["records_deposited_by_institution"].items():
+        deposits.add_row(iid, f"{n:,}")
+    console.print(deposits)
+    console.print(_latency_table(summary["latency_ms"]))
+
+
+def _decisions_table(counts: dict[str, Any]) -> Table:
+    if counts.get("audit"):
+        table = Table(
+            title="Decisions by actor kind and reason (the audit log, read back)",
+            title_justify="left",
+        )
+        table.add_column("actor kind")
+        table.add_column("outcome")
+        table.add_column("reason")
+        table.add_column("count", justify="right")
+        for actor, outcomes in counts["audit"].items():
+            for outcome in ("allowed", "denied"):
+                ranked = sorted(outcomes.get(outcome, {}).items(), key=lambda kv: (-kv[1], kv[0]))
+                for reason, n in ranked:
+                    table.add_row(actor, outcome, reason, f"{n:,}")
+        return table
+    table = Table(
+        title="Answers by actor kind (problem codes; the audit log was not read back)",
+        title_justify="left",
+    )
+    table.add_column("actor kind")
+    table.add_column("outcome")
+    table.add_column("code")
+    table.add_column("count", justify="right")
+    for actor, answers in counts["answers_by_actor"].items():
+        table.add_row(actor, "permitted", "", f"{answers['permitted']:,}")
+        for code, n in sorted(answers["denied"].items(), key=lambda kv: (-kv[1], kv[0])):
+            table.add_row(actor, "denied", code, f"{n:,}")
+    return table
+
+
+def _latency_table(latency: dict[str, dict[str, float]]) -> Table:
+    table = Table(title="Latency per call kind (ms)", title_justify="left")
+    for column in ("call", "n", "p50", "p95", "p99"):
+        table.add_column(column, justify="left" if column == "call" else "right")
+    for kind, row in latency.items():
+        table.add_row(
+            kind,
+            f"{int(row['n']):,}",
+            f"{row['p50']:.1f}",
+            f"{row['p95']:.1f}",
+            f"{row['p99']:.1f}",
+        )
+    return table
+
+
+def print_comparison(console: Console, baseline: dict[str, Any], variant: dict[str, Any]) -> None:
+    a_name, b_name = baseline["policy"]["name"], variant["policy"]["name"]
+    table = Table(
+        title=(
+            f"Scenario {baseline['scenario']['name']!r}, seed {baseline['seed']}, "
+            f"scale {baseline['scale']}: {a_name} vs {b_name}"
+        ),
+        title_justify="left",
+    )
+    table.add_column("figure")
+    table.add_column(a_name, justify="right")
+    table.add_column(b_name, justify="right")
+    table.add_column("delta", justify="right")
+    a, b = headline(baseline["counts"]), headline(variant["counts"])
+    for label in a:
+        table.add_row(label, f"{a[label]:,}", f"{b[label]:,}", _delta(b[label] - a[label]))
+    denials_a, denials_b = (
+        denials_by_reason(baseline["counts"]),
+        denials_by_reason(variant["counts"]),
+    )
+    for reason in _union(denials_a, denials_b):
+        x, y = denials_a.get(reason, 0), denials_b.get(reason, 0)
+        table.add_row(f"denied: {reason}", f"{x:,}", f"{y:,}", _delta(y - x))
+    console.print(table)
+
+
+def _union(*mappings: dict[str, int]) -> Iterable[str]:
+    return sorted({k for m in mappings for k in m})
+
+
+def _delta(value: int) -> str:
+    if value == 0:
+        return "0"
+    return f"[green]+{value:,}[/]" if value > 0 else f"[red]{value:,}[/]"

@@ -1,0 +1,449 @@
+"""``crossvault simulate``: load and check the inputs, run the scenario against a server
+(one started here in a temporary directory, or ``--url``), write the report. With
+``--compare`` the two policies run side by side, each against a fresh server of its own.
+
+``--url`` drives a server someone else started: it needs ``CROSSVAULT_CLOCK=simulated``
+there (the simulator moves its clock from 2024 to 2026), the operator secret, and the
+policy file it runs (checked: the registry up front, the lookback at the first session).
+
+Default scale 0.01 (180 people, ~2,300 simulated steps on ~190 simulated days): about a
+minute on two cores (0.005 takes about 40 s). Most of the time goes to logins — every
+simulated day moves the clock, so each actor of the day logs in afresh, and each login is
+an argon2id check on the server — and to the set-up's registrations and deposits.
+
+Exit codes: 0 done; 1 the run stopped early (the server went away, or refused a call the
+simulation needs), with a partial report; 2 bad input (scenario, policy, options, an
+unreachable ``--url``), refused in one line before anything runs; 130 interrupted (Ctrl-C),
+with a partial report marked ``"complete": false``.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from policies.policy_file import Policy, PolicyError, load_policy
+from sim.server import OPERATOR_SECRET, running_server
+from sim.simulation import plots, report
+from sim.simulation.client import Api, ServerGone, ServerRefused
+from sim.simulation.driver import MIDNIGHT, NOON, Driver, Interrupted, instant
+from sim.simulation.population import build_population
+from sim.simulation.scenario import Scenario, ScenarioError, load_scenario
+from sim.simulation.tally import Tally
+from sim.simulation.timeline import plan
+
+EXIT_OK, EXIT_STOPPED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_SCALE = 0.01
+DEFAULT_WORKERS = 4
+
+
+class BadInput(Exception):
+    """Refused before anything runs: one line, exit 2."""
+
+
+@dataclass(frozen=True)
+class Options:
+    scenario: Path
+    policy: Path
+    seed: int
+    scale: float
+    out: Path
+    compare: Path | None = None
+    url: str | None = None
+    operator_secret: str | None = None
+    workers: int = DEFAULT_WORKERS
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A checked scenario under one policy."""
+
+    scenario: Scenario
+    policy: Policy
+    policy_path: Path
+
+
+@dataclass
+class Outcome:
+    summary: dict[str, Any]
+    interrupted: bool = False
+    error: str | None = None
+
+
+def main(options: Options, out: Console, err: Console) -> int:
+    """Run ``options``; returns the exit code (see the module docstring). With
+    ``--compare`` the two runs go side by side, each against its own fresh server."""
+    try:
+        inputs = _inputs(options)
+        if options.url is not None:
+            _reachable(options.url)
+    except BadInput as exc:
+        return _refuse(err, str(exc))
+    stop = threading.Event()
+    parts = ("",) if len(inputs) == 1 else ("1-baseline", "2-variant")
+    progress = _progress(err)  # started by the first run that gets going
+    runs = [_Run(i, options, progress, err, stop) for i in inputs]
+    try:
+        _execute(runs, stop)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+    refused = next((r.refused for r in runs if r.refused), None)
+    if refused is not None:
+        return _refuse(err, refused)
+    if any(r.outcome is None for r in runs):
+        err.print("crossvault: interrupted before the simulation started")
+        return EXIT_INTERRUPTED
+    code = EXIT_OK
+    for run, part in zip(runs, parts, strict=True):
+        directory = options.out / part if part else options.out
+        assert run.outcome is not None
+        _write(directory, run.outcome.summary)
+        report.print_summary(out, run.outcome.summary)
+        if run.outcome.interrupted or run.outcome.error:
+            code = max(code, _stopped(err, run.outcome, directory))
+        else:
+            err.print(f"report: {directory}/summary.json, activity.png, denials.png")
+    if len(runs) == 2 and code == EXIT_OK:
+        assert runs[0].outcome is not None and runs[1].outcome is not None
+        baseline, variant = runs[0].outcome.summary, runs[1].outcome.summary
+        report.print_comparison(out, baseline, variant)
+        report.write_comparison(options.out, baseline, variant)
+        plots.comparison(baseline, variant, options.out / "comparison.png")
+        err.print(f"comparison: {options.out}/comparison.json, comparison.png")
+    return code
+
+
+def _refuse(err: Console, message: str) -> int:
+    err.print(f"crossvault: {message}", markup=False, highlight=False, soft_wrap=True)
+    return EXIT_BAD_INPUT
+
+
+def _execute(runs: list[_Run], stop: threading.Event) -> None:
+    """One run in this thread (Ctrl-C reaches it directly); two side by side in threads,
+    this one waiting and turning Ctrl-C into ``stop`` for both."""
+    if len(runs) == 1:
+        try:
+            runs[0].run()
+        except KeyboardInterrupt:  # before there was anything to report
+            stop.set()
+        return
+    threads = [threading.Thread(target=r.run, name=f"run-{n}") for n, r in enumerate(runs)]
+    for thread in threads:
+        thread.start()
+    while any(t.is_alive() for t in threads):
+        try:
+            for thread in threads:
+                thread.join()
+        except KeyboardInterrupt:
+            stop.set()
+
+
+def _stopped(err: Console, outcome: Outcome, directory: Path) -> int:
+    events = outcome.summary["events"]
+    why = "interrupted" if outcome.interrupted else f"stopped: {outcome.error}"
+    err.print(
+        f"crossvault: {why}; partial report ({events['done']} of {events['planned']} events) "
+        f"in {directory}/summary.json",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    return EXIT_INTERRUPTED if outcome.interrupted else EXIT_STOPPED
+
+
+def _write(directory: Path, summary: dict[str, Any]) -> None:
+    report.write_summary(directory, summary)
+    plots.activity(summary, directory / "activity.png")
+    plots.denials(summary, directory / "denials.png")
+
+
+# --- inputs ------------------------------------------------------------------------------
+
+
+def _inputs(options: Options) -> list[Inputs]:
+    if not options.scale > 0:
+        raise BadInput(f"--scale must be positive, got {options.scale}")
+    if options.workers < 1:
+        raise BadInput(f"--workers must be at least 1, got {options.workers}")
+    if options.url is not None and options.compare is not None:
+        raise BadInput("--compare starts a fresh server per policy; it cannot use --url")
+    if options.url is not None and not options.operator_secret:
+        raise BadInput(
+            "--url needs the operator client's secret "
+            "(--operator-secret, or CROSSVAULT_OPERATOR_SECRET)"
+        )
+    if options.out.exists() and not options.out.is_dir():
+        raise BadInput(f"--out {options.out}: exists and is not a directory")
+    policies = [options.policy] + ([options.compare] if options.compare is not None else [])
+    runs = []
+    for path in policies:
+        try:
+            policy = load_policy(path)
+            runs.append(Inputs(load_scenario(options.scenario, policy), policy, path))
+        except (PolicyError, ScenarioError) as exc:
+            raise BadInput(" ".join(str(exc).split())) from None
+    return runs
+
+
+def _reachable(url: str) -> None:
+    try:
+        answer = httpx.get(f"{url.rstrip('/')}/healthz", timeout=5)
+    except httpx.HTTPError as exc:
+        raise BadInput(f"cannot reach the server at {url}: {exc or type(exc).__name__}") from None
+    if answer.status_code != 200:
+        raise BadInput(
+            f"the server at {url} is not healthy: /healthz answered {answer.status_code}"
+        )
+
+
+@contextmanager
+def _server(inputs: Inputs, options: Options) -> Iterator[tuple[str, str, str]]:
+    """(base URL, operator secret, description) of the server to drive."""
+    if options.url is not None:
+        assert options.operator_secret is not None
+        yield options.url.rstrip("/"), options.operator_secret, options.url
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="crossvault-simulate-") as data,
+        running_server(Path(data), policy=inputs.policy_path, simulated_clock=True) as served,
+    ):
+        yield served.base, OPERATOR_SECRET, "embedded (SQLite, temporary)"
+
+
+def _check_registry(api: Api, policy: Policy) -> None:
+    """The server's public registry must be the policy's (what the plan was made from)."""
+    answer = api.call("list_institutions", "anyone", "GET", "/v1/institutions")
+    if not answer.ok or not isinstance(answer.body, list):
+        raise BadInput(f"{api.base}/v1/institutions answered {answer.outcome}")
+    served = {i["id"]: i for i in answer.body}
+    for institution in policy.institutions.values():
+        other = served.get(institution.id)
+        mine = (
+            str(institution.region),
+            _iso(institution.designated_on),
+            _iso(institution.radiology_depositor_from),
+        )
+        theirs = (
+            None
+            if other is None
+            else (other["region"], other["designated_on"], other["radiology_depositor_from"])
+        )
+        if theirs != mine:
+            raise BadInput(
+                f"the server's registry differs from {policy.path} at institution "
+                f"{institution.id!r}: run it with that policy file, or pass the one it serves"
+            )
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+# --- one run -----------------------------------------------------------------------------
+
+
+class _Run:
+    """One scenario under one policy against one server. :meth:`run` leaves either
+    ``outcome`` (complete or partial) or ``refused`` (bad input, before any event)."""
+
+    def __init__(
+        self,
+        inputs: Inputs,
+        options: Options,
+        progress: Progress,
+        err: Console,
+        stop: threading.Event,
+    ) -> None:
+        self.inputs = inputs
+        self.options = options
+        self.progress = progress
+        self.err = err
+        self.stop = stop
+        self.outcome: Outcome | None = None
+        self.refused: str | None = None
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        inputs, options = self.inputs, self.options
+        rng = random.Random(options.seed)
+        population = build_population(inputs.scenario, inputs.policy, rng, options.scale)
+        timeline = plan(inputs.scenario, population, inputs.policy, rng, options.scale)
+        tally = Tally()
+        driver: Driver | None = None
+        interrupted, error, server = False, None, options.url or "embedded"
+        try:
+            with _server(inputs, options) as (base, secret, server):
+                api = Api(base, secret, tally, connections=options.workers + 2)
+                try:
+                    driver = Driver(
+                        api,
+                        population,
+                        timeline,
+                        inputs.policy,
+                        tally,
+                        workers=options.workers,
+                        stop=self.stop,
+                    )
+                    self._simulate(api, driver)
+                except (ServerGone, ServerRefused, BadInput) as exc:
+                    # Ctrl-C in a terminal also stops the server we started (same
+                    # process group): its going away may be seen before the interrupt.
+                    if isinstance(exc, ServerGone):
+                        self.stop.wait(1.0)
+                    if self.stop.is_set():
+                        interrupted = True
+                    elif tally.steps_done == 0:
+                        self.refused = str(exc)
+                        return
+                    else:
+                        error = str(exc)
+                except Interrupted:
+                    interrupted = True
+                finally:
+                    api.close()
+        except KeyboardInterrupt:  # while the server was starting or stopping
+            self.stop.set()
+            interrupted = True
+        summary = _summary(
+            inputs,
+            options,
+            server,
+            timeline.event_count,
+            driver.step_count if driver else 0,
+            population.summary(),
+            timeline.planned,
+            tally,
+            complete=not interrupted and error is None,
+            stopped_by="interrupt" if interrupted else error,
+            seconds=time.perf_counter() - started,
+        )
+        self.outcome = Outcome(summary, interrupted, error)
+
+    def _simulate(self, api: Api, driver: Driver) -> None:
+        """Set up, live through the timeline, read the access logs back."""
+        inputs, progress, name = self.inputs, self.progress, self.inputs.policy.name
+        _check_registry(api, inputs.policy)
+        api.set_clock(instant(driver.plan.setup_day, MIDNIGHT))  # refused here if not simulated
+        at_start = _decisions(api)
+        progress.start()  # (once checks passed: a refusal stays one line)
+        task = progress.add_task(f"{name}: simulating", total=driver.step_count)
+        driver.on_step = lambda: progress.advance(task)
+        self.err.print(
+            f"simulating {driver.step_count:,} events for {len(driver.states):,} people "
+            f"on {api.base} (policy {name}, seed {self.options.seed}, "
+            f"scale {self.options.scale})",
+            highlight=False,
+        )
+        try:
+            driver.run()
+            before = _decisions(api)
+            collecting = progress.add_task(
+                f"{name}: reading access logs back", total=len(driver.states)
+            )
+            collection = instant(inputs.scenario.end + timedelta(days=1), NOON)
+            driver.collect(collection, lambda: progress.advance(collecting))
+        except KeyboardInterrupt:
+            self.stop.set()
+            raise Interrupted from None
+        if self.stop.is_set():
+            raise Interrupted
+        for (reason, allowed), value in sorted(before.items()):
+            driver.tally.metric(reason, allowed, value - at_start.get((reason, allowed), 0))
+
+
+def _progress(err: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def _decisions(api: Api) -> dict[tuple[str, bool], int]:
+    """``crossvault_decisions_total`` from ``/metrics``: {(reason, allowed): count}."""
+    answer = api.http.get("/metrics")
+    found: dict[tuple[str, bool], int] = {}
+    for line in answer.text.splitlines():
+        if not line.startswith("crossvault_decisions_total{"):
+            continue
+        labels, _, value = line.partition("} ")
+        fields = dict(
+            part.split("=", 1)
+            for part in labels.removeprefix("crossvault_decisions_total{").split(",")
+        )
+        reason = fields.get("reason", "").strip('"')
+        allowed = fields.get("allowed", "").strip('"') == "true"
+        found[(reason, allowed)] = found.get((reason, allowed), 0) + round(float(value))
+    return found
+
+
+def _summary(
+    inputs: Inputs,
+    options: Options,
+    server: str,
+    planned_events: int,
+    planned_steps: int,
+    population: dict[str, int],
+    planned: dict[str, int],
+    tally: Tally,
+    *,
+    complete: bool,
+    stopped_by: str | None,
+    seconds: float,
+) -> dict[str, Any]:
+    scenario, policy = inputs.scenario, inputs.policy
+    return {
+        "format": report.FORMAT,
+        "complete": complete,
+        "stopped_by": stopped_by,
+        "scenario": {
+            "name": scenario.name,
+            "path": scenario.path,
+            "start": scenario.start.isoformat(),
+            "end": scenario.end.isoformat(),
+        },
+        "policy": {
+            "name": policy.name,
+            "path": str(inputs.policy_path),
+            "lookback_years": policy.lookback_years,
+        },
+        "seed": options.seed,
+        "scale": options.scale,
+        "server": server,
+        "events": {
+            "planned": planned_steps,
+            "done": tally.steps_done,
+            "plan_events": planned_events,
+        },
+        "counts": {
+            "population": population,
+            "planned": dict(sorted(planned.items())),
+            **tally.counts(),
+        },
+        "latency_ms": tally.latencies(),
+        "wall_seconds": round(seconds, 2),
+    }

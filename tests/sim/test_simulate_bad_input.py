@@ -1,0 +1,174 @@
+"""Bad input to ``crossvault simulate`` is refused in one line, exit 2, before any server
+starts: a malformed scenario names the line (TOML syntax) or the exact key path, a
+malformed policy the key, an unreachable ``--url`` says so."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from policies.policy_file import POLICY_DIR
+from sim.server import free_port
+from sim.simulation.run import EXIT_BAD_INPUT, Options, main
+from sim.simulation.scenario import default_scenario_path
+
+DEFAULT = default_scenario_path().read_text()
+
+
+def refusal(tmp_path: Path, **changes: Any) -> tuple[int, str]:
+    """Run the command in-process; (exit code, what it printed on stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    options = Options(
+        scenario=default_scenario_path(),
+        policy=POLICY_DIR / "default.toml",
+        seed=1,
+        scale=0.01,
+        out=tmp_path / "out",
+    )
+    code = main(
+        replace(options, **changes),
+        Console(file=out, width=200),
+        Console(file=err, width=200),
+    )
+    return code, err.getvalue()
+
+
+def scenario_with(tmp_path: Path, old: str, new: str) -> Path:
+    assert old in DEFAULT, old
+    path = tmp_path / "scenario.toml"
+    path.write_text(DEFAULT.replace(old, new, 1))
+    return path
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "per_person = 1.143",
+            'per_person = "many"',
+            "events.applications.per_person: expected a number, got 'many'",
+        ),
+        ("records = 25000", "records = -5", "events.folder.records: must not be negative"),
+        (
+            "views_per_visit = 3 ",
+            "colour = 'blue'\nviews_per_visit = 3 ",
+            "events.visits.colour: unknown key",
+        ),
+        (
+            "hku_sz = 30",
+            "hku_sz = 30\natlantis_general = 2",
+            "events.applications.institution_weights.atlantis_general: unknown institution "
+            "'atlantis_general' (not in policy 'default')",
+        ),
+        (
+            '"hku_sz", "sysu_first_affiliated",',
+            '"ha", "sysu_first_affiliated",',
+            "events.folder.pilot_institutions[0]: 'ha' is not a mainland institution",
+        ),
+        ("pilot_share = 0.45", "pilot_share = 1.5", "events.folder.pilot_share: expected a share"),
+        (
+            "[[population.ages]]\nfrom = 2\nto = 15",
+            "[[population.ages]]\nfrom = 2\nto = 1",
+            ("population.ages[0].to: must not be below `from` (2), got 1"),
+        ),
+        (
+            "per_person = 1.143",
+            "per_persn = 1.143",
+            "events.applications.per_person: missing (found 'per_persn': misspelt?)",
+        ),
+        ("start = 2024-07-15", 'start = "soon"', "start: expected a date (YYYY-MM-DD), got 'soon'"),
+    ],
+)
+def test_a_malformed_scenario_names_the_key(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    path = scenario_with(tmp_path, old, new)
+    code, err = refusal(tmp_path, scenario=path)
+    assert code == EXIT_BAD_INPUT
+    assert err.startswith(f"crossvault: {path}: {expected}"), err
+    assert err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()  # refused before anything ran
+
+
+def test_a_toml_syntax_error_names_the_line_through_the_real_command(tmp_path: Path) -> None:
+    path = scenario_with(tmp_path, "views_per_visit = 3 ", "views_per_visit == 3 ")
+    line = line_of(path.read_text(), "views_per_visit ==")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSVAULT_")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "crossvault", "simulate", "--scenario", str(path), "--out", "out"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert completed.stderr.startswith(f"crossvault: {path}: line {line}, column ")
+    assert "not valid TOML" in completed.stderr
+    assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr
+
+
+def test_a_missing_scenario_file_is_refused(tmp_path: Path) -> None:
+    code, err = refusal(tmp_path, scenario=tmp_path / "nowhere.toml")
+    assert code == EXIT_BAD_INPUT
+    assert err.strip() == f"crossvault: {tmp_path / 'nowhere.toml'}: no such scenario file"
+
+
+def test_a_malformed_policy_names_the_key(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'extends = "{POLICY_DIR / "default.toml"}"\nlookback_years = "three"\n')
+    code, err = refusal(tmp_path, policy=policy)
+    assert code == EXIT_BAD_INPUT
+    assert err.startswith(f"crossvault: {policy}") and "lookback_years" in err
+    assert err.count("\n") == 1
+
+
+def test_a_malformed_compare_policy_is_refused_before_either_run(tmp_path: Path) -> None:
+    policy = tmp_path / "variant.toml"
+    policy.write_text("name = 'x'\nunknown_rule = 1\n")
+    code, err = refusal(tmp_path, compare=policy)
+    assert code == EXIT_BAD_INPUT and "unknown_rule: unknown key" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_url_is_one_line(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    code, err = refusal(tmp_path, url=url, operator_secret="s3cret-for-the-test")
+    assert code == EXIT_BAD_INPUT
+    assert err.startswith(f"crossvault: cannot reach the server at {url}: ")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"scale": 0.0}, "--scale must be positive"),
+        ({"scale": -1.0}, "--scale must be positive"),
+        ({"workers": 0}, "--workers must be at least 1"),
+        ({"url": "http://127.0.0.1:9"}, "--url needs the operator client's secret"),
+        (
+            {
+                "url": "http://127.0.0.1:9",
+                "operator_secret": "x",
+                "compare": POLICY_DIR / "five-year-lookback.toml",
+            },
+            "--compare starts a fresh server per policy",
+        ),
+    ],
+)
+def test_bad_options_are_refused(tmp_path: Path, changes: dict[str, Any], expected: str) -> None:
+    code, err = refusal(tmp_path, **changes)
+    assert code == EXIT_BAD_INPUT and expected in err and err.count("\n") == 1
