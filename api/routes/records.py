@@ -10,11 +10,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from api.deps import CitizenCaller, ProfessionalCaller, ServicesDep, subject_of
-from api.errors import Problem
+from api.errors import Problem, not_found
 from api.routes.radiology import blob_content_response
 from api.schemas import RecordCreate, RecordPage, RecordPublic
 from policies.vocabulary import Action, Category, Source
 from vault.access import Caller
+from vault.errors import Denied
 from vault.record_access import RecordQuery, RecordView
 from vault.records import NewRecord, decode_cursor
 
@@ -140,7 +141,12 @@ def add_to_folder(body: RecordCreate, services: ServicesDep, caller: CitizenCall
         content=body.content.encode(),
         content_type=body.content_type,
     )
-    stored = services.records.deposit(caller, subject_of(caller), new, Action.ADD_TO_FOLDER)
+    try:
+        stored = services.records.deposit(caller, subject_of(caller), new, Action.ADD_TO_FOLDER)
+    except Denied:
+        if caller.acting_for:  # no delegation: the same 404 as every other /v1/me route (R10)
+            raise not_found() from None
+        raise
     return public(RecordView(stored, body.title))
 
 

@@ -121,6 +121,17 @@ def test_without_a_delegation_the_account_is_invisible(world: World) -> None:
         ("POST", CAREGIVERS, {"caregiver_id": MISSING}),
         ("GET", "/v1/me/access-log", None),
         ("GET", "/v1/me/notifications", None),
+        (
+            "POST",
+            "/v1/me/folder",
+            {
+                "category": "clinical_note",
+                "clinical_date": "2026-01-05",
+                "title": "Discharge summary",
+                "content": "x",
+                "content_type": "text/plain",
+            },
+        ),
     ):
         theirs = world.http.request(method, path, headers=acting(stranger_h, mother), json=body)
         nobody = world.http.request(method, path, headers=acting(stranger_h, MISSING), json=body)
