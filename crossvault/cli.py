@@ -104,20 +104,25 @@ def serve(
     )
 
 
+# The options of the commands that drive a server over HTTP (demo, simulate).
+ServerUrl = Annotated[
+    str | None,
+    typer.Option(help="drive this running server instead of starting one", metavar="URL"),
+]
+OperatorSecret = Annotated[
+    str | None,
+    typer.Option(
+        envvar="CROSSVAULT_OPERATOR_SECRET",
+        help="the operator client's secret (needed with --url)",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
 def demo(
-    url: Annotated[
-        str | None,
-        typer.Option(help="drive this running server instead of starting one", metavar="URL"),
-    ] = None,
-    operator_secret: Annotated[
-        str | None,
-        typer.Option(
-            envvar="CROSSVAULT_OPERATOR_SECRET",
-            help="the operator client's secret (needed with --url)",
-            show_default=False,
-        ),
-    ] = None,
+    url: ServerUrl = None,
+    operator_secret: OperatorSecret = None,
     pause: Annotated[float, typer.Option(min=0, help="seconds to wait between steps")] = 0.0,
     plain: Annotated[bool, typer.Option(help="no colours or styles")] = False,
 ) -> None:
@@ -211,18 +216,8 @@ def simulate(
         typer.Option(help="also run under this policy file and compare", metavar="POLICY"),
     ] = None,
     out: Annotated[Path, typer.Option(help="directory for the report")] = Path("simulation"),
-    url: Annotated[
-        str | None,
-        typer.Option(help="drive this running server instead of starting one", metavar="URL"),
-    ] = None,
-    operator_secret: Annotated[
-        str | None,
-        typer.Option(
-            envvar="CROSSVAULT_OPERATOR_SECRET",
-            help="the operator client's secret (needed with --url)",
-            show_default=False,
-        ),
-    ] = None,
+    url: ServerUrl = None,
+    operator_secret: OperatorSecret = None,
     workers: Annotated[int, typer.Option(help="client threads")] = 4,
 ) -> None:
     """Simulate a population living through a scenario, over the real HTTP API, and

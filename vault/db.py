@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -126,3 +126,28 @@ def reading(engine: Engine) -> Iterator[Session]:
             yield session
         finally:
             session.rollback()
+
+
+_AFTER_COMMIT = "crossvault.after_commit"
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once ``session``'s current transaction commits; never if it rolls
+    back."""
+    pending: list[Callable[[], None]] | None = session.info.get(_AFTER_COMMIT)
+    if pending is None:
+        pending = session.info[_AFTER_COMMIT] = []
+        event.listen(session, "after_commit", _run_pending)
+        event.listen(session, "after_rollback", _drop_pending)
+    pending.append(action)
+
+
+def _run_pending(session: Session) -> None:
+    actions = session.info.get(_AFTER_COMMIT) or []
+    session.info[_AFTER_COMMIT] = []
+    for action in actions:
+        action()
+
+
+def _drop_pending(session: Session) -> None:
+    session.info[_AFTER_COMMIT] = []

@@ -14,18 +14,15 @@ removes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import event
 from sqlmodel import Session, select
 
 from vault.blobs import BlobStore
 from vault.datakeys import DataKeys
+from vault.db import after_commit
 from vault.errors import NotFound
 from vault.models import Person, Record
-
-_AFTER_COMMIT = "crossvault.after_commit"
 
 
 def erase_person(
@@ -47,25 +44,3 @@ def erase_person(
     session.flush()
     after_commit(session, lambda: blobs.delete_person(person_id))
     return len(records)
-
-
-def after_commit(session: Session, action: Callable[[], None]) -> None:
-    """Run ``action`` once ``session``'s current transaction commits; never if it rolls
-    back."""
-    pending: list[Callable[[], None]] | None = session.info.get(_AFTER_COMMIT)
-    if pending is None:
-        pending = session.info[_AFTER_COMMIT] = []
-        event.listen(session, "after_commit", _run_pending)
-        event.listen(session, "after_rollback", _drop_pending)
-    pending.append(action)
-
-
-def _run_pending(session: Session) -> None:
-    actions = session.info.get(_AFTER_COMMIT) or []
-    session.info[_AFTER_COMMIT] = []
-    for action in actions:
-        action()
-
-
-def _drop_pending(session: Session) -> None:
-    session.info[_AFTER_COMMIT] = []

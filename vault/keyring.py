@@ -486,3 +486,69 @@ def _one_line(message: str) -> str:
 
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+class FollowedKeyring(LocalKeyring):
+    """The keyring file as this process sees it, kept up with what other processes write.
+
+    A server loads ``keyring.json`` once, at start; ``crossvault keys rotate`` (or another
+    worker's ``POST /v1/admin/keys/rotate``) may add and retire versions meanwhile.
+    Without following the file, the server answers every re-wrapped key with an
+    integrity failure, and — worse — keeps wrapping new persons' data keys under the
+    version the rotation has just destroyed, so they never open after a restart.
+
+    So: before wrapping (and before telling the current version), the file's identity
+    (inode, mtime, size) is compared with what was loaded, and the file is re-read if it
+    changed; an unwrap under a version this process does not hold re-reads it too. A
+    missing or broken file then refuses (:class:`KeyringError`) rather than wrapping
+    under a key that exists only in memory. Reads of known versions never touch the file.
+    """
+
+    def __init__(self, keyring: LocalKeyring) -> None:
+        if keyring.path is None:
+            raise ValueError("only a keyring file can be followed")
+        super().__init__(keyring._state, keyring.path)
+        self._file = keyring.path
+        self._stamp: tuple[int, int, int] | None = (-1, -1, -1)  # never read: read it now
+        self._reloading = threading.Lock()
+        self._follow()
+
+    @property
+    def current_version(self) -> int:
+        self._follow()
+        return super().current_version
+
+    def versions(self) -> tuple[int, ...]:
+        self._follow()
+        return super().versions()
+
+    def wrap(self, data_key: bytes, *, aad: bytes) -> tuple[int, bytes]:
+        self._follow()
+        return super().wrap(data_key, aad=aad)
+
+    def unwrap(self, version: int, wrapped: bytes, *, aad: bytes) -> bytes:
+        if version not in super().versions():
+            self._follow()
+        return super().unwrap(version, wrapped, aad=aad)
+
+    def _commit(self, state: _KeyringState) -> None:
+        with self._reloading:
+            super()._commit(state)
+            self._stamp = _file_stamp(self._file)
+
+    def _follow(self) -> None:
+        if _file_stamp(self._file) == self._stamp:
+            return
+        with self._reloading:
+            while (before := _file_stamp(self._file)) != self._stamp:
+                fresh = LocalKeyring.load(self._file)
+                if _file_stamp(self._file) == before:  # not replaced while we read it
+                    self._state, self._stamp = fresh._state, before
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size

@@ -3,13 +3,15 @@ database per test (SQLite or PostgreSQL, per ``--db``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from api.app import create_app
 from tests.support.http import bearer, client, serving
@@ -109,14 +111,20 @@ def api_settings(tmp_path: Path, migrated_database_url: str) -> Settings:
     )
 
 
-@pytest.fixture
-def world(api_settings: Settings) -> Iterator[World]:
-    provision(api_settings)  # an explicit DATABASE_URL is a deployment: migrate + keyring
-    vault = Vault.open(api_settings)
-    assert isinstance(vault.clock, SimulatedClock)
-    vault.clock.set(START)
-    app = create_app(api_settings, vault)
+@contextmanager
+def served_world(
+    settings: Settings, *, prepare: Callable[[FastAPI], None] | None = None
+) -> Iterator[tuple[World, FastAPI]]:
+    """Provision ``settings``, serve the app (after ``prepare``) over real HTTP with the
+    simulated clock at :data:`START`, and hand out a :class:`World` logged in as operator."""
+    provision(settings)  # an explicit DATABASE_URL is a deployment: migrate + keyring
+    vault = Vault.open(settings)
     try:
+        assert isinstance(vault.clock, SimulatedClock)
+        vault.clock.set(START)
+        app = create_app(settings, vault)
+        if prepare is not None:
+            prepare(app)
         with serving(app) as base_url, client(base_url) as http:
             w = World(http, vault)
             w.operator = bearer(
@@ -126,6 +134,12 @@ def world(api_settings: Settings) -> Iterator[World]:
                     client_secret=OPERATOR_SECRET,
                 )
             )
-            yield w
+            yield w, app
     finally:
         vault.close()
+
+
+@pytest.fixture
+def world(api_settings: Settings) -> Iterator[World]:
+    with served_world(api_settings) as (w, _):
+        yield w

@@ -7,7 +7,6 @@ must refuse before uvicorn binds) and ``audit verify``.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
+from sim.server import free_port
 from vault.db import make_engine
 from vault.keyring import KEYRING_FILENAME, LocalKeyring
 from vault.schema import alembic_config, head_revision
@@ -24,20 +24,13 @@ GOOD_SECRET = "uV8q3ZmT1xw6Lr0pKc4sYb9NfEa2HdJg"
 COMMANDS = {"serve": ["serve", "--port", "{port}"], "audit-verify": ["audit", "verify"]}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("CROSSVAULT_", "PROMETHEUS_")) and k != "DATABASE_URL"
     }
-    port = str(_free_port())
+    port = str(free_port())
     return subprocess.run(
         [sys.executable, "-m", "crossvault", *(arg.format(port=port) for arg in args)],
         env={**clean, **env},
@@ -96,7 +89,7 @@ def test_a_wrong_database_url_scheme(tmp_path: Path, args: list[str], keyring: s
 
 
 def test_an_unreachable_database(tmp_path: Path, args: list[str], keyring: str) -> None:
-    data_dir, port = tmp_path / "data", _free_port()  # nothing listens on it
+    data_dir, port = tmp_path / "data", free_port()  # nothing listens on it
     env = {
         "CROSSVAULT_DATA_DIR": str(data_dir),
         "DATABASE_URL": f"postgresql://crossvault:hunter2@127.0.0.1:{port}/vault",

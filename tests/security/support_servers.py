@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import ssl
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import httpx
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from sim.server import free_port
 from tests.security.support_zygote import Launcher, clean_environment
 from vault.crypto import data_key_aad
 from vault.keyring import KEYRING_FILENAME, LocalKeyring
@@ -41,13 +41,6 @@ _TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 def http_client(base: str, timeout: float = 30) -> httpx.Client:
     return httpx.Client(base_url=base, timeout=timeout, verify=_TLS)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ import vault.passwords
 import vault.restricted
 import vault.secrets
 import vault.viewing
-from tests.api.conftest import PASSWORD, World, api_settings, world
+from tests.api.conftest import PASSWORD, World
 from tests.api.cross_border_support import (
     advance,
     authorise,
@@ -44,8 +44,6 @@ from tests.api.cross_border_support import (
     staff,
     unknown_codes,
 )
-
-__all__ = ["api_settings", "world"]
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_WORDS = ("passcode", "otp", "secret", "password")

@@ -43,8 +43,7 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -67,16 +66,13 @@ from tests.security.support_crash import (
     seed_persons,
 )
 from tests.security.support_servers import (
-    OPERATOR_SECRET,
     Deployment,
     Population,
     Server,
     http_client,
     new_person,
 )
-from tests.security.support_zygote import Launcher
-from tests.support.databases import DatabaseKind
-from vault.context import ORPHAN_GRACE_SECONDS, Vault, provision
+from vault.context import ORPHAN_GRACE_SECONDS, Vault
 from vault.datakeys import DataKeys
 from vault.db import transaction
 from vault.erasure import erase_person
@@ -90,36 +86,6 @@ LOOPS = int(os.environ.get("CROSSVAULT_CRASH_LOOPS", "8"))
 SEED = os.environ.get("CROSSVAULT_CRASH_SEED", "20260127")
 BATCH = 500  # keys re-wrapped per committed batch (vault.rotation's default)
 ROTATION_PERSONS = 1500  # three batches
-
-
-@pytest.fixture(scope="module")
-def launcher() -> Iterator[Launcher]:
-    with Launcher() as started:
-        yield started
-
-
-@pytest.fixture
-def deployment(
-    request: pytest.FixtureRequest, db_kind: DatabaseKind, tmp_path: Path, launcher: Launcher
-) -> Deployment:
-    """A fresh installation: embedded SQLite in the data dir, or a migrated PostgreSQL
-    database with the keyring provisioned (as an operator does before the first start)."""
-    data_dir = tmp_path / "data"
-    url: str | None = None
-    if db_kind == "postgresql":
-        url = request.getfixturevalue("migrated_database_url")
-        provision(Settings(data_dir=data_dir, database_url=url, operator_secret=OPERATOR_SECRET))
-    return Deployment(data_dir, url, tmp_path / "logs", launcher)
-
-
-@pytest.fixture
-def server(deployment: Deployment) -> Iterator[Server]:
-    started = Server(deployment)
-    started.start()
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def _ledger(rng: random.Random) -> Ledger:

@@ -60,7 +60,6 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -76,13 +75,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app
-from tests.api.conftest import OPERATOR_SECRET, START, World
+from tests.api.conftest import World
 from tests.api.cross_border_support import authorise, staff
-from tests.support.http import bearer, client, serving
 from vault.clock import SimulatedClock
-from vault.context import Vault, provision
-from vault.settings import Settings
 
 EXAMPLES = int(os.environ.get("CROSSVAULT_FUZZ_EXAMPLES", "4"))
 OTHER_EXAMPLES = max(1, EXAMPLES // 4)
@@ -138,37 +133,16 @@ class Fuzzed:
 
 
 @pytest.fixture
-def fuzz_world(tmp_path: Path, migrated_database_url: str) -> Iterator[tuple[World, str]]:
-    """Like ``tests/api/conftest.py``'s ``world``, but also hands out the base URL, and
-    the access log is quiet (thousands of requests)."""
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=migrated_database_url,
-        operator_secret=OPERATOR_SECRET,
-        clock="simulated",
-    )
-    provision(settings)
-    vault = Vault.open(settings)
-    assert isinstance(vault.clock, SimulatedClock)
-    vault.clock.set(START)
-    app = create_app(settings, vault)
+def fuzz_world(world: World) -> Iterator[tuple[World, str]]:
+    """The API tests' ``world`` and its base URL, with the access log quiet (thousands of
+    requests)."""
     access_log = logging.getLogger("crossvault.access")
     level = access_log.level
     access_log.setLevel(logging.WARNING)
     try:
-        with serving(app) as base_url, client(base_url) as http:
-            world = World(http, vault)
-            world.operator = bearer(
-                world.token(
-                    grant_type="client_credentials",
-                    client_id="operator",
-                    client_secret=OPERATOR_SECRET,
-                )
-            )
-            yield world, base_url
+        yield world, str(world.http.base_url).rstrip("/")
     finally:
         access_log.setLevel(level)
-        vault.close()
 
 
 def _created(response: httpx.Response) -> dict[str, Any]:

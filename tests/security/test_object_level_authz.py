@@ -40,14 +40,9 @@ import pytest
 from pydicom import dcmread
 from pydicom.uid import generate_uid
 
-from api.app import create_app
 from sim.studies import Study, instance
-from tests.api.conftest import OPERATOR_SECRET, START, World
-from tests.support.databases import DatabaseKind
-from tests.support.http import bearer, client, serving
-from tests.support.postgres import create_database, drop_database
-from vault.clock import SimulatedClock
-from vault.context import Vault, provision
+from tests.api.conftest import OPERATOR_SECRET, World, served_world
+from tests.support.databases import DatabaseKind, module_database
 from vault.settings import Settings
 
 
@@ -612,38 +607,18 @@ def estate(
 ) -> Iterator[Estate]:
     """One server and database for the module: A's estate and everyone else."""
     base: Path = tmp_path_factory.mktemp("object-level")
-    admin_url = name = None
-    if db_kind == "sqlite":
-        url = f"sqlite:///{base}/crossvault.db"
-    else:
-        admin_url = request.getfixturevalue("postgres_server_url")
-        name = f"t_object_level_{uuid.uuid4().hex[:12]}"
-        url = create_database(admin_url, name)
-    settings = Settings(
-        data_dir=base / "data", database_url=url, operator_secret=OPERATOR_SECRET, clock="simulated"
-    )
-    provision(settings)
-    vault = Vault.open(settings)
-    assert isinstance(vault.clock, SimulatedClock)
-    vault.clock.set(START)
-    try:
-        with serving(create_app(settings, vault)) as base_url, client(base_url) as http:
-            world = World(http, vault)
-            world.operator = bearer(
-                world.token(
-                    grant_type="client_credentials",
-                    client_id="operator",
-                    client_secret=OPERATOR_SECRET,
-                )
-            )
+    with module_database(request, db_kind, base, "object_level") as url:
+        settings = Settings(
+            data_dir=base / "data",
+            database_url=url,
+            operator_secret=OPERATOR_SECRET,
+            clock="simulated",
+        )
+        with served_world(settings) as (world, _):
             built = _build(world)
             built.before = _snapshot(built)
             built.notices = _notifications(built)
             yield built
-    finally:
-        vault.close()
-        if admin_url is not None and name is not None:
-            drop_database(admin_url, name)
 
 
 # -- asking ---------------------------------------------------------------------------------------

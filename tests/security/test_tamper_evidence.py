@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import delete, update
 from sqlmodel import Session, col
 
@@ -35,7 +33,6 @@ from sim.studies import Study, instance
 from tests.security.support_crash import check_no_plaintext
 from tests.security.support_servers import (
     DICOM_NAME,
-    OPERATOR_SECRET,
     RADIOLOGY_INSTITUTION,
     Deployment,
     Person,
@@ -44,43 +41,11 @@ from tests.security.support_servers import (
     all_records,
     new_person,
 )
-from tests.security.support_zygote import Launcher
-from tests.support.databases import DatabaseKind
 from vault.audit import entry_hash
-from vault.context import provision
 from vault.models import AuditEntry
-from vault.settings import Settings
 from vault.streams import CHUNK_SIZE, HEADER_SIZE
 
 CANARY = "PLAINTEXT-CANARY-7a3c9e1f0b2d4c68"
-
-
-@pytest.fixture(scope="module")
-def launcher() -> Iterator[Launcher]:
-    with Launcher() as started:
-        yield started
-
-
-@pytest.fixture
-def deployment(
-    request: pytest.FixtureRequest, db_kind: DatabaseKind, tmp_path: Path, launcher: Launcher
-) -> Deployment:
-    data_dir = tmp_path / "data"
-    url: str | None = None
-    if db_kind == "postgresql":
-        url = request.getfixturevalue("migrated_database_url")
-        provision(Settings(data_dir=data_dir, database_url=url, operator_secret=OPERATOR_SECRET))
-    return Deployment(data_dir, url, tmp_path / "logs", launcher)
-
-
-@pytest.fixture
-def server(deployment: Deployment) -> Iterator[Server]:
-    started = Server(deployment)
-    started.start()
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import io
 import re
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -22,7 +21,7 @@ from policies.dates import shift_years
 from sim.demo import HA_RECORDS, PLAINTEXT_CONTENT, DemoResult, main, run_demo, today_in_hong_kong
 from sim.server import OPERATOR_SECRET, running_server
 from tests.support.databases import DatabaseKind
-from tests.support.postgres import create_database, drop_database
+from tests.support.postgres import scratch_database
 from vault.keyring import KEYRING_FILENAME, LocalKeyring
 from vault.schema import upgrade
 
@@ -48,15 +47,11 @@ def server_url(
             yield served.base
         return
     admin_url: str = request.getfixturevalue("postgres_server_url")
-    name = f"t_demo_{uuid.uuid4().hex[:12]}"
-    url = create_database(admin_url, name)
-    try:
+    with scratch_database(admin_url, "demo") as url:
         upgrade(url)
         LocalKeyring.create(data_dir / KEYRING_FILENAME)
         with running_server(data_dir, database_url=url) as served:
             yield served.base
-    finally:
-        drop_database(admin_url, name)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import struct
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ from policies.policy_file import POLICY_DIR
 from sim.server import OPERATOR_SECRET, running_server
 from sim.simulation.scenario import default_scenario_path
 from tests.support.databases import DatabaseKind
-from tests.support.postgres import create_database, drop_database
+from tests.support.postgres import scratch_database
 from vault.keyring import KEYRING_FILENAME, LocalKeyring
 from vault.schema import upgrade
 
@@ -127,15 +126,11 @@ def served_url(
         yield None
         return
     admin_url: str = request.getfixturevalue("postgres_server_url")
-    name = f"t_simulate_{uuid.uuid4().hex[:12]}"
-    url = create_database(admin_url, name)
-    try:
+    with scratch_database(admin_url, "simulate") as url:
         upgrade(url)
         LocalKeyring.create(data_dir / KEYRING_FILENAME)
         with running_server(data_dir, database_url=url, simulated_clock=True) as served:
             yield served.base
-    finally:
-        drop_database(admin_url, name)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ radiology service (its size limit, its in-memory upload state) and the blob stor
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,15 +16,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from api.app import create_app
 from api.routes import dicomweb, radiology, tus
 from sim.studies import Study, instance
-from tests.api.conftest import OPERATOR_SECRET, PASSWORD, START, World
-from tests.support.databases import DatabaseKind
-from tests.support.http import bearer, client, serving
-from tests.support.postgres import create_database, drop_database
+from tests.api.conftest import OPERATOR_SECRET, PASSWORD, START, World, served_world
+from tests.support.databases import DatabaseKind, module_database
+from tests.support.http import bearer
 from vault.clock import SimulatedClock
-from vault.context import Vault, provision
+from vault.context import Vault
 from vault.radiology import RadiologyDeposits
 from vault.settings import Settings
 
@@ -168,34 +165,16 @@ def radiology_server(
     """One server (and database) for a module's radiology tests: each test makes its own
     people and depositors, and :func:`rad` puts the clock and limits back after it."""
     base = tmp_path_factory.mktemp("radiology")
-    admin_url = name = None
-    if db_kind == "sqlite":
-        url = f"sqlite:///{base}/crossvault.db"
-    else:
-        admin_url = request.getfixturevalue("postgres_server_url")
-        name = f"t_radiology_{uuid.uuid4().hex[:12]}"
-        url = create_database(admin_url, name)
-    settings = Settings(
-        data_dir=base / "data",
-        database_url=url,
-        operator_secret=OPERATOR_SECRET,
-        clock="simulated",
-    )
-    provision(settings)
-    vault = Vault.open(settings)
-    assert isinstance(vault.clock, SimulatedClock)
-    vault.clock.set(START)
-    app = create_app(settings, vault)
-    include_radiology(app)
-    try:
-        with serving(app) as base_url, client(base_url) as http:
-            world = World(http, vault)
-            world.operator = _operator_token(world)
+    with module_database(request, db_kind, base, "radiology") as url:
+        settings = Settings(
+            data_dir=base / "data",
+            database_url=url,
+            operator_secret=OPERATOR_SECRET,
+            clock="simulated",
+        )
+        with served_world(settings, prepare=include_radiology) as (world, app):
+            base_url = str(world.http.base_url).rstrip("/")
             yield Radiology(world, app, radiology.service_of(app), base_url, settings)
-    finally:
-        vault.close()
-        if admin_url is not None and name is not None:
-            drop_database(admin_url, name)
 
 
 @pytest.fixture
