@@ -25,9 +25,10 @@ from vault.context import Vault
 from vault.facts import load_facts
 from vault.models import Notification, Record
 from vault.records import RecordFilter, new_id
+from vault.statements import Prepared
 
 NOTIFICATION_CHANNEL = "sms"
-_INSERT_NOTIFICATION = insert(Notification)
+_INSERT_NOTIFICATION = Prepared(insert(Notification))
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ class Judge:
             "audit_seq": audit_seq,
             "detail_sealed": None,
         }
-        session.execute(_INSERT_NOTIFICATION, [notification])
+        _INSERT_NOTIFICATION.run(session, notification)
 
 
 def _event(

@@ -17,9 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, update
+from sqlalchemy.exc import NoResultFound
 from sqlmodel import Session, col, select
 
 from vault.models import AuditEntry, AuditHead
+from vault.statements import Prepared
 
 GENESIS_HASH = "0" * 64
 _BATCH = 2000
@@ -87,13 +89,13 @@ class Appended:
     entry_hash: str
 
 
-_LOCK_HEAD = (
+_LOCK_HEAD = Prepared(
     select(col(AuditHead.seq), col(AuditHead.entry_hash))
     .where(col(AuditHead.id) == 1)
     .with_for_update()
 )
-_INSERT_ENTRY = insert(AuditEntry)
-_MOVE_HEAD = update(AuditHead).where(col(AuditHead.id) == 1)
+_INSERT_ENTRY = Prepared(insert(AuditEntry))
+_MOVE_HEAD = Prepared(update(AuditHead).where(col(AuditHead.id) == 1))
 
 
 def lock_head(session: Session) -> Head:
@@ -103,7 +105,10 @@ def lock_head(session: Session) -> Head:
     serialised in chain order: an entry that relied on a consent can never follow the
     entry that revoked it.
     """
-    seq, tip = session.execute(_LOCK_HEAD).one()
+    head = _LOCK_HEAD.first(session)
+    if head is None:
+        raise NoResultFound("the audit chain has no head row")
+    seq, tip = head
     return Head(seq, tip)
 
 
@@ -120,8 +125,8 @@ def append(
         **vars(_fitted(event)),
     }
     values["entry_hash"] = entry_hash(values)
-    session.execute(_INSERT_ENTRY, [values])
-    session.execute(_MOVE_HEAD, {"seq": values["seq"], "entry_hash": values["entry_hash"]})
+    _INSERT_ENTRY.run(session, values)
+    _MOVE_HEAD.run(session, {"seq": values["seq"], "entry_hash": values["entry_hash"]})
     head.seq, head.entry_hash = values["seq"], values["entry_hash"]
     return Appended(values["seq"], values["entry_hash"])
 

@@ -21,6 +21,7 @@ from vault.crypto import SealingKey, data_key_aad
 from vault.errors import PersonErased
 from vault.keyring import KeyEncryptionKeys
 from vault.models import PersonDataKey
+from vault.statements import Prepared
 
 DEFAULT_CACHE_SIZE = 1024
 DEFAULT_CACHE_TTL_SECONDS = 60.0
@@ -96,7 +97,7 @@ class DataKeys:
 
     def get(self, session: Session, person_id: str) -> SealingKey:
         """The person's key; :class:`PersonErased` if it was destroyed."""
-        row = session.execute(_WRAPPED_KEY, {"person": person_id}).first()
+        row = _WRAPPED_KEY.first(session, {"person": person_id})
         if row is None:
             raise PersonErased(f"person {person_id} has no data key")
         version, wrapped = row
@@ -125,6 +126,8 @@ class DataKeys:
         self.cache.forget(person_id)
 
 
-_WRAPPED_KEY = sa_select(col(PersonDataKey.key_version), col(PersonDataKey.wrapped)).where(
-    col(PersonDataKey.person_id) == bindparam("person")
+_WRAPPED_KEY = Prepared(
+    sa_select(col(PersonDataKey.key_version), col(PersonDataKey.wrapped)).where(
+        col(PersonDataKey.person_id) == bindparam("person")
+    )
 )

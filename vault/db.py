@@ -4,10 +4,18 @@ Every transaction that can append to the audit log is a write, so on SQLite each
 :func:`transaction` starts with ``BEGIN IMMEDIATE``: writers queue on SQLite's lock instead
 of failing half-way with ``SQLITE_BUSY`` when they upgrade from reading to writing. Pure
 lookups use :func:`reading` instead, which reads a snapshot and queues for nothing.
+
+**Durability on SQLite is a group commit.** A commit writes its WAL frames without an
+fsync (``synchronous=NORMAL``) and gives up the write lock at once; :func:`transaction`
+then returns only after an fsync of the WAL that *began after* that commit has finished
+(:class:`_GroupSync`). Committers waiting together share one fsync, and none of them
+holds the lock meanwhile. What a caller sees is what ``synchronous=FULL`` gave: when
+``transaction`` returns (and so before any response is sent), the commit is on disk.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -36,13 +44,17 @@ def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(
         url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     )
+    database = engine.url.database
+    group = _GroupSync(f"{database}-wal") if database and database != ":memory:" else None
+    engine._crossvault_group_sync = group  # type: ignore[attr-defined]
+    synchronous = "NORMAL" if group is not None else "FULL"
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
@@ -96,9 +108,75 @@ class _WriterTurn:
             self._lock.release()
 
 
+class _GroupSync:
+    """Group commit for one SQLite database's WAL (see the module's docstring).
+
+    Commits are numbered as they finish. A committer waits until the number of the last
+    commit an fsync covered reaches its own; whoever finds no fsync running starts one,
+    covering every commit finished by then, and the others wait for it.
+    """
+
+    def __init__(self, wal_path: str) -> None:
+        self._wal = wal_path
+        self._changed = threading.Condition()
+        self._committed = 0  # commits finished (their frames written)
+        self._durable = 0  # commits an fsync has covered
+        self._syncing = False
+        self._wal_inode: int | None = None
+
+    def wait_durable(self) -> int:
+        """Call after a commit returned: returns (the commit's number) once it is on disk."""
+        with self._changed:
+            self._committed += 1
+            mine = self._committed
+            while self._durable < mine:
+                if self._syncing:
+                    self._changed.wait()
+                else:
+                    self._lead_sync()
+            return mine
+
+    def _lead_sync(self) -> None:
+        covers = self._committed
+        self._syncing = True
+        self._changed.release()  # others may commit, and queue, while the disk works
+        try:
+            self._sync_wal()
+        finally:
+            self._changed.acquire()
+            self._syncing = False
+            self._changed.notify_all()
+        self._durable = max(self._durable, covers)
+
+    def _sync_wal(self) -> None:
+        try:
+            fd = os.open(self._wal, os.O_RDONLY)
+        except FileNotFoundError:
+            return  # no WAL: SQLite checkpointed it into the database file, synced
+        try:
+            os.fsync(fd)
+            inode = os.fstat(fd).st_ino
+        finally:
+            os.close(fd)
+        if inode != self._wal_inode:  # a new WAL file: make its directory entry durable
+            directory = os.open(os.path.dirname(self._wal) or ".", os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+            self._wal_inode = inode
+
+
+def _wait_durable(engine: Engine) -> None:
+    group: _GroupSync | None = getattr(engine, "_crossvault_group_sync", None)
+    if group is not None:
+        group.wait_durable()
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commits on success, rolls back on any exception."""
+    """One unit of work: commits on success, rolls back on any exception. When it
+    returns after a commit, the commit is durable (on SQLite too: :class:`_GroupSync`)."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
@@ -106,6 +184,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+    _wait_durable(engine)
 
 
 def _read_only(engine: Engine) -> Engine:
@@ -132,8 +211,8 @@ _AFTER_COMMIT = "crossvault.after_commit"
 
 
 def after_commit(session: Session, action: Callable[[], None]) -> None:
-    """Run ``action`` once ``session``'s current transaction commits; never if it rolls
-    back."""
+    """Run ``action`` once ``session``'s current transaction has committed durably;
+    never if it rolls back."""
     pending: list[Callable[[], None]] | None = session.info.get(_AFTER_COMMIT)
     if pending is None:
         pending = session.info[_AFTER_COMMIT] = []
@@ -145,6 +224,9 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
 def _run_pending(session: Session) -> None:
     actions = session.info.get(_AFTER_COMMIT) or []
     session.info[_AFTER_COMMIT] = []
+    if actions:  # what they undo outside the database must not outlive a lost commit
+        bind = session.get_bind()
+        _wait_durable(bind if isinstance(bind, Engine) else bind.engine)
     for action in actions:
         action()
 

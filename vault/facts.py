@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam
+from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col
 
@@ -18,17 +18,17 @@ from policies import model as pm
 from policies.policy_file import Policy
 from policies.vocabulary import Category, ConsentKind, Source
 from vault import models as db
+from vault.statements import Prepared
 
 
-def _columns(table: type[SQLModel], names: str) -> Select[Any]:
-    """``SELECT names FROM table WHERE person_id = :person`` (built once, cached compiled)."""
+def _columns(table: type[SQLModel], names: str) -> Prepared:
+    """``SELECT names FROM table WHERE person_id = :person`` (compiled once)."""
     columns = [getattr(table, name) for name in names.split()]
-    return sa_select(*columns).where(columns[0] == bindparam("person"))
+    return Prepared(sa_select(*columns).where(columns[0] == bindparam("person")))
 
 
-def _facts(session: Session, query: Select[Any], person_id: str) -> Sequence[Any]:
-    rows: Sequence[Any] = session.execute(query, {"person": person_id}).all()
-    return rows
+def _facts(session: Session, query: Prepared, person_id: str) -> Sequence[Any]:
+    return query.all(session, {"person": person_id})
 
 
 def _sources(csv: str) -> frozenset[Source]:
@@ -40,12 +40,13 @@ def _categories(csv: str) -> frozenset[Category]:
 
 
 def load_facts(session: Session, policy: Policy, person_id: str) -> pm.Facts:
-    person = session.execute(_PERSON, {"person": person_id}).first()
-    if person is None or person.erased_at is not None:
+    person = _PERSON.first(session, {"person": person_id})
+    if person is None or person[2] is not None:  # unknown, or erased
         return pm.Facts(policy=policy)
+    date_of_birth, joined_at, _ = person
     return pm.Facts(
         policy=policy,
-        person=pm.Person(person_id, person.date_of_birth, person.joined_at),
+        person=pm.Person(person_id, date_of_birth, joined_at),
         sharing_consents=tuple(
             pm.SharingConsent(c_id, pid, iid, ConsentKind(kind), _sources(scopes), *times)
             for pid, c_id, iid, kind, scopes, *times in _facts(session, _CONSENTS, person_id)
@@ -78,9 +79,11 @@ def load_facts(session: Session, policy: Policy, person_id: str) -> pm.Facts:
     )
 
 
-_PERSON = sa_select(
-    col(db.Person.date_of_birth), col(db.Person.joined_at), col(db.Person.erased_at)
-).where(col(db.Person.id) == bindparam("person"))
+_PERSON = Prepared(
+    sa_select(
+        col(db.Person.date_of_birth), col(db.Person.joined_at), col(db.Person.erased_at)
+    ).where(col(db.Person.id) == bindparam("person"))
+)
 # Each fact's columns, person_id first (the WHERE), in the policy dataclass's order.
 _CONSENTS = _columns(
     db.SharingConsent,

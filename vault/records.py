@@ -11,12 +11,12 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -24,6 +24,7 @@ from vault.crypto import SealingKey, record_aad
 from vault.datakeys import DataKeys
 from vault.errors import DecryptionFailed, NotFound
 from vault.models import Person, Record
+from vault.statements import Prepared
 
 COMMITTED = "committed"
 PENDING = "pending"
@@ -226,18 +227,46 @@ class RecordFilter:
         )
 
     def predicates(self) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
+        return [term.predicate for term in self.terms()]
+
+    def terms(self) -> list[Term]:
+        """One term per restricted axis. Its parameters are named and carry their values,
+        so filters of one shape compile to one statement (see :func:`list_visible`)."""
+        terms: list[Term] = []
         if self.categories is not None:
-            where.append(col(Record.category).in_(sorted(self.categories)))
+            terms.append(_among(col(Record.category), "category", self.categories))
         if self.sources is not None:
-            where.append(col(Record.source).in_(sorted(self.sources)))
+            terms.append(_among(col(Record.source), "source", self.sources))
         if self.since is not None:
-            where.append(col(Record.clinical_date) >= self.since)
+            terms.append(_compare(col(Record.clinical_date).__ge__, "since", self.since))
         if self.until is not None:
-            where.append(col(Record.clinical_date) <= self.until)
+            terms.append(_compare(col(Record.clinical_date).__le__, "until", self.until))
         if self.depositor_institution_id is not None:
-            where.append(col(Record.depositor_institution_id) == self.depositor_institution_id)
-        return where
+            depositor = col(Record.depositor_institution_id).__eq__
+            terms.append(_compare(depositor, "depositor", self.depositor_institution_id))
+        return terms
+
+
+@dataclass(frozen=True)
+class Term:
+    """One axis of a :class:`RecordFilter`: a predicate, its parameters' values, and its
+    shape (the axis and, for an IN list, its length)."""
+
+    predicate: ColumnElement[bool]
+    values: dict[str, Any]
+    shape: str
+
+
+def _compare(operator: Callable[[Any], ColumnElement[bool]], name: str, value: Any) -> Term:
+    return Term(operator(bindparam(name, value)), {name: value}, name)
+
+
+def _among(column: Any, axis: str, allowed: frozenset[str]) -> Term:
+    if not allowed:
+        return Term(false(), {}, f"{axis}:0")
+    values = {f"{axis}_{i}": value for i, value in enumerate(sorted(allowed))}
+    predicate = column.in_([bindparam(name, value) for name, value in values.items()])
+    return Term(predicate, values, f"{axis}:{len(values)}")
 
 
 def _meet(allowed: frozenset[str] | None, wanted: str | None) -> frozenset[str] | None:
@@ -295,26 +324,44 @@ def list_visible(
 ) -> Page:
     """Newest first, keyset-paged. Hidden records are excluded by the query itself."""
     limit = max(1, min(limit, MAX_PAGE))
-    where: list[ColumnElement[bool]] = [
-        col(Record.person_id) == person_id,
-        col(Record.state) == COMMITTED,
-        *visible.predicates(),
-    ]
+    terms = visible.terms()
+    values: dict[str, Any] = {"person": person_id, "limit": limit + 1}
+    for term in terms:
+        values.update(term.values)
     if cursor is not None:
-        after_date, after_id = decode_cursor(cursor)
-        where.append(_before(after_date, after_id))
-    rows = session.execute(
-        sa_select(*_SUMMARY_COLUMNS)
-        .where(*where)
-        .order_by(col(Record.clinical_date).desc(), col(Record.id).desc())
-        .limit(limit + 1)
-    ).all()
+        values["after_date"], values["after_id"] = decode_cursor(cursor)
+    shape = (tuple(term.shape for term in terms), cursor is not None)
+    statement = _PAGES.get(shape)
+    if statement is None:
+        statement = _PAGES[shape] = Prepared(_page_query(terms, after=cursor is not None))
+    rows = statement.all(session, values)
     more = len(rows) > limit
     page = [RecordSummary(*row) for row in rows[:limit]]
     return Page(page, encode_cursor(page[-1]) if more and page else None)
 
 
-def _before(after_date: date, after_id: str) -> ColumnElement[bool]:
+# One compiled page query per filter shape (which axes, how long the IN lists, whether
+# a cursor): a handful in practice.
+_PAGES: dict[tuple[tuple[str, ...], bool], Prepared] = {}
+
+
+def _page_query(terms: list[Term], *, after: bool) -> Select[Any]:
+    where = [
+        col(Record.person_id) == bindparam("person"),
+        col(Record.state) == COMMITTED,
+        *(term.predicate for term in terms),
+    ]
+    if after:
+        where.append(_before(bindparam("after_date"), bindparam("after_id")))
+    return (
+        sa_select(*_SUMMARY_COLUMNS)
+        .where(*where)
+        .order_by(col(Record.clinical_date).desc(), col(Record.id).desc())
+        .limit(bindparam("limit"))
+    )
+
+
+def _before(after_date: Any, after_id: Any) -> ColumnElement[bool]:
     return or_(
         col(Record.clinical_date) < after_date,
         and_(col(Record.clinical_date) == after_date, col(Record.id) < after_id),

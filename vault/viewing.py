@@ -32,7 +32,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from policies.dates import hk_date
 from policies.vocabulary import Action, ActorKind, Reason
@@ -45,6 +47,7 @@ from vault.models import CrossBorderAuthorisation, ViewingSession
 from vault.passwords import code_hash, same_code
 from vault.records import new_id
 from vault.secrets import Secret
+from vault.statements import Prepared
 
 BY_PROFESSIONAL = Throttle("cross_border_professional", Limit(5, timedelta(minutes=15)))
 BY_INSTITUTION = Throttle("cross_border_institution", Limit(20, timedelta(minutes=15)))
@@ -127,13 +130,11 @@ class ViewingSessions:
         Anyone else's session (or none) is :class:`NotFound` — and audited if it exists."""
         actor = caller.actor
         with reading(self.engine) as session:
-            row = session.get(ViewingSession, session_id)
-            found = (
-                None if row is None else (row.person_id, row.professional_id, row.institution_id)
-            )
+            found = _SESSION_PARTIES.first(session, {"id": session_id})
         if found is None:
             raise NotFound("no such viewing session")
-        person_id, professional_id, institution_id = found
+        person_id: str = found[0]
+        professional_id, institution_id = found[1], found[2]
         if (
             actor.kind is ActorKind.MAINLAND_PROFESSIONAL
             and professional_id == actor.professional_id
@@ -295,3 +296,13 @@ class ViewingSessions:
 def _last_seq(session: Session) -> int:
     """The seq of the audit entry this transaction appended last (it holds the head)."""
     return audit.lock_head(session).seq
+
+
+# Whose records a session shows and to whom: the first statement of every session read.
+_SESSION_PARTIES = Prepared(
+    sa_select(
+        col(ViewingSession.person_id),
+        col(ViewingSession.professional_id),
+        col(ViewingSession.institution_id),
+    ).where(col(ViewingSession.id) == bindparam("id"))
+)

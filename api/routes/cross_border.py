@@ -162,7 +162,7 @@ def session_records(
     caller: ProfessionalCaller,
     sessions: SessionsDep,
     query: RecordQueryDep,
-) -> RecordPage:
+) -> Response:
     """The session's records, newest first: eHRs of the sharable scope whose clinical
     date lies in the lookback (filters narrow it further, never widen it)."""
     person_id = _person(sessions, caller, sid, Action.LIST_RECORDS)

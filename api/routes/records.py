@@ -69,9 +69,14 @@ def page_of(
     person_id: str,
     query: RecordQuery,
     session_id: str | None = None,
-) -> RecordPage:
+) -> Response:
+    """A page of records as JSON. The page is built from validated items, so it is
+    serialised once here rather than validated again against ``response_model``."""
     listed = services.records.list(caller, person_id, query, session_id=session_id)
-    return RecordPage(items=[public(v) for v in listed.items], next_cursor=listed.next_cursor)
+    page = RecordPage.model_construct(
+        items=[public(v) for v in listed.items], next_cursor=listed.next_cursor
+    )
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 RangeHeader = Annotated[str | None, Header(alias="Range", max_length=200)]
@@ -101,7 +106,7 @@ def my_records(
     services: ServicesDep,
     caller: CitizenCaller,
     query: RecordQueryDep,
-) -> RecordPage:
+) -> Response:
     """The person's own records, newest first (filters: category, source, since, until)."""
     return page_of(services, caller, subject_of(caller), query)
 
@@ -183,7 +188,7 @@ def patient_records(
     services: ServicesDep,
     caller: ProfessionalCaller,
     query: RecordQueryDep,
-) -> RecordPage:
+) -> Response:
     """The person's records this provider may see (R3), newest first; hidden ones are
     neither listed nor counted (R10)."""
     return page_of(services, caller, pid, query)

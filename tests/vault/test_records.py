@@ -148,3 +148,62 @@ def test_narrow_never_widens() -> None:
 def test_malformed_cursor_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         decode_cursor("not-a-cursor!")
+
+
+def test_filters_of_one_shape_reuse_a_statement_but_never_its_values(vault: Vault) -> None:
+    """Page queries are compiled once per filter shape; every later filter of that shape
+    must still be answered with its own values (categories, dates, depositor, cursor)."""
+    pid = make_person(vault)
+    made = []
+    with transaction(vault.engine) as session:
+        for i in range(12):
+            new = replace(
+                lab_report(),
+                category=("lab_report", "medication", "radiology_report")[i % 3],
+                clinical_date=date(2020 + i % 4, 1 + i, 1),
+                depositor_institution_id=("ha", "hksh")[i % 2],
+            )
+            made.append(add_record(session, vault.keys, pid, new, now=NOW))
+    filters = [
+        RecordFilter(categories=frozenset({"lab_report"})),
+        RecordFilter(categories=frozenset({"medication"})),
+        RecordFilter(categories=frozenset({"medication", "radiology_report"})),
+        RecordFilter(categories=frozenset({"lab_report", "medication"})),
+        RecordFilter(categories=frozenset()),
+        RecordFilter(since=date(2022, 1, 1)),
+        RecordFilter(since=date(2021, 1, 1)),
+        RecordFilter(since=date(2021, 1, 1), until=date(2022, 12, 31)),
+        RecordFilter(since=date(2020, 1, 1), until=date(2021, 6, 30)),
+        RecordFilter(depositor_institution_id="ha"),
+        RecordFilter(depositor_institution_id="hksh"),
+        RecordFilter(),
+    ]
+    with Session(vault.engine) as session:
+        for visible in filters * 2:  # the second round meets only compiled statements
+            expected = sorted(
+                (r for r in made if _inside(r, visible)),
+                key=lambda r: (r.clinical_date, r.id),
+                reverse=True,
+            )
+            seen: list[str] = []
+            cursor = None
+            while True:
+                page = list_visible(session, pid, visible, limit=2, cursor=cursor)
+                seen.extend(r.id for r in page.records)
+                if page.next_cursor is None:
+                    break
+                cursor = page.next_cursor
+            assert seen == [r.id for r in expected], visible
+
+
+def _inside(record: Record, visible: RecordFilter) -> bool:
+    return (
+        (visible.categories is None or record.category in visible.categories)
+        and (visible.sources is None or record.source in visible.sources)
+        and (visible.since is None or record.clinical_date >= visible.since)
+        and (visible.until is None or record.clinical_date <= visible.until)
+        and (
+            visible.depositor_institution_id is None
+            or record.depositor_institution_id == visible.depositor_institution_id
+        )
+    )
