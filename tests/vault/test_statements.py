@@ -148,7 +148,7 @@ def test_sqlite_commits_without_fsync_and_waits_for_the_group_sync(
     returned: list[tuple[int, int]] = []  # (the commit's number, commits synced by then)
 
     def checked_wait() -> int:
-        mine = real_wait()
+        mine: int = real_wait()
         returned.append((mine, group._durable))
         return mine
 
@@ -187,5 +187,5 @@ def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         count[0] += 1
         real(fd)
 
-    monkeypatch.setattr(vault_db.os, "fsync", fsync)
+    monkeypatch.setattr(os, "fsync", fsync)
     return count
