@@ -429,6 +429,20 @@ class Walkthrough:
             ),
         )
 
+    def authorise_radiology(self, institution_id: str, expect: int = 201) -> Answer:
+        return self.n.call(
+            self.person,
+            "POST",
+            "/v1/me/radiology-authorisations",
+            json={"institution_id": institution_id},
+            summary=f"institution {institution_id}",
+            expect=expect,
+            brief=lambda b: (
+                f"authorisation {short(b['id'])}: code {masked(b['authorisation_code'])}, "
+                f"expires {hk_time(b['expires_at'])}"
+            ),
+        )
+
     def list_records(self, who: Actor, path: str, **params: str) -> list[Body]:
         items: list[Body] = self.n.call(
             who,
@@ -614,18 +628,7 @@ class Walkthrough:
             "images straight into the Personal Folder, with an Authorisation QR code the "
             "person obtains before the visit.",
         ):
-            issued = self.n.call(
-                self.person,
-                "POST",
-                "/v1/me/radiology-authorisations",
-                json={"institution_id": CROSS_BORDER_INSTITUTION},
-                summary=f"institution {CROSS_BORDER_INSTITUTION}",
-                expect=201,
-                brief=lambda b: (
-                    f"authorisation {short(b['id'])}: code {masked(b['authorisation_code'])}, "
-                    f"expires {hk_time(b['expires_at'])}"
-                ),
-            ).body
+            issued = self.authorise_radiology(CROSS_BORDER_INSTITUTION).body
             self.radiology_id = issued["id"]
             self.radiology_code = issued["authorisation_code"]
             self.n.fact(authorisation_id=self.radiology_id, expires_at=issued["expires_at"])
@@ -785,14 +788,7 @@ class Walkthrough:
             "Every wrong pair gets one answer; the person's log keeps the real reasons.",
         ):
             hong_kong = self.apply_cross_border(HK_PROVIDER, expect=422)
-            radiology = self.n.call(
-                self.person,
-                "POST",
-                "/v1/me/radiology-authorisations",
-                json={"institution_id": OTHER_MAINLAND},
-                summary=f"institution {OTHER_MAINLAND}",
-                expect=403,
-            )
+            radiology = self.authorise_radiology(OTHER_MAINLAND, expect=403)
             issued = self.apply_cross_border(CROSS_BORDER_INSTITUTION).body
             codes = (issued["application_code"], issued["passcode"])
             clifford = self.professional(

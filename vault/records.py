@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import eq, ge, le
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, false, or_
@@ -238,12 +239,12 @@ class RecordFilter:
         if self.sources is not None:
             terms.append(_among(col(Record.source), "source", self.sources))
         if self.since is not None:
-            terms.append(_compare(col(Record.clinical_date).__ge__, "since", self.since))
+            terms.append(_compare(col(Record.clinical_date), ge, "since", self.since))
         if self.until is not None:
-            terms.append(_compare(col(Record.clinical_date).__le__, "until", self.until))
+            terms.append(_compare(col(Record.clinical_date), le, "until", self.until))
         if self.depositor_institution_id is not None:
-            depositor = col(Record.depositor_institution_id).__eq__
-            terms.append(_compare(depositor, "depositor", self.depositor_institution_id))
+            depositor = col(Record.depositor_institution_id)
+            terms.append(_compare(depositor, eq, "depositor", self.depositor_institution_id))
         return terms
 
 
@@ -257,8 +258,8 @@ class Term:
     shape: str
 
 
-def _compare(operator: Callable[[Any], ColumnElement[bool]], name: str, value: Any) -> Term:
-    return Term(operator(bindparam(name, value)), {name: value}, name)
+def _compare(column: Any, compare: Callable[[Any, Any], Any], name: str, value: Any) -> Term:
+    return Term(compare(column, bindparam(name, value)), {name: value}, name)
 
 
 def _among(column: Any, axis: str, allowed: frozenset[str]) -> Term:

@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
+from tests.support.databases import DatabaseKind, module_database
 from tests.support.http import bearer, client, serving
 from vault.clock import SimulatedClock
 from vault.context import Vault, provision
@@ -32,6 +33,14 @@ class World:
     vault: Vault
     operator: dict[str, str] = field(default_factory=dict)
     _credentials: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def log_in_operator(self) -> None:
+        """A fresh operator token (e.g. after the simulated clock moved past the old one)."""
+        self.operator = bearer(
+            self.token(
+                grant_type="client_credentials", client_id="operator", client_secret=OPERATOR_SECRET
+            )
+        )
 
     def token(self, **form: str) -> str:
         response = self.http.post("/v1/auth/token", data=form)
@@ -75,6 +84,28 @@ class World:
                 professional_id=r.json()["id"],
             )
         )
+
+    def grant_everything(self, me: dict[str, str]) -> dict[str, str]:
+        """For the person behind ``me``: a one-year HKSH sharing consent and HKU-SZ
+        cross-border and radiology authorisations. Their ids by kind."""
+        made = {
+            "consent": self.http.post(
+                "/v1/me/sharing-consents",
+                headers=me,
+                json={"institution_id": "hksh", "kind": "one_year", "scopes": ["ehr"]},
+            ),
+            "cross_border": self.http.post(
+                "/v1/me/cross-border-authorisations", headers=me, json={"institution_id": "hku_sz"}
+            ),
+            "radiology": self.http.post(
+                "/v1/me/radiology-authorisations", headers=me, json={"institution_id": "hku_sz"}
+            ),
+        }
+        ids: dict[str, str] = {}
+        for kind, response in made.items():
+            assert response.status_code == 201, response.text
+            ids[kind] = response.json()["id"]
+        return ids
 
     def deposit(
         self,
@@ -127,16 +158,32 @@ def served_world(
             prepare(app)
         with serving(app) as base_url, client(base_url) as http:
             w = World(http, vault)
-            w.operator = bearer(
-                w.token(
-                    grant_type="client_credentials",
-                    client_id="operator",
-                    client_secret=OPERATOR_SECRET,
-                )
-            )
+            w.log_in_operator()
             yield w, app
     finally:
         vault.close()
+
+
+@contextmanager
+def module_world(
+    request: pytest.FixtureRequest,
+    db_kind: DatabaseKind,
+    base: Path,
+    prefix: str,
+    *,
+    prepare: Callable[[FastAPI], None] | None = None,
+) -> Iterator[tuple[World, FastAPI, Settings]]:
+    """:func:`served_world` on a database of its own (``module_database``) with its data
+    under ``base``: for module-scoped servers."""
+    with module_database(request, db_kind, base, prefix) as url:
+        settings = Settings(
+            data_dir=base / "data",
+            database_url=url,
+            operator_secret=OPERATOR_SECRET,
+            clock="simulated",
+        )
+        with served_world(settings, prepare=prepare) as (world, app):
+            yield world, app, settings
 
 
 @pytest.fixture

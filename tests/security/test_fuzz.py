@@ -171,21 +171,11 @@ def _citizen(world: World) -> tuple[str, dict[str, str], Caller]:
         },
     )
     records.append(_created(folder)["id"])
-    consent = world.http.post(
-        "/v1/me/sharing-consents",
-        headers=me,
-        json={"institution_id": "hksh", "kind": "one_year", "scopes": ["ehr"]},
-    )
-    cross_border = world.http.post(
-        "/v1/me/cross-border-authorisations", headers=me, json={"institution_id": "hku_sz"}
-    )
-    radiology = world.http.post(
-        "/v1/me/radiology-authorisations", headers=me, json={"institution_id": "hku_sz"}
-    )
+    granted = world.grant_everything(me)
     known = {
         "record_id": records,
-        "consent_id": [_created(consent)["id"]],
-        "authorisation_id": [_created(cross_border)["id"], _created(radiology)["id"]],
+        "consent_id": [granted["consent"]],
+        "authorisation_id": [granted["cross_border"], granted["radiology"]],
     }
     return pid, me, Caller("citizen", me, known)
 

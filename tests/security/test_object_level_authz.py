@@ -41,9 +41,8 @@ from pydicom import dcmread
 from pydicom.uid import generate_uid
 
 from sim.studies import Study, instance
-from tests.api.conftest import OPERATOR_SECRET, World, served_world
-from tests.support.databases import DatabaseKind, module_database
-from vault.settings import Settings
+from tests.api.conftest import World, module_world
+from tests.support.databases import DatabaseKind
 
 
 class Kind(StrEnum):
@@ -607,18 +606,11 @@ def estate(
 ) -> Iterator[Estate]:
     """One server and database for the module: A's estate and everyone else."""
     base: Path = tmp_path_factory.mktemp("object-level")
-    with module_database(request, db_kind, base, "object_level") as url:
-        settings = Settings(
-            data_dir=base / "data",
-            database_url=url,
-            operator_secret=OPERATOR_SECRET,
-            clock="simulated",
-        )
-        with served_world(settings) as (world, _):
-            built = _build(world)
-            built.before = _snapshot(built)
-            built.notices = _notifications(built)
-            yield built
+    with module_world(request, db_kind, base, "object_level") as (world, _, _):
+        built = _build(world)
+        built.before = _snapshot(built)
+        built.notices = _notifications(built)
+        yield built
 
 
 # -- asking ---------------------------------------------------------------------------------------

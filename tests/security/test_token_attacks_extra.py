@@ -156,23 +156,10 @@ def test_on_behalf_of_someone_who_never_delegated_writes_nothing(world: World) -
         identifier: str = response.json()["id"]
         return identifier
 
-    consent = world.http.post(
-        "/v1/me/sharing-consents",
-        headers=me,
-        json={"institution_id": "hksh", "kind": "one_year", "scopes": ["ehr"]},
-    )
-    cross_border = world.http.post(
-        "/v1/me/cross-border-authorisations", headers=me, json={"institution_id": "hku_sz"}
-    )
-    radiology = world.http.post(
-        "/v1/me/radiology-authorisations", headers=me, json={"institution_id": "hku_sz"}
-    )
     delegation = world.http.post("/v1/me/caregivers", headers=me, json={"caregiver_id": carer})
     ids = {
         "stranger": stranger,
-        "consent": created(consent),
-        "cross_border": created(cross_border),
-        "radiology": created(radiology),
+        **world.grant_everything(me),
         "delegation": created(delegation),
     }
     before = _stored(world, victim)

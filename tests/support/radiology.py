@@ -18,8 +18,8 @@ from fastapi import FastAPI
 
 from api.routes import dicomweb, radiology, tus
 from sim.studies import Study, instance
-from tests.api.conftest import OPERATOR_SECRET, PASSWORD, START, World, served_world
-from tests.support.databases import DatabaseKind, module_database
+from tests.api.conftest import PASSWORD, START, World, module_world
+from tests.support.databases import DatabaseKind
 from tests.support.http import bearer
 from vault.clock import SimulatedClock
 from vault.context import Vault
@@ -76,7 +76,7 @@ class Radiology:
         """Move the server's clock; the operator gets a token valid then. Other tokens
         must be made afresh (:meth:`login`, :meth:`depositor`)."""
         self.clock.set(instant)
-        self.world.operator = _operator_token(self.world)
+        self.world.log_in_operator()
 
     def depositor(self, institution_id: str = DEPOSITOR) -> dict[str, str]:
         return self.world.professional(institution_id, profession="radiographer")
@@ -150,14 +150,6 @@ class Radiology:
         return pid, citizen, depositor, deposit_id, contents
 
 
-def _operator_token(world: World) -> dict[str, str]:
-    return bearer(
-        world.token(
-            grant_type="client_credentials", client_id="operator", client_secret=OPERATOR_SECRET
-        )
-    )
-
-
 @pytest.fixture(scope="module")
 def radiology_server(
     request: pytest.FixtureRequest, db_kind: DatabaseKind, tmp_path_factory: pytest.TempPathFactory
@@ -165,16 +157,13 @@ def radiology_server(
     """One server (and database) for a module's radiology tests: each test makes its own
     people and depositors, and :func:`rad` puts the clock and limits back after it."""
     base = tmp_path_factory.mktemp("radiology")
-    with module_database(request, db_kind, base, "radiology") as url:
-        settings = Settings(
-            data_dir=base / "data",
-            database_url=url,
-            operator_secret=OPERATOR_SECRET,
-            clock="simulated",
-        )
-        with served_world(settings, prepare=include_radiology) as (world, app):
-            base_url = str(world.http.base_url).rstrip("/")
-            yield Radiology(world, app, radiology.service_of(app), base_url, settings)
+    with module_world(request, db_kind, base, "radiology", prepare=include_radiology) as (
+        world,
+        app,
+        settings,
+    ):
+        base_url = str(world.http.base_url).rstrip("/")
+        yield Radiology(world, app, radiology.service_of(app), base_url, settings)
 
 
 @pytest.fixture

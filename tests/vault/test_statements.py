@@ -12,7 +12,6 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session, col
 
 from tests.vault.conftest import NOW, make_person
-from vault import db as vault_db
 from vault.context import Vault
 from vault.db import reading, transaction
 from vault.models import Notification, Person
@@ -76,7 +75,7 @@ def test_dates_and_naive_instants_pass_the_column_types(vault: Vault) -> None:
         assert born.first(session, {"person": pid}) == (date(1950, 5, 17), NOW)
         assert born.first(session, {"person": "nobody"}) is None
     naive = _notification(pid, "n3", at=datetime(2026, 3, 1, 17, 30))
-    with pytest.raises(Exception, match="naive datetime"), transaction(vault.engine) as session:
+    with pytest.raises(ValueError, match="naive datetime"), transaction(vault.engine) as session:
         Prepared(insert(Notification)).run(session, naive)
 
 
@@ -137,10 +136,10 @@ def test_sqlite_commits_without_fsync_and_waits_for_the_group_sync(
     def counted_sync() -> None:
         # what earlier syncs claimed durable must be what was finished when they began
         claimed_too_much.extend([group._durable] if group._durable > covered[0] else [])
-        began = _finished_commits(group)
+        began = group._committed
         real_sync()
         covered[0] = max(covered[0], began)
-        syncs.append((began, _finished_commits(group)))
+        syncs.append((began, group._committed))
 
     monkeypatch.setattr(group, "_sync_wal", counted_sync)
     fsyncs = _count_fsyncs(monkeypatch)
@@ -173,10 +172,6 @@ def test_sqlite_commits_without_fsync_and_waits_for_the_group_sync(
     assert fsyncs[0] >= len(syncs)  # each group sync is a real fsync of the WAL
     with reading(sqlite_vault.engine) as session:
         assert len(Prepared(_BY_PERSON).all(session, {"person": pid})) == 120
-
-
-def _finished_commits(group: vault_db._GroupSync) -> int:
-    return group._committed
 
 
 def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
