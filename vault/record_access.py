@@ -1,7 +1,8 @@
 """Reading and adding records, for every kind of caller, through the policy.
 
 Each function runs one transaction: decide → audit (→ notify) → query/decrypt → commit,
-and only after the commit is anything returned. A denied read raises ``NotFound``.
+and only after the commit is anything returned (a list opens its titles just after the
+commit, outside the write lock). A denied read raises ``NotFound``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlmodel import Session, select
 from policies.model import Obligations, RecordRef
 from policies.vocabulary import Action
 from vault.access import Ask, Caller, Judge, record_ref, visible_filter
+from vault.crypto import SealingKey
 from vault.db import transaction
 from vault.errors import Denied, NotFound
 from vault.models import Record
@@ -23,6 +25,7 @@ from vault.records import (
     AnyRecord,
     NewRecord,
     OpenedRecord,
+    Page,
     add_record,
     find_visible,
     list_visible,
@@ -61,6 +64,21 @@ def _committed(session: Session, person_id: str, record_id: str) -> Record | Non
     ).first()
 
 
+@dataclass(frozen=True)
+class _SealedPage:
+    """A page of records still sealed, with the data key that opens them."""
+
+    page: Page
+    key: SealingKey | None
+
+    def opened(self) -> RecordList:
+        key = self.key
+        if key is None:
+            return RecordList([], self.page.next_cursor)
+        views = [RecordView(r, record_title(key, r)) for r in self.page.records]
+        return RecordList(views, self.page.next_cursor)
+
+
 class Records:
     def __init__(self, judge: Judge) -> None:
         self.judge = judge
@@ -69,30 +87,28 @@ class Records:
     def list(
         self, caller: Caller, person_id: str, query: RecordQuery, *, session_id: str | None = None
     ) -> RecordList:
+        """The page is chosen and the decision audited in one transaction; the titles are
+        opened after it commits, so the write lock is not held while decrypting."""
         now = self.judge.now()
-        listed: RecordList | None = None
+        sealed: _SealedPage | None = None
         with transaction(self.vault.engine) as session:
             ask = Ask(Action.LIST_RECORDS, person_id, session_id=session_id)
             decision = self.judge.decide(session, caller, ask, now)
             if decision.allowed:
-                listed = self._visible_page(session, person_id, decision.obligations, query)
-        if listed is None:
+                sealed = self._visible_page(session, person_id, decision.obligations, query)
+        if sealed is None:
             raise NotFound("no such person or records")
-        return listed
+        return sealed.opened()
 
     def _visible_page(
         self, session: Session, person_id: str, obligations: Obligations, query: RecordQuery
-    ) -> RecordList:
+    ) -> _SealedPage:
         visible = visible_filter(obligations).narrow(
             category=query.category, source=query.source, since=query.since, until=query.until
         )
         page = list_visible(session, person_id, visible, limit=query.limit, cursor=query.cursor)
-        if not page.records:
-            return RecordList([], page.next_cursor)
-        key = self.vault.keys.get(session, person_id)
-        return RecordList(
-            [RecordView(r, record_title(key, r)) for r in page.records], page.next_cursor
-        )
+        key = self.vault.keys.get(session, person_id) if page.records else None
+        return _SealedPage(page, key)
 
     def get(
         self, caller: Caller, person_id: str, record_id: str, *, session_id: str | None = None

@@ -228,7 +228,7 @@ class RecordFilter:
         )
 
     def predicates(self) -> list[ColumnElement[bool]]:
-        return [term.predicate for term in self.terms()]
+        return [term.predicate() for term in self.terms()]
 
     def terms(self) -> list[Term]:
         """One term per restricted axis. Its parameters are named and carry their values,
@@ -250,23 +250,27 @@ class RecordFilter:
 
 @dataclass(frozen=True)
 class Term:
-    """One axis of a :class:`RecordFilter`: a predicate, its parameters' values, and its
-    shape (the axis and, for an IN list, its length)."""
+    """One axis of a :class:`RecordFilter`: its predicate (built only when a statement of
+    this shape is compiled), its parameters' values, and its shape (the axis and, for an
+    IN list, its length)."""
 
-    predicate: ColumnElement[bool]
+    predicate: Callable[[], ColumnElement[bool]]
     values: dict[str, Any]
     shape: str
 
 
 def _compare(column: Any, compare: Callable[[Any, Any], Any], name: str, value: Any) -> Term:
-    return Term(compare(column, bindparam(name, value)), {name: value}, name)
+    return Term(lambda: compare(column, bindparam(name, value)), {name: value}, name)
 
 
 def _among(column: Any, axis: str, allowed: frozenset[str]) -> Term:
     if not allowed:
-        return Term(false(), {}, f"{axis}:0")
+        return Term(false, {}, f"{axis}:0")
     values = {f"{axis}_{i}": value for i, value in enumerate(sorted(allowed))}
-    predicate = column.in_([bindparam(name, value) for name, value in values.items()])
+
+    def predicate() -> ColumnElement[bool]:
+        return column.in_([bindparam(name, value) for name, value in values.items()])  # type: ignore[no-any-return]
+
     return Term(predicate, values, f"{axis}:{len(values)}")
 
 
@@ -350,7 +354,7 @@ def _page_query(terms: list[Term], *, after: bool) -> Select[Any]:
     where = [
         col(Record.person_id) == bindparam("person"),
         col(Record.state) == COMMITTED,
-        *(term.predicate for term in terms),
+        *(term.predicate() for term in terms),
     ]
     if after:
         where.append(_before(bindparam("after_date"), bindparam("after_id")))

@@ -6,19 +6,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
+
 from tests.api.conftest import World
 from tests.api.cross_border_support import (
     SESSIONS,
     Staff,
     advance,
+    audit_trail,
     authorise,
     citizen,
     hk,
+    last_seq,
     notifications,
     reasons,
     revoke,
     set_clock,
     staff,
+    stored_notifications,
 )
 
 MISSING = "0" * 32
@@ -173,3 +178,27 @@ def test_the_person_is_notified_of_every_cross_border_view(world: World) -> None
     assert {(n["actor_id"], n["institution_id"], n["channel"]) for n in told} == {
         (doctor.id, "hku_sz", "sms")
     }
+
+
+def test_a_list_whose_title_fails_to_open_is_still_audited_and_notified(world: World) -> None:
+    """The page is chosen and the view audited (and notified) in one transaction; titles
+    are opened after it commits. A damaged title answers the opaque integrity problem,
+    and the view it answered stays on the record (R11)."""
+    pid, _ = world.person()
+    record = _deposit(world, pid, staff(world, "ha"), "2025-06-01")
+    doctor, sid = _session(world, pid)
+    with world.vault.engine.begin() as connection:
+        damaged = connection.execute(
+            text("UPDATE record SET title_sealed = :junk WHERE id = :id"),
+            {"junk": b"\x00" * 40, "id": record},
+        )
+        assert damaged.rowcount == 1
+    since = last_seq(world)
+    told = len(stored_notifications(world, pid))
+    response = doctor.get(f"{SESSIONS}/{sid}/records")
+    assert response.status_code == 500
+    assert response.json()["code"] == "integrity_failure"
+    assert "lab_report test" not in response.text
+    trail = [e for e in audit_trail(world, person_id=pid) if e.seq > since]
+    assert [(e.action, e.allowed) for e in trail] == [("list_records", True)]
+    assert len(stored_notifications(world, pid)) == told + 1
