@@ -42,11 +42,15 @@ def running_server(
     policy: Path | None = None,
     simulated_clock: bool = False,
     demo: bool = False,
+    factory: str | None = None,
 ) -> Iterator[ServedApi]:
     """Serve the real app (embedded SQLite unless ``database_url``); stop it afterwards.
 
     ``policy`` selects a policy file, ``simulated_clock`` lets the operator move the
     server's clock (``POST /v1/admin/clock``), ``demo`` seeds the demo data.
+    ``factory`` ("module:function") serves another app factory with uvicorn directly
+    instead of ``crossvault serve`` (the benchmark's control app, on a data dir that
+    ``crossvault serve`` has already set up).
     """
     port = free_port()
     # Nothing of the caller's own configuration (a deployment keyring, database, policy)
@@ -63,16 +67,7 @@ def running_server(
     if demo:
         env["CROSSVAULT_DEMO"] = "1"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crossvault",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
+        _command(port, workers, factory),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -92,6 +87,13 @@ def running_server(
         reader.join(timeout=5)
         if process.stderr is not None:
             process.stderr.close()
+
+
+def _command(port: int, workers: int, factory: str | None) -> list[str]:
+    served = ["--port", str(port), "--workers", str(workers)]
+    if factory is None:
+        return [sys.executable, "-m", "crossvault", "serve", *served]
+    return [sys.executable, "-m", "uvicorn", factory, "--factory", "--no-access-log", *served]
 
 
 def _drain(process: subprocess.Popen[bytes]) -> tuple[deque[str], threading.Thread]:

@@ -1,6 +1,10 @@
 """API benchmark: a Mainland professional listing 50 records in an open viewing session,
 against a bare endpoint (``/healthz``) of the same server with the same worker count,
-measured alternately in one run (requests per second, p50/p99 latency, ratio)."""
+measured alternately in one run (requests per second, p50/p99 latency, ratio).
+
+A control runs alongside on the same data: the real app plus a route with the list's own
+dependencies and answer but no vault work (:mod:`sim.benchmarks.framework_probe`). Its
+ratio is the most the list could reach; the gap between the two is the vault's share."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from sim.benchmarks import Measurement
+from sim.benchmarks import Measurement, framework_probe
 from sim.benchmarks.loadgen import LoadResult, load
 from sim.server import OPERATOR_SECRET, bearer, running_server
 
@@ -109,17 +113,36 @@ def _best(results: list[LoadResult]) -> LoadResult:
     return max(results, key=lambda r: r.rps)
 
 
+def _capture_probe_body(data_dir: Path, url: str, headers: dict[str, str]) -> None:
+    """The control answers the list's own bytes (same size, same serialisation)."""
+    body = httpx.get(url, headers=headers, timeout=30).raise_for_status().content
+    (data_dir / framework_probe.BODY_FILE).write_bytes(body)
+
+
 def run(scale: float) -> list[Measurement]:
     seconds = max(2.0, 5.0 * scale)
     workers, concurrency = 1, 8
+    runs: dict[str, list[LoadResult]] = {"bare": [], "list": [], "probe_bare": [], "probe": []}
     with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp), workers=workers) as served:
-        base = served.base
-        url, headers = open_viewing_session(base)
-        bare, listed = [], []
-        for _ in range(2):  # alternate so drift (thermal, caches) hits both alike
-            bare.append(load(f"{base}/healthz", concurrency=concurrency, seconds=seconds))
-            listed.append(load(url, headers=headers, concurrency=concurrency, seconds=seconds))
-    b, a = _best(bare), _best(listed)
+        url, headers = open_viewing_session(served.base)
+        _capture_probe_body(Path(tmp), url, headers)
+        factory = framework_probe.FACTORY
+        with running_server(Path(tmp), workers=workers, factory=factory) as control:
+            session_id = url.split("/sessions/")[1].split("/")[0]
+            probe = f"{control.base}{framework_probe.probe_path(session_id)}?limit={RECORDS}"
+            rounds = {
+                "bare": (f"{served.base}/healthz", {}),
+                "list": (url, headers),
+                "probe_bare": (f"{control.base}/healthz", {}),
+                "probe": (probe, headers),
+            }
+            for _ in range(2):  # alternate so drift (thermal, caches) hits all alike
+                for name, (target, sent) in rounds.items():
+                    runs[name].append(
+                        load(target, headers=sent, concurrency=concurrency, seconds=seconds)
+                    )
+    b, a = _best(runs["bare"]), _best(runs["list"])
+    pb, p = _best(runs["probe_bare"]), _best(runs["probe"])
     note = f"{workers} worker, {concurrency} connections, {seconds:.0f}s x2 alternating"
     return [
         Measurement(
@@ -135,4 +158,28 @@ def run(scale: float) -> list[Measurement]:
         Measurement(
             "api", "session list p99 latency", a.percentile(99), "ms", baseline=b.percentile(99)
         ),
+        Measurement(
+            "api",
+            "control: the list's dependencies and body, no vault",
+            p.rps,
+            "req/s",
+            baseline=pb.rps,
+            note=(
+                "vs /healthz of the control server (the real app plus this route); the "
+                f"ceiling the framework leaves the list; errors={p.errors}"
+            ),
+        ),
+        Measurement(
+            "api",
+            "vault share of a list request",
+            _vault_share_ms(a, p),
+            "ms",
+            note="1/list - 1/control: decision, audit, notification, page, titles, commit",
+        ),
     ]
+
+
+def _vault_share_ms(listed: LoadResult, control: LoadResult) -> float:
+    """What a list request costs beyond the control, in server time per request (the
+    server is saturated by 8 connections on one worker, so 1/throughput is its cost)."""
+    return 1000 * (1 / listed.rps - 1 / control.rps) if listed.rps and control.rps else 0.0
