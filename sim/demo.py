@@ -415,14 +415,11 @@ class Walkthrough:
         )
 
     def apply_cross_border(self, institution_id: str, expect: int = 201) -> Answer:
-        return self.n.call(
-            self.person,
-            "POST",
-            "/v1/me/cross-border-authorisations",
-            json={"institution_id": institution_id},
-            summary=f"institution {institution_id}",
-            expect=expect,
-            brief=lambda b: (
+        return self._ask_authorisation(
+            "cross-border-authorisations",
+            institution_id,
+            expect,
+            lambda b: (
                 f"authorisation {short(b['id'])}: application code "
                 f"{masked(b['application_code'])}, passcode {masked(b['passcode'])}, usable "
                 f"from {hk_time(b['usable_from'])}, expires {hk_time(b['expires_at'])}"
@@ -430,17 +427,28 @@ class Walkthrough:
         )
 
     def authorise_radiology(self, institution_id: str, expect: int = 201) -> Answer:
-        return self.n.call(
-            self.person,
-            "POST",
-            "/v1/me/radiology-authorisations",
-            json={"institution_id": institution_id},
-            summary=f"institution {institution_id}",
-            expect=expect,
-            brief=lambda b: (
+        return self._ask_authorisation(
+            "radiology-authorisations",
+            institution_id,
+            expect,
+            lambda b: (
                 f"authorisation {short(b['id'])}: code {masked(b['authorisation_code'])}, "
                 f"expires {hk_time(b['expires_at'])}"
             ),
+        )
+
+    def _ask_authorisation(
+        self, kind: str, institution_id: str, expect: int, brief: Callable[[Body], str]
+    ) -> Answer:
+        """The person asks for an authorisation of ``kind`` for one institution."""
+        return self.n.call(
+            self.person,
+            "POST",
+            f"/v1/me/{kind}",
+            json={"institution_id": institution_id},
+            summary=f"institution {institution_id}",
+            expect=expect,
+            brief=brief,
         )
 
     def list_records(self, who: Actor, path: str, **params: str) -> list[Body]:

@@ -167,7 +167,16 @@ class _GroupSync:
             self._wal_inode = inode
 
 
-def _wait_durable(engine: Engine) -> None:
+_DURABLE = "crossvault.durable"
+
+
+def _wait_durable(session: Session) -> None:
+    """Wait until ``session``'s last commit is on disk, once per commit: whichever of
+    :func:`transaction` and the after-commit actions comes first waits for both."""
+    if session.info.pop(_DURABLE, False):
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
     group: _GroupSync | None = getattr(engine, "_crossvault_group_sync", None)
     if group is not None:
         group.wait_durable()
@@ -184,7 +193,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
-    _wait_durable(engine)
+    _wait_durable(session)
 
 
 def _read_only(engine: Engine) -> Engine:
@@ -225,8 +234,8 @@ def _run_pending(session: Session) -> None:
     actions = session.info.get(_AFTER_COMMIT) or []
     session.info[_AFTER_COMMIT] = []
     if actions:  # what they undo outside the database must not outlive a lost commit
-        bind = session.get_bind()
-        _wait_durable(bind if isinstance(bind, Engine) else bind.engine)
+        _wait_durable(session)
+        session.info[_DURABLE] = True  # transaction() need not wait again
     for action in actions:
         action()
 

@@ -10,8 +10,9 @@ instants everywhere), executed on the DBAPI cursor of the session's connection, 
 joins the session's transaction (``BEGIN IMMEDIATE`` on SQLite, the row lock on
 PostgreSQL) exactly as ``session.execute`` would.
 
-Only fixed statements belong here: a statement whose shape changes with its arguments is
-built per call and keeps ``session.execute``.
+A statement is fixed once compiled. One whose shape changes with its arguments either
+gets one :class:`Prepared` per shape (the record page: :func:`vault.records.list_visible`)
+or is built per call and keeps ``session.execute``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ ratio is the most the list could reach; the gap between the two is the vault's s
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,9 +23,16 @@ PASSWORD = "bench-password-0123"
 RECORDS = 50
 
 
-def open_viewing_session(base: str, records: int = RECORDS) -> tuple[str, dict[str, str]]:
+@dataclass(frozen=True)
+class OpenSession:
+    url: str  # the session's record list, ``limit`` = every record
+    headers: dict[str, str]  # the viewing professional's bearer token
+    session_id: str
+
+
+def open_viewing_session(base: str, records: int = RECORDS) -> OpenSession:
     """Set up through the API: a person with ``records`` HA records in the lookback, a
-    cross-border authorisation for HKU-SZ, and an open session. Returns (url, headers)."""
+    cross-border authorisation for HKU-SZ, and an open session."""
     with httpx.Client(base_url=base, timeout=30) as http:
         operator = bearer(
             http,
@@ -81,10 +89,11 @@ def open_viewing_session(base: str, records: int = RECORDS) -> tuple[str, dict[s
             .raise_for_status()
             .json()
         )
-        url = f"{base}/v1/cross-border/sessions/{session['session_id']}/records?limit={records}"
+        sid = session["session_id"]
+        url = f"{base}/v1/cross-border/sessions/{sid}/records?limit={records}"
         listed = http.get(url, headers=viewer).raise_for_status().json()
         assert len(listed["items"]) == records, "the session should see every record"
-        return url, viewer
+        return OpenSession(url, viewer, sid)
 
 
 def _professional(http: httpx.Client, operator: dict[str, str], iid: str) -> dict[str, str]:
@@ -124,12 +133,12 @@ def run(scale: float) -> list[Measurement]:
     workers, concurrency = 1, 8
     runs: dict[str, list[LoadResult]] = {"bare": [], "list": [], "probe_bare": [], "probe": []}
     with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp), workers=workers) as served:
-        url, headers = open_viewing_session(served.base)
+        opened = open_viewing_session(served.base)
+        url, headers = opened.url, opened.headers
         _capture_probe_body(Path(tmp), url, headers)
         factory = framework_probe.FACTORY
         with running_server(Path(tmp), workers=workers, factory=factory) as control:
-            session_id = url.split("/sessions/")[1].split("/")[0]
-            probe = f"{control.base}{framework_probe.probe_path(session_id)}?limit={RECORDS}"
+            probe = f"{control.base}{framework_probe.probe_path(opened.session_id)}?limit={RECORDS}"
             rounds = {
                 "bare": (f"{served.base}/healthz", {}),
                 "list": (url, headers),

@@ -35,12 +35,12 @@ def test_the_control_answers_the_lists_bytes_without_touching_the_vault(
     if db_kind != "sqlite":
         pytest.skip("the benchmark serves embedded SQLite: tested under --db=sqlite")
     with running_server(tmp_path) as served:
-        url, headers = open_viewing_session(served.base, records=3)
+        opened = open_viewing_session(served.base, records=3)
+        url, headers = opened.url, opened.headers
         _capture_probe_body(tmp_path, url, headers)
         listed = httpx.get(url, headers=headers).raise_for_status().content
         with running_server(tmp_path, factory=framework_probe.FACTORY) as control:
-            session_id = url.split("/sessions/")[1].split("/")[0]
-            probe = control.base + framework_probe.probe_path(session_id)
+            probe = control.base + framework_probe.probe_path(opened.session_id)
             before = _counts(tmp_path)
             answered = httpx.get(probe, headers=headers)
             assert answered.status_code == 200

@@ -13,7 +13,7 @@ from sqlmodel import Session, col
 
 from tests.vault.conftest import NOW, make_person
 from vault.context import Vault
-from vault.db import reading, transaction
+from vault.db import after_commit, reading, transaction
 from vault.models import Notification, Person
 from vault.statements import Prepared
 
@@ -184,3 +184,34 @@ def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(os, "fsync", fsync)
     return count
+
+
+def test_after_commit_actions_run_once_durable_and_the_commit_waits_only_once(
+    sqlite_vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An action registered with :func:`after_commit` runs after its commit is on disk;
+    ``transaction`` then does not wait (and fsync) for that commit a second time. A
+    rolled-back transaction runs none of its actions."""
+    pid = make_person(sqlite_vault)
+    group = sqlite_vault.engine._crossvault_group_sync  # type: ignore[attr-defined]
+    real_wait = group.wait_durable
+    waits: list[int] = []
+    seen: list[str] = []
+
+    def counted_wait() -> int:
+        mine: int = real_wait()
+        waits.append(mine)
+        return mine
+
+    monkeypatch.setattr(group, "wait_durable", counted_wait)
+    with transaction(sqlite_vault.engine) as session:
+        Prepared(insert(Notification)).run(session, _notification(pid, "kept"))
+        after_commit(session, lambda: seen.append(f"ran after {len(waits)} wait"))
+    assert seen == ["ran after 1 wait"]
+    assert len(waits) == 1 and group._durable >= waits[0]
+
+    with pytest.raises(RuntimeError), transaction(sqlite_vault.engine) as session:
+        Prepared(insert(Notification)).run(session, _notification(pid, "lost"))
+        after_commit(session, lambda: seen.append("rolled back"))
+        raise RuntimeError("abandon")
+    assert seen == ["ran after 1 wait"] and len(waits) == 1
