@@ -21,11 +21,11 @@ from api.routes import (
     tus,
 )
 from api.services import Services
-from vault import demo
-from vault.context import Vault
-from vault.db import transaction
-from vault.registry import sync_institutions
-from vault.settings import Settings
+from vault.core.settings import Settings
+from vault.registry.institutions import sync_institutions
+from vault.runtime.opening import Vault
+from vault.seeding import demo
+from vault.store.engine import transaction
 
 API_DESCRIPTION = """\
 crossvault's v1 API: a consent-based, encrypted, cross-border health-record vault modelled

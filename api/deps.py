@@ -19,9 +19,9 @@ from api.services import Services
 from api.tokens import Claims, InvalidToken
 from policies.model import Actor
 from policies.vocabulary import ActorKind, Region
-from vault.access import Caller
-from vault.db import reading
-from vault.models import Professional
+from vault.access.judge import Caller
+from vault.store.engine import reading
+from vault.store.tables import Professional
 
 _UNAUTHORISED = {"WWW-Authenticate": 'Bearer realm="crossvault"'}
 

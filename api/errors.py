@@ -16,7 +16,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vault.errors import DecryptionFailed, Denied, KeyringError, NotFound, PersonErased, VaultError
+from vault.core.errors import (
+    DecryptionFailed,
+    Denied,
+    KeyringError,
+    NotFound,
+    PersonErased,
+    VaultError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("crossvault.api")

@@ -58,7 +58,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import Problem, problem_response
-from vault.context import Vault
+from vault.runtime.opening import Vault
 
 REQUEST_ID_HEADER = "X-Request-Id"
 UNMATCHED_ROUTE = "<unmatched>"

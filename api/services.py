@@ -11,12 +11,12 @@ from api.lru import Lru
 from api.observability import count_decision
 from api.tokens import TokenAuthority
 from policies.policy_file import Policy, default_policy_path, load_policy
-from vault.access import Judge
-from vault.context import Vault
-from vault.models import Professional
-from vault.record_access import Records
-from vault.secrets import Secret
-from vault.settings import Settings
+from vault.access.judge import Judge
+from vault.core.settings import Settings
+from vault.crypto.secrets import Secret
+from vault.records.reading import Records
+from vault.runtime.opening import Vault
+from vault.store.tables import Professional
 
 OPERATOR_CLIENT_ID = "operator"
 OPERATOR_SECRET_FILE = "operator-secret"

@@ -13,10 +13,10 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from vault.errors import VaultError
+from vault.core.errors import VaultError
 
 if TYPE_CHECKING:
-    from vault.context import Vault
+    from vault.runtime.opening import Vault
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
@@ -39,18 +39,18 @@ def _refusing(action: Callable[[], T]) -> T:
 
 
 def _open_vault() -> Vault:
-    from vault.context import Vault
-    from vault.settings import Settings
+    from vault.core.settings import Settings
+    from vault.runtime.opening import Vault
 
     return _refusing(lambda: Vault.open(Settings()))
 
 
 def _start_up_housekeeping(vault: Vault) -> None:
     """What a crash may have left behind, cleared before serving: sealed objects no
-    record names, and temporary copies of the keyring file (see :mod:`vault.blobs`,
-    :mod:`vault.rotation`). Both only past a grace period, so another server sharing the
+    record names, and temporary copies of the keyring file (see :mod:`vault.store.blobs`,
+    :mod:`vault.keys.rotation`). Both only past a grace period, so another server sharing the
     data dir is never raced."""
-    from vault.rotation import remove_keyring_leftovers
+    from vault.keys.rotation import remove_keyring_leftovers
 
     try:
         orphans = vault.collect_orphaned_blobs()
@@ -69,7 +69,7 @@ def _check_policy() -> None:
     """Load ``CROSSVAULT_POLICY`` (or the default) now: a bad file is one line, exit 2."""
     from policies import PolicyError
     from policies.policy_file import default_policy_path, load_policy
-    from vault.settings import Settings
+    from vault.core.settings import Settings
 
     settings = _refusing(Settings)  # a bad setting: one line, exit 2
     try:
@@ -137,7 +137,7 @@ def audit_verify() -> None:
     """Walk the audit chain; name the first edited, deleted or reordered entry."""
     from sqlmodel import Session
 
-    from vault.audit import verify_chain
+    from vault.store.audit import verify_chain
 
     vault = _open_vault()
     with Session(vault.engine) as session:
@@ -151,7 +151,7 @@ def keys_rotate(
     retire: Annotated[bool, typer.Option(help="retire old keyring versions afterwards")] = True,
 ) -> None:
     """Re-wrap every data key under a new keyring version (resumes an interrupted run)."""
-    from vault.rotation import retire_unused_versions, rotate
+    from vault.keys.rotation import retire_unused_versions, rotate
 
     vault = _open_vault()
     with Progress(console=err, transient=False) as bar:
@@ -178,8 +178,8 @@ def db_upgrade() -> None:
     A deployment (DATABASE_URL set) runs this before starting servers; the embedded
     SQLite default also does it by itself on every start.
     """
-    from vault.context import upgrade_database
-    from vault.settings import Settings
+    from vault.core.settings import Settings
+    from vault.runtime.opening import upgrade_database
 
     print(_refusing(lambda: upgrade_database(Settings())).describe())
 
@@ -187,8 +187,8 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's schema revision; exit 0 if it is the code's, 1 if not."""
-    from vault.schema import SchemaStatus, current_state
-    from vault.settings import Settings
+    from vault.core.settings import Settings
+    from vault.store.schema import SchemaStatus, current_state
 
     state = _refusing(lambda: current_state(Settings().resolved_database_url()))
     print(

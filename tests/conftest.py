@@ -101,7 +101,7 @@ def migrated_template(
 ) -> str:
     """A database migrated to the code's revision once per session: a SQLite file, or a
     PostgreSQL template database. ``migrated_database_url`` copies it per test."""
-    from vault.schema import upgrade
+    from vault.store.schema import upgrade
 
     if db_kind == "sqlite":
         path = tmp_path_factory.mktemp("template") / "crossvault.db"
@@ -138,6 +138,6 @@ def migrated_database_url(
 def pytest_configure(config: pytest.Config) -> None:
     """argon2id at a low cost for the suite (tests/vault/test_passwords.py checks the
     production parameters); every test still hashes and verifies for real."""
-    from vault.passwords import use_cost
+    from vault.crypto.passwords import use_cost
 
     use_cost(time_cost=1, memory_kib=1024)

@@ -35,10 +35,10 @@ from api.routes.records import RecordQueryDep, content_of, page_of, public
 from api.schemas import RecordPage, RecordPublic
 from api.services import Services
 from policies.vocabulary import Action, ActorKind, Reason
-from vault.access import Caller
-from vault.errors import NotFound, VaultError
-from vault.lockout import LockedOut
-from vault.viewing import CodePair, InvalidCodes, SessionRefused, ViewingSessions
+from vault.access.judge import Caller
+from vault.access.throttles import LockedOut
+from vault.core.errors import NotFound, VaultError
+from vault.cross_border.sessions import CodePair, InvalidCodes, SessionRefused, ViewingSessions
 
 router = APIRouter(tags=["mainland-professional"])
 

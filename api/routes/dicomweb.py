@@ -43,11 +43,11 @@ from starlette.requests import ClientDisconnect
 from api.deps import CitizenCaller, ProfessionalCaller, subject_of
 from api.errors import Problem
 from api.routes.radiology import FEED_BYTES, RadiologyDep, disconnected, problem_of, refusals
-from vault.access import Caller
-from vault.dicom import MIN_SIZE, with_preamble
-from vault.errors import VaultError
-from vault.radiology import DicomInstance, RadiologyDeposits
-from vault.radiology_uploads import FileUpload
+from vault.access.judge import Caller
+from vault.core.errors import VaultError
+from vault.radiology.deposits import DicomInstance, RadiologyDeposits
+from vault.radiology.dicom import MIN_SIZE, with_preamble
+from vault.radiology.uploads import FileUpload
 
 DICOM = "application/dicom"
 DICOM_JSON = "application/dicom+json"

@@ -4,7 +4,7 @@ authorisations, caregivers, the access log and notifications.
 Called with a citizen token; with ``On-Behalf-Of: <person_id>`` the caller acts as that
 person's caregiver, which the policy allows only under an active delegation (R2).
 
-How refusals answer (see :mod:`vault.account`):
+How refusals answer (see :mod:`vault.account.profile`):
 
 * a caller who may not act for the person at all — a would-be caregiver without an active
   delegation (none, revoked or expired), or an unknown person id in ``On-Behalf-Of`` — gets
@@ -54,7 +54,8 @@ from api.routes.me_schemas import (
 )
 from api.schemas import Me, SharingConsentCreate
 from policies.vocabulary import Action, ConsentKind, Reason, Source
-from vault.account import (
+from vault.account.caregivers import Caregivers, DelegationView
+from vault.account.profile import (
     Account,
     AccountConflict,
     AccountDenied,
@@ -62,16 +63,15 @@ from vault.account import (
     InvalidCursor,
     NotificationView,
 )
-from vault.caregivers import Caregivers, DelegationView
-from vault.consents import (
+from vault.crypto.secrets import Secret
+from vault.sharing.consents import (
     CodeKind,
     Consents,
     CrossBorderView,
     RadiologyView,
     SharingConsentView,
 )
-from vault.models import AuditEntry
-from vault.secrets import Secret
+from vault.store.tables import AuditEntry
 
 _AccountError = AccountDenied | AccountConflict | AccountInvalid | InvalidCursor
 

@@ -22,13 +22,13 @@ from api.schemas import (
     RotationResult,
 )
 from policies.vocabulary import Action
-from vault.access import Ask, Caller
-from vault.audit import verify_chain
-from vault.clock import SimulatedClock
-from vault.db import transaction
-from vault.errors import Denied
-from vault.registry import issue_credentials, register_person, register_professional
-from vault.rotation import retire_unused_versions, rotate
+from vault.access.judge import Ask, Caller
+from vault.core.clock import SimulatedClock
+from vault.core.errors import Denied
+from vault.keys.rotation import retire_unused_versions, rotate
+from vault.registry.institutions import issue_credentials, register_person, register_professional
+from vault.store.audit import verify_chain
+from vault.store.engine import transaction
 
 router = APIRouter(tags=["operator"])
 

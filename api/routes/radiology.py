@@ -34,21 +34,21 @@ from starlette.requests import ClientDisconnect
 from api.deps import ProfessionalCaller
 from api.errors import Problem
 from api.services import Services
-from vault.blob_records import BlobContent, open_blob_record
-from vault.context import Vault
-from vault.dicom import DicomProblem
-from vault.errors import VaultError
-from vault.ingest import ContentProblem, FileTooLarge
-from vault.lockout import LockedOut
-from vault.models import Record
-from vault.radiology import (
+from vault.access.throttles import LockedOut
+from vault.core.errors import VaultError
+from vault.radiology.deposits import (
     DEFAULT_MAX_FILE_BYTES,
     DepositReceipt,
     FileReceipt,
     RadiologyDeposits,
     RadiologyRefused,
 )
-from vault.radiology_uploads import UploadBusy, UploadTooLong
+from vault.radiology.dicom import DicomProblem
+from vault.radiology.ingest import ContentProblem, FileTooLarge
+from vault.radiology.uploads import UploadBusy, UploadTooLong
+from vault.records.blob_content import BlobContent, open_blob_record
+from vault.runtime.opening import Vault
+from vault.store.tables import Record
 
 log = logging.getLogger("crossvault.api.radiology")
 

@@ -14,10 +14,10 @@ from api.errors import Problem, not_found
 from api.routes.radiology import blob_content_response
 from api.schemas import RecordCreate, RecordPage, RecordPublic
 from policies.vocabulary import Action, Category, Source
-from vault.access import Caller
-from vault.errors import Denied
-from vault.record_access import RecordQuery, RecordView
-from vault.records import NewRecord, decode_cursor
+from vault.access.judge import Caller
+from vault.core.errors import Denied
+from vault.records.reading import RecordQuery, RecordView
+from vault.records.sealed import NewRecord, decode_cursor
 
 router = APIRouter()
 

@@ -33,10 +33,10 @@ from api.routes.cross_border_schemas import (
     problems,
 )
 from api.services import Services
-from vault.errors import NotFound, VaultError
-from vault.lockout import LockedOut
-from vault.restricted import AlreadyConfirmed, InvalidOtp, OtpExpired, RestrictedAccess
-from vault.secrets import Secret
+from vault.access.throttles import LockedOut
+from vault.core.errors import NotFound, VaultError
+from vault.crypto.secrets import Secret
+from vault.restricted.requests import AlreadyConfirmed, InvalidOtp, OtpExpired, RestrictedAccess
 
 router = APIRouter(tags=["hk-professional"])
 

@@ -10,7 +10,7 @@ extension (https://tus.io/protocols/resumable-upload).
 
 Encryption decides what "received" means. A sealed stream cannot be cut mid-chunk and
 continued, so the vault keeps whole sealed chunks in the upload's temporary blob and the
-unfinished chunk's plaintext sealed apart (see :mod:`vault.ingest`). ``Upload-Offset`` is
+unfinished chunk's plaintext sealed apart (see :mod:`vault.radiology.ingest`). ``Upload-Offset`` is
 always what is durably kept — everything a PATCH delivered, even one cut off by a dropped
 connection. After a crash in the middle of writing a chunk the offset may go back (to a
 chunk boundary, or to 0 if the file was torn), which tus allows: a client asks ``HEAD``.
@@ -33,8 +33,8 @@ from starlette.requests import ClientDisconnect
 from api.deps import ProfessionalCaller
 from api.errors import Problem
 from api.routes.radiology import RadiologyDep, disconnected, pump, refusals
-from vault.dicom import DicomProblem
-from vault.ingest import ContentProblem
+from vault.radiology.dicom import DicomProblem
+from vault.radiology.ingest import ContentProblem
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation"

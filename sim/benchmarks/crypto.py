@@ -4,7 +4,7 @@
   against ``AESGCM.encrypt`` / ``decrypt`` on the same plaintext and AAD bytes (the raw
   baseline draws its nonce from ``os.urandom`` too: a nonce is part of the work).
 * A large object (256 MiB at scale 1, at least 16 MiB) sealed from a file to a file with
-  :func:`vault.streams.seal_file`, against a raw loop that reads a chunk, encrypts it with
+  :func:`vault.crypto.streams.seal_file`, against a raw loop that reads a chunk, encrypts it with
   ``AESGCM`` and writes it; then opened back the same way. Sealing also computes the
   plaintext SHA-256 the store keeps, so it is reported a second time against raw
   AES-GCM *plus* SHA-256, which isolates the cost of the STREAM construction itself.
@@ -31,8 +31,8 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sim.benchmarks import Measurement
-from vault.crypto import NONCE_SIZE, SealingKey, record_aad
-from vault.streams import CHUNK_SIZE, open_file, seal_file
+from vault.crypto.envelope import NONCE_SIZE, SealingKey, record_aad
+from vault.crypto.streams import CHUNK_SIZE, open_file, seal_file
 
 SUITE = "crypto"
 RECORD_SIZE = 2048
@@ -216,7 +216,7 @@ def _counter_nonce(index: int) -> bytes:
 
 _MEASURE_PEAK = """
 import json, resource, sys, tracemalloc
-from vault.streams import seal_file
+from vault.crypto.streams import seal_file
 
 def peak_rss_kib():
     # VmHWM belongs to this process's memory map; ru_maxrss on Linux also counts the

@@ -7,7 +7,7 @@ store, against the same machine's plain file-to-encrypted-file pipeline, in one 
   (``crossvault serve``, embedded SQLite). The client hands the file to the
   kernel with ``sendfile``, so on a small machine it takes no CPU from the server; the
   time runs until the server's answer (the file sealed, fsynced and recorded).
-* Baseline: :func:`vault.streams.seal_file` from that file to a file, then ``fsync`` —
+* Baseline: :func:`vault.crypto.streams.seal_file` from that file to a file, then ``fsync`` —
   the same sealing, digest and durability without HTTP, validation or the database.
 * Memory: the server's peak RSS during the upload. The kernel's high-water mark is reset
   just before (``/proc/<pid>/clear_refs``), so the rise is the upload's alone.
@@ -28,8 +28,8 @@ import httpx
 from sim.benchmarks import Measurement
 from sim.server import OPERATOR_SECRET, bearer, running_server
 from sim.studies import Study, write_large_file
-from vault.crypto import KEY_SIZE, blob_aad
-from vault.streams import seal_file
+from vault.crypto.envelope import KEY_SIZE, blob_aad
+from vault.crypto.streams import seal_file
 
 SUITE = "radiology"
 MiB = 1 << 20

@@ -16,9 +16,9 @@ from fastapi import FastAPI
 from api.app import create_app
 from tests.support.databases import DatabaseKind, module_database
 from tests.support.http import bearer, client, serving
-from vault.clock import SimulatedClock
-from vault.context import Vault, provision
-from vault.settings import Settings
+from vault.core.clock import SimulatedClock
+from vault.core.settings import Settings
+from vault.runtime.opening import Vault, provision
 
 OPERATOR_SECRET = "test-operator-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"

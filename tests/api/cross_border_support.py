@@ -14,11 +14,11 @@ from sqlmodel import Session, col, select
 
 from tests.api.conftest import OPERATOR_SECRET, PASSWORD, World
 from tests.support.http import bearer
-from vault.clock import SimulatedClock
-from vault.db import transaction
-from vault.models import AuditEntry, CrossBorderAuthorisation, Notification
-from vault.passwords import code_hash, new_code
-from vault.records import new_id
+from vault.core.clock import SimulatedClock
+from vault.crypto.passwords import code_hash, new_code
+from vault.records.sealed import new_id
+from vault.store.engine import transaction
+from vault.store.tables import AuditEntry, CrossBorderAuthorisation, Notification
 
 SESSIONS = "/v1/cross-border/sessions"
 

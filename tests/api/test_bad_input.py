@@ -17,7 +17,7 @@ from api import errors
 from api.limits import BodyLimits, BodyRule, MiB
 from tests.api.conftest import World
 from tests.support.http import client, serving
-from vault.models import AuditEntry, Person, Professional, Record
+from vault.store.tables import AuditEntry, Person, Professional, Record
 
 MARKER = "Zebra-7c1f-marker"  # a value that must never come back in a response body
 STORED = (Person, Professional, Record, AuditEntry)

@@ -22,8 +22,8 @@ import pytest
 from sqlmodel import Session, select
 
 from tests.api.conftest import World
-from vault.audit import verify_chain
-from vault.models import SharingConsent
+from vault.store.audit import verify_chain
+from vault.store.tables import SharingConsent
 
 pytestmark = pytest.mark.postgres_only
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 from tests.api.conftest import World
-from vault.account import notification_aad
-from vault.db import transaction
-from vault.models import Notification
-from vault.records import new_id
+from vault.account.profile import notification_aad
+from vault.records.sealed import new_id
+from vault.store.engine import transaction
+from vault.store.tables import Notification
 
 
 def test_the_profile(world: World) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.api.conftest import OPERATOR_SECRET, PASSWORD, World
 from tests.support.http import bearer
-from vault.clock import SimulatedClock
+from vault.core.clock import SimulatedClock
 
 CAREGIVERS = "/v1/me/caregivers"
 MISSING = "0" * 32

@@ -14,14 +14,14 @@ from policies.model import Actor
 from policies.policy_file import default_policy_path, load_policy
 from tests.api.conftest import OPERATOR_SECRET, PASSWORD, World
 from tests.support.http import bearer
-from vault.access import Caller, Judge
-from vault.clock import SimulatedClock
-from vault.db import transaction
-from vault.errors import NotFound
-from vault.models import ViewingSession
-from vault.record_access import RecordQuery, Records
-from vault.records import new_id
-from vault.registry import register_professional
+from vault.access.judge import Caller, Judge
+from vault.core.clock import SimulatedClock
+from vault.core.errors import NotFound
+from vault.records.reading import RecordQuery, Records
+from vault.records.sealed import new_id
+from vault.registry.institutions import register_professional
+from vault.store.engine import transaction
+from vault.store.tables import ViewingSession
 
 AUTHORISATIONS = "/v1/me/cross-border-authorisations"
 MISSING = "0" * 32

@@ -11,7 +11,7 @@ from sqlmodel import SQLModel
 
 from tests.api.conftest import PASSWORD, World
 from tests.support.http import bearer
-from vault.clock import SimulatedClock
+from vault.core.clock import SimulatedClock
 
 AUTHORISATIONS = "/v1/me/radiology-authorisations"
 MISSING = "0" * 32

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.api.conftest import OPERATOR_SECRET, PASSWORD, World
 from tests.support.http import bearer
-from vault.clock import SimulatedClock
+from vault.core.clock import SimulatedClock
 
 CONSENTS = "/v1/me/sharing-consents"
 MISSING = "0" * 32

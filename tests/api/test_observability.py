@@ -19,9 +19,9 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import observability
-from vault.context import Vault, provision
-from vault.db import make_engine
-from vault.settings import Settings
+from vault.core.settings import Settings
+from vault.runtime.opening import Vault, provision
+from vault.store.engine import make_engine
 
 
 def _app() -> FastAPI:

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 
 from api.app import create_app
 from tests.api.conftest import World
-from vault.settings import Settings
+from vault.core.settings import Settings
 
 # DESIGN.md §5: every endpoint integrations are written against (path parameters as {}).
 DESIGN_ENDPOINTS = {

@@ -27,7 +27,7 @@ from tests.support.radiology import (
     rad,
     radiology_server,
 )
-from vault.models import Record
+from vault.store.tables import Record
 
 __all__ = ["rad", "radiology_server"]
 

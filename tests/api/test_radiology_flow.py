@@ -10,8 +10,8 @@ from sqlmodel import Session, select
 
 from sim.studies import Study, instance
 from tests.support.radiology import DEPOSITOR, DICOM_NAME, Radiology, rad, radiology_server
-from vault.models import Notification, Record
-from vault.records import open_metadata, record_title
+from vault.records.sealed import open_metadata, record_title
+from vault.store.tables import Notification, Record
 
 __all__ = ["rad", "radiology_server"]
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from sim.studies import Study, write_large_file, write_large_instance
 from tests.support.radiology import DICOM_NAME, Radiology, rad, radiology_server
-from vault.models import AuditEntry
+from vault.store.tables import AuditEntry
 
 __all__ = ["rad", "radiology_server"]
 

@@ -22,7 +22,7 @@ from tests.api.cross_border_support import (
     reasons,
     staff,
 )
-from vault.models import RestrictedAccessRequest
+from vault.store.tables import RestrictedAccessRequest
 
 REASON = "Pre-operative review: need the radiology report of the hip."
 MISSING = "0" * 32

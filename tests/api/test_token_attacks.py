@@ -32,8 +32,8 @@ from sqlmodel import Session, func, select
 from api.tokens import AUDIENCE, ISSUER
 from tests.api.conftest import OPERATOR_SECRET, PASSWORD, World
 from tests.support.http import bearer
-from vault.clock import SimulatedClock
-from vault.models import Person
+from vault.core.clock import SimulatedClock
+from vault.store.tables import Person
 
 Signer = Callable[[bytes], bytes]
 NEW_PERSON = {"name": "Mallory", "date_of_birth": "1980-01-01", "password": "long enough pw"}

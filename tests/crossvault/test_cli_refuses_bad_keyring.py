@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.vault.conftest import make_person
-from vault.context import Vault, provision
-from vault.settings import Settings
+from vault.core.settings import Settings
+from vault.runtime.opening import Vault, provision
 
 
 def _cli(data_dir: Path, database_url: str | None, *args: str) -> subprocess.CompletedProcess[str]:

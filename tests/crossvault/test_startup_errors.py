@@ -16,9 +16,9 @@ from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
 from sim.server import free_port
-from vault.db import make_engine
-from vault.keyring import KEYRING_FILENAME, LocalKeyring
-from vault.schema import alembic_config, head_revision
+from vault.keys.keyring import KEYRING_FILENAME, LocalKeyring
+from vault.store.engine import make_engine
+from vault.store.schema import alembic_config, head_revision
 
 GOOD_SECRET = "uV8q3ZmT1xw6Lr0pKc4sYb9NfEa2HdJg"
 COMMANDS = {"serve": ["serve", "--port", "{port}"], "audit-verify": ["audit", "verify"]}

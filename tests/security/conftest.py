@@ -13,8 +13,8 @@ from tests.api.conftest import api_settings, world
 from tests.security.support_servers import OPERATOR_SECRET, Deployment, Server
 from tests.security.support_zygote import Launcher
 from tests.support.databases import DatabaseKind
-from vault.context import provision
-from vault.settings import Settings
+from vault.core.settings import Settings
+from vault.runtime.opening import provision
 
 __all__ = ["api_settings", "deployment", "launcher", "server", "world"]
 

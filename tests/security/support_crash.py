@@ -602,17 +602,17 @@ def orphaned_objects(deployment: Deployment) -> list[str]:
 
 def seed_persons(deployment: Deployment, count: int) -> None:
     """``count`` persons with data keys, written straight into the database in bulk —
-    sealed and wrapped exactly as :func:`vault.records.create_person` does — so rotation
+    sealed and wrapped exactly as :func:`vault.records.sealed.create_person` does — so rotation
     has enough keys to take a while. Nobody logs in as them."""
     import uuid
     from datetime import UTC, date, datetime
 
     from sqlalchemy import insert
 
-    from vault.crypto import SealingKey, data_key_aad
-    from vault.models import Person as PersonRow
-    from vault.models import PersonDataKey
-    from vault.records import _name_aad
+    from vault.crypto.envelope import SealingKey, data_key_aad
+    from vault.records.sealed import _name_aad
+    from vault.store.tables import Person as PersonRow
+    from vault.store.tables import PersonDataKey
 
     keyring = deployment.keyring()
     now = datetime.now(UTC)

@@ -24,8 +24,8 @@ from sqlalchemy.pool import NullPool
 
 from sim.server import free_port
 from tests.security.support_zygote import Launcher, clean_environment
-from vault.crypto import data_key_aad
-from vault.keyring import KEYRING_FILENAME, LocalKeyring
+from vault.crypto.envelope import data_key_aad
+from vault.keys.keyring import KEYRING_FILENAME, LocalKeyring
 
 OPERATOR_SECRET = "crash-suite-operator-secret-6f1d2b9a0c4e"
 PASSWORD = "crash-suite-password-9c2e41"

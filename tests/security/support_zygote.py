@@ -58,11 +58,6 @@ def _preload() -> None:
 
     import api.app  # noqa: F401
     import crossvault.cli  # noqa: F401
-    import vault.audit
-    import vault.context
-    import vault.rotation
-    import vault.schema
-    import vault.settings  # noqa: F401
 
     _warm_up()
 
@@ -75,7 +70,7 @@ def _warm_up() -> None:
     import tempfile
 
     from api.app import create_app
-    from vault.settings import Settings
+    from vault.core.settings import Settings
 
     scratch = tempfile.mkdtemp(prefix="crossvault-zygote-")
     try:

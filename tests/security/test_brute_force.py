@@ -30,10 +30,10 @@ import pytest
 from argon2 import PasswordHasher
 
 import api.routes.auth
-import vault.passwords
-import vault.restricted
-import vault.secrets
-import vault.viewing
+import vault.cross_border.sessions
+import vault.crypto.passwords
+import vault.crypto.secrets
+import vault.restricted.requests
 from tests.api.conftest import PASSWORD, World
 from tests.api.cross_border_support import (
     advance,
@@ -94,11 +94,11 @@ def _secret_like(name: str) -> bool:
 
 
 def test_secrets_and_codes_are_compared_with_compare_digest() -> None:
-    assert _calls_compare_digest(vault.passwords.same_code)
-    assert _calls_compare_digest(vault.secrets.Secret.__eq__)
+    assert _calls_compare_digest(vault.crypto.passwords.same_code)
+    assert _calls_compare_digest(vault.crypto.secrets.Secret.__eq__)
     assert _calls_compare_digest(api.routes.auth.token)  # the operator's client secret
     # passcodes and OTPs go through same_code
-    for module in (vault.viewing, vault.restricted):
+    for module in (vault.cross_border.sessions, vault.restricted.requests):
         assert "same_code" in _names(ast.parse(inspect.getsource(module))), module.__name__
     # and nowhere in the product is a secret compared with == or !=
     offenders = []
@@ -119,8 +119,8 @@ def test_the_passcode_is_compared_whether_or_not_the_application_code_exists(
 ) -> None:
     """No early return for an unknown application code: the passcode comparison (against
     a dummy hash) costs the same as for a real one."""
-    spy = Counting(vault.passwords.same_code)
-    monkeypatch.setattr("vault.viewing.same_code", spy)
+    spy = Counting(vault.crypto.passwords.same_code)
+    monkeypatch.setattr("vault.cross_border.sessions.same_code", spy)
     pid, _ = world.person()
     codes = authorise(world, pid, "hku_sz")
     doctor = staff(world, "hku_sz")
@@ -137,8 +137,8 @@ def test_the_passcode_is_compared_whether_or_not_the_application_code_exists(
 def test_the_otp_is_compared_whether_or_not_it_has_expired(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spy = Counting(vault.passwords.same_code)
-    monkeypatch.setattr("vault.restricted.same_code", spy)
+    spy = Counting(vault.crypto.passwords.same_code)
+    monkeypatch.setattr("vault.restricted.requests.same_code", spy)
     pid, _ = world.person()
     nurse = staff(world, "ha", "nurse")
     body = {"reason": "Pre-operative review of the hip.", "categories": ["radiology_report"]}
@@ -172,8 +172,8 @@ def test_an_unknown_account_costs_a_password_hash_too(
     """Unknown person, unknown client: argon2id still runs (against a dummy hash), so the
     token endpoint's timing does not tell which ids exist."""
     pid, _ = world.person()
-    hasher = _CountingHasher(vault.passwords._Hashing.hasher)
-    monkeypatch.setattr(vault.passwords._Hashing, "hasher", hasher)
+    hasher = _CountingHasher(vault.crypto.passwords._Hashing.hasher)
+    monkeypatch.setattr(vault.crypto.passwords._Hashing, "hasher", hasher)
     attempts: list[dict[str, str]] = [
         {"grant_type": "password", "username": "0" * 32, "password": PASSWORD},
         {"grant_type": "password", "username": pid, "password": "wrong " + PASSWORD},
@@ -184,7 +184,7 @@ def test_an_unknown_account_costs_a_password_hash_too(
         answer = world.http.post("/v1/auth/token", data=form)
         assert answer.status_code == 400, answer.text
         assert len(hasher.verified) - before == 1, form
-    dummy = vault.passwords._Hashing.dummy
+    dummy = vault.crypto.passwords._Hashing.dummy
     assert hasher.verified.count(dummy) == 2  # the unknown person and the unknown client
 
 

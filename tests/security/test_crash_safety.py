@@ -72,15 +72,15 @@ from tests.security.support_servers import (
     http_client,
     new_person,
 )
-from vault.context import ORPHAN_GRACE_SECONDS, Vault
-from vault.datakeys import DataKeys
-from vault.db import transaction
-from vault.erasure import erase_person
-from vault.errors import KeyringError
-from vault.keyring import LocalKeyring
-from vault.records import NewRecord, add_record
-from vault.rotation import retire_unused_versions, rotate
-from vault.settings import Settings
+from vault.account.erasure import erase_person
+from vault.core.errors import KeyringError
+from vault.core.settings import Settings
+from vault.keys.datakeys import DataKeys
+from vault.keys.keyring import LocalKeyring
+from vault.keys.rotation import retire_unused_versions, rotate
+from vault.records.sealed import NewRecord, add_record
+from vault.runtime.opening import ORPHAN_GRACE_SECONDS, Vault
+from vault.store.engine import transaction
 
 LOOPS = int(os.environ.get("CROSSVAULT_CRASH_LOOPS", "8"))
 SEED = os.environ.get("CROSSVAULT_CRASH_SEED", "20260127")
@@ -338,7 +338,7 @@ def test_a_stale_keyring_refuses_to_rotate_over_a_newer_one(deployment: Deployme
     try:
         from datetime import UTC, date, datetime
 
-        from vault.records import create_person
+        from vault.records.sealed import create_person
 
         now = datetime.now(UTC)
         with transaction(vault.engine) as session:
@@ -445,7 +445,7 @@ def test_an_erasure_that_does_not_commit_keeps_the_blobs(deployment: Deployment)
     try:
         from datetime import UTC, date, datetime
 
-        from vault.records import create_person
+        from vault.records.sealed import create_person
 
         now = datetime.now(UTC)
         with transaction(vault.engine) as session:

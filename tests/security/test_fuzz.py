@@ -77,7 +77,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.api.conftest import World
 from tests.api.cross_border_support import authorise, staff
-from vault.clock import SimulatedClock
+from vault.core.clock import SimulatedClock
 
 EXAMPLES = int(os.environ.get("CROSSVAULT_FUZZ_EXAMPLES", "4"))
 OTHER_EXAMPLES = max(1, EXAMPLES // 4)

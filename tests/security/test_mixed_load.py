@@ -41,8 +41,8 @@ from tests.security.support_load import (
     verify,
 )
 from tests.support.databases import DatabaseKind
-from vault.context import provision
-from vault.settings import Settings
+from vault.core.settings import Settings
+from vault.runtime.opening import provision
 
 SECONDS = float(os.environ.get("CROSSVAULT_LOAD_SECONDS", "60"))
 WARM_UP_SECONDS = min(10.0, max(3.0, SECONDS / 6))

@@ -41,9 +41,9 @@ from tests.security.support_servers import (
     all_records,
     new_person,
 )
-from vault.audit import entry_hash
-from vault.models import AuditEntry
-from vault.streams import CHUNK_SIZE, HEADER_SIZE
+from vault.crypto.streams import CHUNK_SIZE, HEADER_SIZE
+from vault.store.audit import entry_hash
+from vault.store.tables import AuditEntry
 
 CANARY = "PLAINTEXT-CANARY-7a3c9e1f0b2d4c68"
 

@@ -25,7 +25,7 @@ from tests.api.conftest import World, api_settings, world
 from tests.api.cross_border_support import SESSIONS, authorise, reasons, staff
 from tests.api.test_token_attacks import Forge, assert_refused, forge, payload_of
 from tests.support.http import bearer
-from vault.models import (
+from vault.store.tables import (
     CaregiverDelegation,
     CrossBorderAuthorisation,
     Notification,

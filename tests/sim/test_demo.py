@@ -22,8 +22,8 @@ from sim.demo import HA_RECORDS, PLAINTEXT_CONTENT, DemoResult, main, run_demo, 
 from sim.server import OPERATOR_SECRET, running_server
 from tests.support.databases import DatabaseKind
 from tests.support.postgres import scratch_database
-from vault.keyring import KEYRING_FILENAME, LocalKeyring
-from vault.schema import upgrade
+from vault.keys.keyring import KEYRING_FILENAME, LocalKeyring
+from vault.store.schema import upgrade
 
 UNSHOWN_CODE = re.compile(r"\b(?:CB|PC|RA)-[0-9A-Z]{4}")  # a code printed beyond its prefix
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}")

@@ -28,8 +28,8 @@ from sim.server import OPERATOR_SECRET, running_server
 from sim.simulation.scenario import default_scenario_path
 from tests.support.databases import DatabaseKind
 from tests.support.postgres import scratch_database
-from vault.keyring import KEYRING_FILENAME, LocalKeyring
-from vault.schema import upgrade
+from vault.keys.keyring import KEYRING_FILENAME, LocalKeyring
+from vault.store.schema import upgrade
 
 SEED = 7
 SCALE = 0.001  # 14 cross-border users, 16 applications, 25 folder records, 2 radiology

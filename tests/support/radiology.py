@@ -21,10 +21,10 @@ from sim.studies import Study, instance
 from tests.api.conftest import PASSWORD, START, World, module_world
 from tests.support.databases import DatabaseKind
 from tests.support.http import bearer
-from vault.clock import SimulatedClock
-from vault.context import Vault
-from vault.radiology import RadiologyDeposits
-from vault.settings import Settings
+from vault.core.clock import SimulatedClock
+from vault.core.settings import Settings
+from vault.radiology.deposits import RadiologyDeposits
+from vault.runtime.opening import Vault
 
 DEPOSITOR = "hku_sz"  # a designated radiology depositor since 2026-01-27
 PERSON_NAME = "Chan Tai Man"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from vault.context import Vault, provision
-from vault.db import transaction
-from vault.records import NewRecord, create_person
-from vault.settings import Settings
+from vault.core.settings import Settings
+from vault.records.sealed import NewRecord, create_person
+from vault.runtime.opening import Vault, provision
+from vault.store.engine import transaction
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 

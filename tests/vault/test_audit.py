@@ -8,10 +8,10 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col
 
 from tests.vault.conftest import NOW
-from vault.audit import AuditEvent, append, verify_chain
-from vault.context import Vault
-from vault.db import transaction
-from vault.models import AuditEntry
+from vault.runtime.opening import Vault
+from vault.store.audit import AuditEvent, append, verify_chain
+from vault.store.engine import transaction
+from vault.store.tables import AuditEntry
 
 
 def _append_many(vault: Vault, n: int) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vault.blobs import BlobStore
+from vault.store.blobs import BlobStore
 
 
 def test_put_is_atomic_and_private(tmp_path: Path) -> None:

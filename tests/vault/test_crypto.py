@@ -8,7 +8,8 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from vault.crypto import (
+from vault.core.errors import DecryptionFailed
+from vault.crypto.envelope import (
     KEY_SIZE,
     NONCE_SIZE,
     SealingKey,
@@ -16,7 +17,6 @@ from vault.crypto import (
     data_key_aad,
     record_aad,
 )
-from vault.errors import DecryptionFailed
 
 KEY = SealingKey.generate()
 

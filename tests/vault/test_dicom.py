@@ -19,7 +19,8 @@ from pydicom.uid import (
 )
 
 from sim.studies import Study, dataset, instance, write_large_instance
-from vault.dicom import (
+from vault.crypto.streams import CHUNK_SIZE
+from vault.radiology.dicom import (
     DicomHeader,
     DicomInspector,
     DicomInvalid,
@@ -33,7 +34,6 @@ from vault.dicom import (
     patient_name_matches,
     read_header,
 )
-from vault.streams import CHUNK_SIZE
 
 STUDY = Study(patient_name="CHAN^TAI MAN=陳^大文", patient_id="MRN-42")
 
@@ -77,7 +77,7 @@ FILES = {
 def _inspect(
     data: bytes, pieces: int = 1, head_size: int = CHUNK_SIZE
 ) -> tuple[DicomInspector, bytearray]:
-    """Run ``data`` through an inspector the way :mod:`vault.ingest` does: the head is
+    """Run ``data`` through an inspector the way :mod:`vault.radiology.ingest` does: the head is
     the first chunk, the rest follows in ``pieces``."""
     inspector = DicomInspector(lambda header: None)
     head = bytearray(data[:head_size])

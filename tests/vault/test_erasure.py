@@ -6,12 +6,12 @@ import pytest
 from sqlmodel import Session, select
 
 from tests.vault.conftest import NOW, lab_report, make_person
-from vault.context import Vault
-from vault.db import transaction
-from vault.erasure import erase_person
-from vault.errors import PersonErased
-from vault.models import Person, PersonDataKey, Record
-from vault.records import add_record, open_record, person_name
+from vault.account.erasure import erase_person
+from vault.core.errors import PersonErased
+from vault.records.sealed import add_record, open_record, person_name
+from vault.runtime.opening import Vault
+from vault.store.engine import transaction
+from vault.store.tables import Person, PersonDataKey, Record
 
 
 def test_after_erasure_nothing_of_the_person_opens(vault: Vault) -> None:

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vault.crypto import KEY_SIZE, TAG_SIZE, SealingKey
-from vault.errors import DecryptionFailed
-from vault.ingest import (
+from vault.core.errors import DecryptionFailed
+from vault.crypto.envelope import KEY_SIZE, TAG_SIZE, SealingKey
+from vault.crypto.streams import HEADER_SIZE, open_file
+from vault.radiology.ingest import (
     ContentProblem,
     FileTooLarge,
     PdfInspector,
@@ -24,7 +25,6 @@ from vault.ingest import (
     read_tail,
     write_tail,
 )
-from vault.streams import HEADER_SIZE, open_file
 
 DATA_KEY = bytes(range(KEY_SIZE))
 AAD = b"person p / record r / blob r"

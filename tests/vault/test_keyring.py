@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vault.crypto import KEY_SIZE, data_key_aad
-from vault.errors import DecryptionFailed, KeyringError
-from vault.keyring import KEYRING_FILENAME, KeyEncryptionKeys, LocalKeyring, open_keyring
+from vault.core.errors import DecryptionFailed, KeyringError
+from vault.crypto.envelope import KEY_SIZE, data_key_aad
+from vault.keys.keyring import KEYRING_FILENAME, KeyEncryptionKeys, LocalKeyring, open_keyring
 
 DATA_KEY = bytes(range(KEY_SIZE))
 AAD = data_key_aad("person-1", 1)

@@ -1,4 +1,4 @@
-"""Per-client attempt counters (:mod:`vault.lockout`) on SQLite and PostgreSQL."""
+"""Per-client attempt counters (:mod:`vault.access.throttles`) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import Session
 
 from tests.vault.conftest import NOW
-from vault.context import Vault
-from vault.db import transaction
-from vault.lockout import Limit, Throttle
+from vault.access.throttles import Limit, Throttle
+from vault.runtime.opening import Vault
+from vault.store.engine import transaction
 
 LOCK = timedelta(minutes=10)
 THREE = Throttle("test_scope", Limit(3, LOCK))

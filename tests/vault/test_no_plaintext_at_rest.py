@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from tests.vault.conftest import NOW, lab_report, make_person
-from vault.context import Vault
-from vault.crypto import blob_aad
-from vault.db import transaction
-from vault.records import add_record
-from vault.settings import Settings
-from vault.streams import StreamSealer
+from vault.core.settings import Settings
+from vault.crypto.envelope import blob_aad
+from vault.crypto.streams import StreamSealer
+from vault.records.sealed import add_record
+from vault.runtime.opening import Vault
+from vault.store.engine import transaction
 
 MARKER = b"ZQX-MARKER-7781-plaintext"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 
-from vault import passwords
+from vault.crypto import passwords
 
 
 def test_production_cost_is_owasp_argon2id() -> None:

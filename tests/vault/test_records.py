@@ -10,11 +10,8 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from tests.vault.conftest import NOW, lab_report, make_person
-from vault.context import Vault
-from vault.db import transaction
-from vault.errors import DecryptionFailed, NotFound
-from vault.models import Person, Record
-from vault.records import (
+from vault.core.errors import DecryptionFailed, NotFound
+from vault.records.sealed import (
     PENDING,
     RecordFilter,
     add_record,
@@ -24,6 +21,9 @@ from vault.records import (
     open_record,
     person_name,
 )
+from vault.runtime.opening import Vault
+from vault.store.engine import transaction
+from vault.store.tables import Person, Record
 
 
 def test_person_name_is_sealed_and_opens(vault: Vault) -> None:

@@ -6,12 +6,12 @@ import pytest
 from sqlmodel import Session, select
 
 from tests.vault.conftest import NOW, lab_report, make_person
-from vault.context import Vault
-from vault.db import transaction
-from vault.keyring import LocalKeyring
-from vault.models import PersonDataKey, Record
-from vault.records import RecordFilter, add_record, list_visible, open_record
-from vault.rotation import retire_unused_versions, rotate
+from vault.keys.keyring import LocalKeyring
+from vault.keys.rotation import retire_unused_versions, rotate
+from vault.records.sealed import RecordFilter, add_record, list_visible, open_record
+from vault.runtime.opening import Vault
+from vault.store.engine import transaction
+from vault.store.tables import PersonDataKey, Record
 
 
 def _seed(vault: Vault, people: int) -> dict[str, bytes]:

@@ -15,12 +15,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
 
-from vault.audit import GENESIS_HASH
-from vault.context import Vault, provision
-from vault.db import make_engine
-from vault.keyring import KEYRING_FILENAME, LocalKeyring
-from vault.models import AuditHead
-from vault.schema import (
+from vault.core.settings import Settings
+from vault.keys.keyring import KEYRING_FILENAME, LocalKeyring
+from vault.runtime.opening import Vault, provision
+from vault.store.audit import GENESIS_HASH
+from vault.store.engine import make_engine
+from vault.store.schema import (
     DatabaseUnreachable,
     SchemaError,
     alembic_config,
@@ -29,7 +29,7 @@ from vault.schema import (
     model_metadata,
     upgrade,
 )
-from vault.settings import Settings
+from vault.store.tables import AuditHead
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_the_migrated_schema_matches_the_models(database_url: str, engine: Engin
         differences = compare_metadata(context, model_metadata())
     assert differences == [], (
         "the models changed without a migration: add a revision "
-        "(vault/migrations/README.md) — differences: " + repr(differences)
+        "(vault/store/migrations/README.md) — differences: " + repr(differences)
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vault.settings import (
+from vault.core.settings import (
     DEFAULT_CONNECT_TIMEOUT,
     ConfigurationError,
     Settings,

@@ -12,10 +12,10 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session, col
 
 from tests.vault.conftest import NOW, make_person
-from vault.context import Vault
-from vault.db import after_commit, reading, transaction
-from vault.models import Notification, Person
-from vault.statements import Prepared
+from vault.runtime.opening import Vault
+from vault.store.engine import after_commit, reading, transaction
+from vault.store.statements import Prepared
+from vault.store.tables import Notification, Person
 
 _NOTIFICATION_COLUMNS = (
     col(Notification.id),

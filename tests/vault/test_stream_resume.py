@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vault.crypto import KEY_SIZE, TAG_SIZE
-from vault.errors import DecryptionFailed
-from vault.streams import HEADER_SIZE, StreamOpener, StreamSealer, open_file
+from vault.core.errors import DecryptionFailed
+from vault.crypto.envelope import KEY_SIZE, TAG_SIZE
+from vault.crypto.streams import HEADER_SIZE, StreamOpener, StreamSealer, open_file
 
 DATA_KEY = bytes(range(KEY_SIZE))
 AAD = b"person p / record r / upload"

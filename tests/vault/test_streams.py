@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vault.crypto import KEY_SIZE
-from vault.errors import DecryptionFailed
-from vault.streams import (
+from vault.core.errors import DecryptionFailed
+from vault.crypto.envelope import KEY_SIZE
+from vault.crypto.streams import (
     CHUNK_SIZE,
     HEADER_SIZE,
     StreamOpener,
@@ -347,7 +347,7 @@ def test_short_reads_still_open_and_reads_stay_chunk_sized(
 def test_a_sealer_without_digest_seals_the_same_format() -> None:
     import io
 
-    from vault.streams import StreamSealer, open_file, seal_file
+    from vault.crypto.streams import StreamSealer, open_file, seal_file
 
     key = bytes(range(32))
     data = bytes(range(256)) * 9000

@@ -1,0 +1,202 @@
+"""The use-cases: each asks :func:`policies.decide`, appends the decision to the audit
+log in the same transaction, and only then touches content (R11).
+
+A denied decision is committed to the audit log too — the use-case finishes its
+transaction and *then* raises, so "denied" is recorded but nothing is disclosed. Record
+reads that are denied raise :class:`~vault.core.errors.NotFound`, indistinguishable from a
+record that does not exist (R10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlmodel import Session
+
+from policies import decide
+from policies.model import Actor, Decision, Facts, Obligations, RecordRef, Request
+from policies.policy_file import Policy
+from policies.vocabulary import Action, ActorKind
+from vault.records.sealed import RecordFilter, new_id
+from vault.runtime.opening import Vault
+from vault.store import audit
+from vault.store.facts import load_facts
+from vault.store.statements import Prepared
+from vault.store.tables import Notification, Record
+
+NOTIFICATION_CHANNEL = "sms"
+_INSERT_NOTIFICATION = Prepared(insert(Notification))
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated party. ``acting_for``: the person a caregiver acts for."""
+
+    actor: Actor
+    acting_for: str | None = None
+    request_id: str | None = None
+
+    @property
+    def actor_id(self) -> str:
+        a = self.actor
+        if a.kind in (ActorKind.CITIZEN, ActorKind.CAREGIVER):
+            return a.person_id or ""
+        if a.kind is ActorKind.OPERATOR:
+            return "operator"
+        return a.professional_id or ""
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One question for the policy, about ``person_id``."""
+
+    action: Action
+    person_id: str | None
+    record: RecordRef | None = None
+    resource_id: str | None = None
+    session_id: str | None = None
+    authorisation_id: str | None = None
+    restricted_grant_id: str | None = None
+    target_institution_id: str | None = None
+
+
+def record_ref(record: Record) -> RecordRef:
+    return RecordRef(
+        record.category, record.source, record.clinical_date, record.depositor_institution_id
+    )
+
+
+def visible_filter(obligations: Obligations) -> RecordFilter:
+    """The policy's visible set as the store's SQL predicates (never a post-filter)."""
+    depositors = obligations.depositors
+    if depositors is not None and len(depositors) != 1:
+        if depositors:
+            raise ValueError("several depositor institutions in one filter")
+        return RecordFilter(categories=frozenset())  # nothing
+    return RecordFilter(
+        categories=(
+            frozenset(str(c) for c in obligations.categories)
+            if obligations.categories is not None
+            else None
+        ),
+        sources=(
+            frozenset(str(s) for s in obligations.sources)
+            if obligations.sources is not None
+            else None
+        ),
+        since=obligations.visible_since,
+        until=obligations.visible_until,
+        depositor_institution_id=next(iter(depositors)) if depositors else None,
+    )
+
+
+class Judge:
+    """Decides and records. Holds the policy and the vault; stateless otherwise."""
+
+    def __init__(
+        self,
+        vault: Vault,
+        policy: Policy,
+        on_decision: Callable[[str, bool], None] | None = None,
+    ) -> None:
+        self.vault = vault
+        self.policy = policy
+        self.on_decision = on_decision  # e.g. the API's metrics counter (reason, allowed)
+
+    def now(self) -> datetime:
+        return self.vault.clock.now()
+
+    def decide(self, session: Session, caller: Caller, ask: Ask, now: datetime) -> Decision:
+        """Decide, append to the audit log and, for a permitted view by someone other
+        than the person or their caregiver, notify the person — all in ``session``."""
+        head = audit.lock_head(session)  # before the facts: decisions in chain order
+        facts = load_facts(session, self.policy, ask.person_id) if ask.person_id else None
+        request = Request(
+            actor=caller.actor,
+            action=ask.action,
+            subject_id=ask.person_id,
+            record=ask.record,
+            on_behalf_of=caller.acting_for,
+            session_id=ask.session_id,
+            authorisation_id=ask.authorisation_id,
+            restricted_grant_id=ask.restricted_grant_id,
+            target_institution_id=ask.target_institution_id,
+        )
+        decision = decide(request, facts or Facts(policy=self.policy), now)
+        entry = audit.append(
+            session,
+            _event(
+                caller,
+                ask,
+                allowed=decision.allowed,
+                reason=str(decision.reason),
+                consent_id=decision.grant_id or decision.consent_id,
+            ),
+            at=now,
+            head=head,
+        )
+        if self.on_decision is not None:
+            self.on_decision(str(decision.reason), decision.allowed)
+        if decision.allowed and decision.obligations.notify_person and ask.person_id:
+            self.notify(session, ask.person_id, caller, ask.action, now, entry.seq)
+        return decision
+
+    def record_event(
+        self,
+        session: Session,
+        caller: Caller,
+        ask: Ask,
+        *,
+        allowed: bool,
+        reason: str,
+        now: datetime,
+        consent_id: str | None = None,
+    ) -> int:
+        """Audit an event decided outside the policy (e.g. a failed passcode)."""
+        event = _event(caller, ask, allowed=allowed, reason=reason, consent_id=consent_id)
+        return audit.append(session, event, at=now).seq
+
+    def notify(
+        self,
+        session: Session,
+        person_id: str,
+        caller: Caller,
+        action: str,
+        now: datetime,
+        audit_seq: int | None,
+    ) -> None:
+        notification = {
+            "id": new_id(),
+            "person_id": person_id,
+            "at": now,
+            "channel": NOTIFICATION_CHANNEL,
+            "event": str(action),
+            "actor_kind": str(caller.actor.kind),
+            "actor_id": caller.actor_id,
+            "institution_id": caller.actor.institution_id,
+            "audit_seq": audit_seq,
+            "detail_sealed": None,
+        }
+        _INSERT_NOTIFICATION.run(session, notification)
+
+
+def _event(
+    caller: Caller, ask: Ask, *, allowed: bool, reason: str, consent_id: str | None
+) -> audit.AuditEvent:
+    """What the audit log records of one decision: identities, action, outcome, reason."""
+    return audit.AuditEvent(
+        actor_kind=str(caller.actor.kind),
+        actor_id=caller.actor_id,
+        institution_id=caller.actor.institution_id,
+        on_behalf_of=caller.acting_for,
+        person_id=ask.person_id,
+        action=str(ask.action),
+        resource_id=ask.resource_id,
+        allowed=allowed,
+        reason=reason,
+        consent_id=consent_id,
+        request_id=caller.request_id,
+    )

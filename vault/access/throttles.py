@@ -1,0 +1,117 @@
+"""Counting failed guesses per client, and locking a client out for a while.
+
+Guessable secrets (cross-border passcodes, restricted-access OTPs) are protected twice:
+
+* **per secret** — the row holding the secret counts its own failures and is locked for
+  good after :data:`MAX_SECRET_FAILURES` (``CrossBorderAuthorisation.locked_at``,
+  ``RestrictedAccessRequest.locked_at``; see :mod:`vault.cross_border.sessions`,
+  :mod:`vault.restricted.requests`);
+* **per client** — a :class:`Throttle` counts failures per ``(scope, key)`` in
+  :class:`~vault.store.tables.AttemptCounter` (e.g. per professional, per institution) and,
+  at the limit, locks that key until ``locked_until``.
+
+A client counter is cleared by a success and starts afresh when its lock ends. Every
+update happens in the caller's transaction, so it commits together with the audit entry
+of the failure it counts (and survives the refusal that follows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from vault.core.errors import VaultError
+from vault.store.tables import AttemptCounter
+
+MAX_SECRET_FAILURES = 5
+"""Failed guesses after which a code pair or an OTP request is locked for good."""
+
+
+class LockedOut(VaultError):
+    """Too many failed guesses. ``until``: when the client may try again; ``None`` when
+    the secret itself is locked (the person must issue a new one)."""
+
+    code = "locked_out"
+
+    def __init__(self, until: datetime | None = None) -> None:
+        super().__init__("too many failed attempts")
+        self.until = until
+
+
+@dataclass(frozen=True)
+class Limit:
+    """``failures`` failed attempts lock the key for ``lock_for``."""
+
+    failures: int
+    lock_for: timedelta
+
+    def __post_init__(self) -> None:
+        if self.failures < 1 or self.lock_for <= timedelta(0):
+            raise ValueError("a limit needs at least one failure and a positive lock time")
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Failed attempts of one kind (``scope``), counted per key (e.g. a professional id)."""
+
+    scope: str
+    limit: Limit
+
+    def locked_until(self, session: Session, key: str, now: datetime) -> datetime | None:
+        """The end of the key's lock if it is locked at ``now``; else ``None``."""
+        row = session.get(AttemptCounter, (self.scope, key))
+        if row is None or row.locked_until is None or row.locked_until <= now:
+            return None
+        return row.locked_until
+
+    def fail(self, session: Session, key: str, now: datetime) -> datetime | None:
+        """Count one failure. Returns the lock's end if this failure locked the key."""
+        row = _counter_for_update(session, self.scope, key)
+        if row.locked_until is not None and row.locked_until <= now:
+            row.failures, row.locked_until = 0, None  # the last lock ended: start afresh
+        row.failures += 1
+        locked = None
+        if row.locked_until is None and row.failures >= self.limit.failures:
+            row.locked_until = locked = now + self.limit.lock_for
+        session.add(row)
+        session.flush()
+        return locked
+
+    def succeed(self, session: Session, key: str, now: datetime) -> None:
+        """A success clears the key's failures and any lock that has ended (a lock still
+        in force is left alone)."""
+        row = session.get(AttemptCounter, (self.scope, key))
+        if row is None or (row.locked_until is not None and row.locked_until > now):
+            return
+        if row.failures or row.locked_until is not None:
+            row.failures, row.locked_until = 0, None
+            session.add(row)
+            session.flush()
+
+    def failures(self, session: Session, key: str) -> int:
+        row = session.get(AttemptCounter, (self.scope, key))
+        return 0 if row is None else row.failures
+
+
+def _counter_for_update(session: Session, scope: str, key: str) -> AttemptCounter:
+    """The counter row, created if missing, locked for the rest of the transaction.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` then ``SELECT … FOR UPDATE``: two first failures
+    racing on PostgreSQL both end up counting on the one row (SQLite serialises writers).
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.exec(
+        insert(AttemptCounter)
+        .values(scope=scope, key=key, failures=0)
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+    )
+    return session.exec(
+        select(AttemptCounter)
+        .where(AttemptCounter.scope == scope, AttemptCounter.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()

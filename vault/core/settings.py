@@ -1,0 +1,186 @@
+"""Configuration from the environment (and matching CLI flags), via pydantic-settings.
+
+| variable | default |
+|---|---|
+| ``CROSSVAULT_DATA_DIR`` | ``./data`` |
+| ``DATABASE_URL`` | SQLite ``crossvault.db`` in the data dir (the *embedded default*) |
+| ``CROSSVAULT_POLICY`` | the packaged ``policies/default.toml`` |
+| ``CROSSVAULT_OPERATOR_SECRET`` | generated on first run into the data dir (0600) |
+| ``CROSSVAULT_KEYRING`` | unset: ``keyring.json`` in the data dir |
+| ``CROSSVAULT_DEMO`` | ``0`` |
+| ``CROSSVAULT_CLOCK`` | ``system`` (or ``simulated``) |
+
+Settings fail closed (see :class:`Settings`): a bad value is a one-line
+:class:`ConfigurationError` at construction, before anything is opened or written.
+
+Two ways to run, told apart by ``DATABASE_URL``:
+
+* **Embedded default** (``DATABASE_URL`` unset): SQLite in the data dir. Start-up migrates
+  the schema to the code's revision and generates a keyring on first run.
+* **Deployment** (``DATABASE_URL`` set, normally PostgreSQL): run ``crossvault db upgrade``
+  first (start-up only checks the schema revision and refuses if it differs), and supply
+  the keyring (``CROSSVAULT_KEYRING`` or an existing ``keyring.json`` in the data dir):
+  a keyring is never generated, unless ``CROSSVAULT_DEMO=1``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from vault.core.errors import VaultError
+
+MIN_OPERATOR_SECRET_LENGTH = 24
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "secret", "operator", "password", "admin", "crossvault", "example", "test"}
+)
+# Seconds libpq waits for a PostgreSQL server before giving up (added to URLs without one),
+# so an unreachable host is a prompt one-line refusal rather than a hang.
+DEFAULT_CONNECT_TIMEOUT = 10
+
+_SUPPORTED_URLS = "postgresql+psycopg://user:password@host:5432/name or sqlite:////absolute/path"
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
+_SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
+
+
+class ConfigurationError(VaultError):
+    """A setting is missing, malformed or unsafe. One line naming the variable, never its
+    value (it may hold a password or a secret)."""
+
+    code = "configuration_invalid"
+
+
+class Settings(BaseSettings):
+    """crossvault's configuration; construction raises :class:`ConfigurationError`.
+
+    Outside demo mode a placeholder ``CROSSVAULT_OPERATOR_SECRET`` (shorter than
+    ``MIN_OPERATOR_SECRET_LENGTH`` or a well-known word) is refused. ``DATABASE_URL``
+    must name PostgreSQL through psycopg 3 (``postgres://`` and ``postgresql://`` are
+    taken to mean it) or an SQLite file.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CROSSVAULT_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    policy: Path | None = None
+    operator_secret: str | None = None
+    keyring: str | None = None
+    demo: bool = False
+    clock: Literal["system", "simulated"] = "system"
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise ConfigurationError(_describe(error)) from None
+
+    @model_validator(mode="after")
+    def _fail_closed(self) -> Settings:
+        if self.database_url is not None:
+            self.database_url = normalise_database_url(self.database_url)
+        if not self.demo and self.operator_secret is not None:
+            _refuse_placeholder(self.operator_secret)
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True for the embedded default: ``DATABASE_URL`` unset, SQLite in the data dir."""
+        return self.database_url is None
+
+    @property
+    def may_generate_keyring(self) -> bool:
+        """A missing keyring may be generated only for the embedded default or a demo."""
+        return self.embedded or self.demo
+
+    def resolved_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'crossvault.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+
+def normalise_database_url(value: str) -> str:
+    """Check ``value`` and return the URL crossvault connects with.
+
+    ``postgres://`` and ``postgresql://`` become ``postgresql+psycopg://`` (the driver
+    installed), and PostgreSQL URLs without ``connect_timeout`` get
+    ``DEFAULT_CONNECT_TIMEOUT``. Messages never include the URL: it may hold a password.
+    """
+    if not value.strip():
+        raise ConfigurationError("DATABASE_URL is set but empty; unset it for the embedded default")
+    try:
+        url = make_url(value.strip())
+    except (ArgumentError, ValueError):
+        raise ConfigurationError(
+            f"DATABASE_URL is not a database URL; expected {_SUPPORTED_URLS}"
+        ) from None
+    scheme = url.drivername.lower()
+    if scheme in _POSTGRES_SCHEMES:
+        return _postgres_url(url)
+    if scheme in _SQLITE_SCHEMES:
+        return _sqlite_url(url)
+    raise ConfigurationError(
+        f"DATABASE_URL scheme {scheme!r} is not supported; expected {_SUPPORTED_URLS}"
+    )
+
+
+def _postgres_url(url: URL) -> str:
+    if not url.database:
+        raise ConfigurationError("DATABASE_URL names no PostgreSQL database")
+    url = url.set(drivername="postgresql+psycopg")
+    if "connect_timeout" not in url.query:
+        url = url.update_query_dict({"connect_timeout": str(DEFAULT_CONNECT_TIMEOUT)})
+    return url.render_as_string(hide_password=False)
+
+
+def _sqlite_url(url: URL) -> str:
+    if not url.database or url.database == ":memory:" or url.database.startswith("file::memory"):
+        raise ConfigurationError(
+            "DATABASE_URL names an in-memory SQLite database; give a file (sqlite:////path)"
+        )
+    return url.render_as_string(hide_password=False)
+
+
+def is_placeholder_secret(secret: str) -> bool:
+    """Shorter than ``MIN_OPERATOR_SECRET_LENGTH``, made only of well-known words
+    (``changemechangeme...``), or of fewer than 8 distinct characters."""
+    if len(secret) < MIN_OPERATOR_SECRET_LENGTH or len(set(secret)) < 8:
+        return True
+    rest = re.sub(r"[\W_]+", "", secret.lower())
+    for word in PLACEHOLDER_SECRETS:
+        rest = rest.replace(word.replace("-", "").replace("_", ""), "")
+    return not rest
+
+
+def _refuse_placeholder(secret: str) -> None:
+    if is_placeholder_secret(secret):
+        raise ConfigurationError(
+            "CROSSVAULT_OPERATOR_SECRET looks like a placeholder (well-known words, or "
+            f"shorter than {MIN_OPERATOR_SECRET_LENGTH} characters); set a random one "
+            "(`openssl rand -base64 32`) or unset it to have one generated"
+        )
+
+
+def _describe(error: ValidationError) -> str:
+    """One line naming each bad variable and what is wrong, without the input value."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else "settings"
+        problems.append(f"{_variable(field)}: {item['msg']}")
+    return "invalid configuration: " + "; ".join(problems).replace("\n", " ")
+
+
+def _variable(field: str) -> str:
+    if field.upper() == "DATABASE_URL" or field == "database_url":
+        return "DATABASE_URL"
+    return f"CROSSVAULT_{field.upper()}"

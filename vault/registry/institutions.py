@@ -1,0 +1,119 @@
+"""The operator's registry: persons, institutions (synced from the policy file),
+professionals and institutions' client credentials."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+
+from sqlmodel import Session, select
+
+from policies.policy_file import Policy
+from vault.core.errors import NotFound, VaultError
+from vault.crypto.passwords import hash_password, verify_password
+from vault.keys.datakeys import DataKeys
+from vault.records.sealed import create_person, new_id
+from vault.store.tables import Institution, InstitutionCredential, Person, Professional
+
+
+class RegistryConflict(VaultError):
+    code = "conflict"
+
+
+def sync_institutions(session: Session, policy: Policy) -> int:
+    """Make the Institution table match the policy's registry (adds and renames)."""
+    existing = {i.id: i for i in session.exec(select(Institution)).all()}
+    for inst in policy.institutions.values():
+        row = existing.get(inst.id) or Institution(id=inst.id, name="", region="")
+        row.name, row.region = inst.name, str(inst.region)
+        session.add(row)
+    session.flush()
+    return len(policy.institutions)
+
+
+def register_person(
+    session: Session,
+    keys: DataKeys,
+    *,
+    name: str,
+    date_of_birth: date,
+    password: str,
+    joined: bool,
+    now: datetime,
+    person_id: str | None = None,
+) -> Person:
+    return create_person(
+        session,
+        keys,
+        name=name,
+        date_of_birth=date_of_birth,
+        password_hash=hash_password(password),
+        joined_at=now if joined else None,
+        now=now,
+        person_id=person_id,
+    )
+
+
+def register_professional(
+    session: Session,
+    institution_id: str,
+    *,
+    name: str,
+    profession: str,
+    now: datetime,
+    professional_id: str | None = None,
+) -> Professional:
+    if session.get(Institution, institution_id) is None:
+        raise NotFound("institution not found")
+    row = Professional(
+        id=professional_id or new_id(),
+        institution_id=institution_id,
+        name=name,
+        profession=profession,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def issue_credentials(
+    session: Session,
+    institution_id: str,
+    *,
+    now: datetime,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+) -> tuple[str, str]:
+    """A new client id and secret for the institution; the secret is shown once."""
+    if session.get(Institution, institution_id) is None:
+        raise NotFound("institution not found")
+    cid = client_id or f"{institution_id}-{secrets.token_hex(4)}"
+    secret = client_secret or secrets.token_urlsafe(32)
+    session.add(
+        InstitutionCredential(
+            client_id=cid,
+            institution_id=institution_id,
+            secret_hash=hash_password(secret),
+            created_at=now,
+        )
+    )
+    session.flush()
+    return cid, secret
+
+
+def authenticate_client(session: Session, client_id: str, client_secret: str) -> str | None:
+    """The institution id for a valid, unrevoked credential; ``None`` otherwise."""
+    row = session.get(InstitutionCredential, client_id)
+    valid = verify_password(row.secret_hash if row else None, client_secret)
+    if not valid or row is None or row.revoked_at is not None:
+        return None
+    return row.institution_id
+
+
+def authenticate_person(session: Session, person_id: str, password: str) -> Person | None:
+    person = session.get(Person, person_id)
+    valid = verify_password(person.password_hash if person else None, password)
+    if not valid or person is None or person.erased_at is not None:
+        return None
+    return person

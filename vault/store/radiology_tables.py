@@ -1,0 +1,71 @@
+"""Tables of radiology deposits (R5): a deposit, and the files streamed into it.
+
+A deposit is opened with a person's radiology authorisation code and stays ``open``
+until it is ``completed`` (its records become visible, the authorisation is used) or
+``abandoned`` (it expired first; its files and pending records are removed). Each file
+becomes one ``pending`` :class:`~vault.store.tables.Record` as soon as it is stored; nothing of
+a deposit is visible before ``complete``.
+
+In clear, as for records: ids, states, sizes, content types and instants. The DICOM
+attributes and the plaintext digests are sealed in the records' metadata; the deposit's
+pinned DICOM PatientID is sealed with the person's data key.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from vault.store.types import UTCDateTime
+
+OPEN = "open"
+COMPLETED = "completed"
+ABANDONED = "abandoned"
+UPLOADING = "uploading"
+STORED = "stored"
+
+
+def _instant(nullable: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class RadiologyDeposit(SQLModel, table=True):
+    """One visit's study, deposited by one institution under one authorisation."""
+
+    id: str = Field(primary_key=True, max_length=40)
+    authorisation_id: str = Field(
+        foreign_key="radiologyauthorisation.id", index=True, max_length=40
+    )
+    person_id: str = Field(foreign_key="person.id", index=True, max_length=40)
+    institution_id: str = Field(max_length=80)
+    professional_id: str = Field(max_length=40)
+    clinical_date: date
+    state: str = Field(default=OPEN, max_length=12, index=True)
+    created_at: datetime = Field(sa_column=_instant())
+    expires_at: datetime = Field(sa_column=_instant())
+    completed_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    # The first DICOM file's PatientID, which every later file must repeat (sealed).
+    patient_id_sealed: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True)
+    )
+
+
+class RadiologyFile(SQLModel, table=True):
+    """A file of a deposit: ``uploading`` (a resumable upload in progress) or ``stored``
+    (sealed in the blob store as the pending record ``record_id``)."""
+
+    __table_args__ = (UniqueConstraint("deposit_id", "name"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    deposit_id: str = Field(foreign_key="radiologydeposit.id", index=True, max_length=40)
+    name: str = Field(max_length=120)
+    content_type: str = Field(max_length=60)
+    category: str = Field(max_length=40)
+    record_id: str = Field(max_length=40, unique=True)
+    state: str = Field(default=UPLOADING, max_length=12)
+    upload_length: int | None = None  # declared by a resumable upload
+    size: int = 0  # plaintext bytes, once stored
+    created_at: datetime = Field(sa_column=_instant())
+    updated_at: datetime = Field(sa_column=_instant())

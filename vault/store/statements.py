@@ -1,0 +1,120 @@
+"""Statements of the per-request hot path, compiled once and run on the driver's cursor.
+
+Every decision runs the same dozen statements (lock the audit head, load the person's
+facts, append the entry, notify, read the data key, list a page). Through SQLAlchemy's
+execution machinery each one costs 30 to 100 µs of Python before SQLite's few µs of work,
+which made the statements, not the work, most of a request. A :class:`Prepared`
+statement is the same Core statement, compiled once per dialect, whose parameters and
+rows still pass through the column types' own processors (dates on SQLite, aware UTC
+instants everywhere), executed on the DBAPI cursor of the session's connection, so it
+joins the session's transaction (``BEGIN IMMEDIATE`` on SQLite, the row lock on
+PostgreSQL) exactly as ``session.execute`` would.
+
+A statement is fixed once compiled. One whose shape changes with its arguments either
+gets one :class:`Prepared` per shape (the record page: :func:`vault.records.sealed.list_visible`)
+or is built per call and keeps ``session.execute``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Dialect
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlmodel import Session
+
+Processor = Callable[[Any], Any]
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    compiled: SQLCompiler
+    sql: str
+    order: tuple[str, ...] | None  # positional drivers (sqlite3): the parameters' order
+    binders: Mapping[str, Processor]
+    readers: tuple[Processor | None, ...]
+
+    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+        bound = self.compiled.construct_params(dict(values))
+        for name, process in self.binders.items():
+            bound[name] = process(bound[name])
+        if self.order is None:
+            return bound
+        return [bound[name] for name in self.order]
+
+    def row(self, raw: Sequence[Any]) -> Row:
+        return tuple(
+            value if read is None else read(value)
+            for read, value in zip(self.readers, raw, strict=True)
+        )
+
+
+class Prepared:
+    """One fixed Core statement (``SELECT``, ``INSERT`` or ``UPDATE``), compiled once per
+    dialect and per set of parameter names."""
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
+        self._lock = threading.Lock()
+
+    def all(self, session: Session, values: Mapping[str, Any] | None = None) -> list[Row]:
+        compiled, cursor = self._execute(session, values or {})
+        try:
+            return [compiled.row(raw) for raw in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def first(self, session: Session, values: Mapping[str, Any] | None = None) -> Row | None:
+        rows = self.all(session, values)
+        return rows[0] if rows else None
+
+    def run(self, session: Session, values: Mapping[str, Any]) -> int:
+        """Execute a write; the number of rows it touched."""
+        _, cursor = self._execute(session, values)
+        try:
+            count: int = cursor.rowcount
+            return count
+        finally:
+            cursor.close()
+
+    def _execute(self, session: Session, values: Mapping[str, Any]) -> tuple[_Compiled, Any]:
+        connection = session.connection()  # begins the session's transaction if need be
+        compiled = self._for(connection.dialect, values)
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(compiled.sql, compiled.parameters(values))
+        except BaseException:
+            cursor.close()
+            raise
+        return compiled, cursor
+
+    def _for(self, dialect: Dialect, values: Mapping[str, Any]) -> _Compiled:
+        key = (dialect.name, frozenset(values))
+        found = self._compiled.get(key)
+        if found is None:
+            with self._lock:
+                found = self._compiled.get(key) or _compile(self.statement, dialect, values)
+                self._compiled[key] = found
+        return found
+
+
+def _compile(statement: Executable, dialect: Dialect, values: Mapping[str, Any]) -> _Compiled:
+    compiled = statement.compile(dialect=dialect, column_keys=sorted(values))  # type: ignore[attr-defined]
+    assert isinstance(compiled, SQLCompiler)
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        raise ValueError("a prepared statement needs fixed parameters (no expanding IN)")
+    binders: dict[str, Processor] = {}
+    for name, bind in compiled.binds.items():
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            binders[name] = process
+    columns = getattr(statement, "selected_columns", ())
+    readers = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    order = tuple(compiled.positiontup or ()) if compiled.positional else None
+    return _Compiled(compiled, compiled.string, order, binders, readers)
