@@ -13,7 +13,8 @@ from api.deps import ServicesDep
 from api.errors import Problem
 from api.services import OPERATOR_CLIENT_ID, Services
 from api.tokens import LIFETIME, Role
-from vault.registry.institutions import authenticate_client, authenticate_person
+from vault.registry.institutions import authenticate_client
+from vault.registry.persons import authenticate_person
 from vault.store.tables import Professional
 
 router = APIRouter(tags=["auth"])

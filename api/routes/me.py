@@ -63,9 +63,9 @@ from vault.account.profile import (
     InvalidCursor,
     NotificationView,
 )
+from vault.crypto.aad import CodeKind
 from vault.crypto.secrets import Secret
 from vault.sharing.consents import (
-    CodeKind,
     Consents,
     CrossBorderView,
     RadiologyView,

@@ -26,7 +26,8 @@ from vault.access.judge import Ask, Caller
 from vault.core.clock import SimulatedClock
 from vault.core.errors import Denied
 from vault.keys.rotation import retire_unused_versions, rotate
-from vault.registry.institutions import issue_credentials, register_person, register_professional
+from vault.registry.institutions import issue_credentials, register_professional
+from vault.registry.persons import register_person
 from vault.store.audit import verify_chain
 from vault.store.engine import transaction
 

@@ -16,8 +16,9 @@ from api.schemas import RecordCreate, RecordPage, RecordPublic
 from policies.vocabulary import Action, Category, Source
 from vault.access.judge import Caller
 from vault.core.errors import Denied
+from vault.records.listing import decode_cursor
 from vault.records.reading import RecordQuery, RecordView
-from vault.records.sealed import NewRecord, decode_cursor
+from vault.records.sealed import NewRecord
 
 router = APIRouter()
 

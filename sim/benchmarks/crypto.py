@@ -31,7 +31,8 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sim.benchmarks import Measurement
-from vault.crypto.envelope import NONCE_SIZE, SealingKey, record_aad
+from vault.crypto import aad
+from vault.crypto.envelope import NONCE_SIZE, SealingKey
 from vault.crypto.streams import CHUNK_SIZE, open_file, seal_file
 
 SUITE = "crypto"
@@ -75,7 +76,7 @@ def _record_throughput(count: int) -> list[Measurement]:
     raw = AESGCM(key.raw())
     plaintext = os.urandom(RECORD_SIZE)
     places = [_place(index) for index in range(count)]
-    aads = [record_aad(*place) for place in places]
+    aads = [aad.record(*place) for place in places]
     envelopes = [key.seal(plaintext, aad=aad) for aad in aads]
     raw_sealed = [
         (envelope[1 : 1 + NONCE_SIZE], envelope[1 + NONCE_SIZE :]) for envelope in envelopes
@@ -83,19 +84,19 @@ def _record_throughput(count: int) -> list[Measurement]:
 
     def seal() -> None:
         for place in places:
-            key.seal(plaintext, aad=record_aad(*place))
+            key.seal(plaintext, aad=aad.record(*place))
 
     def raw_seal() -> None:
-        for aad in aads:
-            raw.encrypt(os.urandom(NONCE_SIZE), plaintext, aad)
+        for place_aad in aads:
+            raw.encrypt(os.urandom(NONCE_SIZE), plaintext, place_aad)
 
     def open_() -> None:
         for place, envelope in zip(places, envelopes, strict=True):
-            key.open(envelope, aad=record_aad(*place))
+            key.open(envelope, aad=aad.record(*place))
 
     def raw_open() -> None:
-        for (nonce, sealed), aad in zip(raw_sealed, aads, strict=True):
-            raw.decrypt(nonce, sealed, aad)
+        for (nonce, sealed), place_aad in zip(raw_sealed, aads, strict=True):
+            raw.decrypt(nonce, sealed, place_aad)
 
     seconds = _best_seconds(seal, raw_seal, open_, raw_open)
     rates = [count * RECORD_SIZE / MB / elapsed for elapsed in seconds]

@@ -28,7 +28,8 @@ import httpx
 from sim.benchmarks import Measurement
 from sim.server import OPERATOR_SECRET, bearer, running_server
 from sim.studies import Study, write_large_file
-from vault.crypto.envelope import KEY_SIZE, blob_aad
+from vault.crypto import aad
+from vault.crypto.envelope import KEY_SIZE
 from vault.crypto.streams import seal_file
 
 SUITE = "radiology"
@@ -94,7 +95,7 @@ def _seal_file_seconds(study: Path, target: Path) -> float:
     data_key = os.urandom(KEY_SIZE)
     started = time.perf_counter()
     with open(study, "rb") as source, open(target, "wb") as sealed:
-        seal_file(data_key, source, sealed, aad=blob_aad("bench-person", "bench-record", "r"))
+        seal_file(data_key, source, sealed, aad=aad.blob("bench-person", "bench-record", "r"))
         sealed.flush()
         os.fsync(sealed.fileno())
     seconds = time.perf_counter() - started

@@ -15,8 +15,8 @@ from sqlmodel import Session, col, select
 from tests.api.conftest import OPERATOR_SECRET, PASSWORD, World
 from tests.support.http import bearer
 from vault.core.clock import SimulatedClock
+from vault.core.ids import new_id
 from vault.crypto.passwords import code_hash, new_code
-from vault.records.sealed import new_id
 from vault.store.engine import transaction
 from vault.store.tables import AuditEntry, CrossBorderAuthorisation, Notification
 

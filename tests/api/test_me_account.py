@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from tests.api.conftest import World
-from vault.account.profile import notification_aad
-from vault.records.sealed import new_id
+from vault.core.ids import new_id
+from vault.crypto import aad
 from vault.store.engine import transaction
 from vault.store.tables import Notification
 
@@ -111,7 +111,7 @@ def test_each_view_by_a_provider_notifies_the_person(world: World) -> None:
 
 def _sealed_notification(world: World, pid: str, detail: str, minutes: int) -> str:
     """A notification with a detail sealed under the person's key, as the OTP flow
-    writes it (the AAD is ``vault.account.notification_aad``)."""
+    writes it (the AAD is ``vault.crypto.aad.notification_detail``)."""
     ident = new_id()
     with transaction(world.vault.engine) as session:
         key = world.vault.keys.get(session, pid)
@@ -125,7 +125,7 @@ def _sealed_notification(world: World, pid: str, detail: str, minutes: int) -> s
                 actor_kind="hk_professional",
                 actor_id="p1",
                 institution_id="hksh",
-                detail_sealed=key.seal(detail.encode(), aad=notification_aad(ident)),
+                detail_sealed=key.seal(detail.encode(), aad=aad.notification_detail(ident)),
             )
         )
     return ident

@@ -17,8 +17,8 @@ from tests.support.http import bearer
 from vault.access.judge import Caller, Judge
 from vault.core.clock import SimulatedClock
 from vault.core.errors import NotFound
+from vault.core.ids import new_id
 from vault.records.reading import RecordQuery, Records
-from vault.records.sealed import new_id
 from vault.registry.institutions import register_professional
 from vault.store.engine import transaction
 from vault.store.tables import ViewingSession

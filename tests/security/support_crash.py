@@ -609,8 +609,9 @@ def seed_persons(deployment: Deployment, count: int) -> None:
 
     from sqlalchemy import insert
 
-    from vault.crypto.envelope import SealingKey, data_key_aad
-    from vault.records.sealed import _name_aad
+    from vault.crypto.aad import data_key as data_key_aad
+    from vault.crypto.aad import person_name as _name_aad
+    from vault.crypto.envelope import SealingKey
     from vault.store.tables import Person as PersonRow
     from vault.store.tables import PersonDataKey
 

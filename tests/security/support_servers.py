@@ -24,7 +24,7 @@ from sqlalchemy.pool import NullPool
 
 from sim.server import free_port
 from tests.security.support_zygote import Launcher, clean_environment
-from vault.crypto.envelope import data_key_aad
+from vault.crypto.aad import data_key as data_key_aad
 from vault.keys.keyring import KEYRING_FILENAME, LocalKeyring
 
 OPERATOR_SECRET = "crash-suite-operator-secret-6f1d2b9a0c4e"

@@ -338,7 +338,7 @@ def test_a_stale_keyring_refuses_to_rotate_over_a_newer_one(deployment: Deployme
     try:
         from datetime import UTC, date, datetime
 
-        from vault.records.sealed import create_person
+        from vault.registry.persons import create_person
 
         now = datetime.now(UTC)
         with transaction(vault.engine) as session:
@@ -445,7 +445,7 @@ def test_an_erasure_that_does_not_commit_keeps_the_blobs(deployment: Deployment)
     try:
         from datetime import UTC, date, datetime
 
-        from vault.records.sealed import create_person
+        from vault.registry.persons import create_person
 
         now = datetime.now(UTC)
         with transaction(vault.engine) as session:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from vault.core.settings import Settings
-from vault.records.sealed import NewRecord, create_person
+from vault.records.sealed import NewRecord
+from vault.registry.persons import create_person
 from vault.runtime.opening import Vault, provision
 from vault.store.engine import transaction
 

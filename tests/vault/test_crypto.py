@@ -9,14 +9,10 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from vault.core.errors import DecryptionFailed
-from vault.crypto.envelope import (
-    KEY_SIZE,
-    NONCE_SIZE,
-    SealingKey,
-    blob_aad,
-    data_key_aad,
-    record_aad,
-)
+from vault.crypto.aad import blob as blob_aad
+from vault.crypto.aad import data_key as data_key_aad
+from vault.crypto.aad import record as record_aad
+from vault.crypto.envelope import KEY_SIZE, NONCE_SIZE, SealingKey
 
 KEY = SealingKey.generate()
 

@@ -8,7 +8,8 @@ from sqlmodel import Session, select
 from tests.vault.conftest import NOW, lab_report, make_person
 from vault.account.erasure import erase_person
 from vault.core.errors import PersonErased
-from vault.records.sealed import add_record, open_record, person_name
+from vault.records.sealed import add_record, open_record
+from vault.registry.persons import person_name
 from vault.runtime.opening import Vault
 from vault.store.engine import transaction
 from vault.store.tables import Person, PersonDataKey, Record

@@ -18,7 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vault.core.errors import DecryptionFailed, KeyringError
-from vault.crypto.envelope import KEY_SIZE, data_key_aad
+from vault.crypto.aad import data_key as data_key_aad
+from vault.crypto.envelope import KEY_SIZE
 from vault.keys.keyring import KEYRING_FILENAME, KeyEncryptionKeys, LocalKeyring, open_keyring
 
 DATA_KEY = bytes(range(KEY_SIZE))

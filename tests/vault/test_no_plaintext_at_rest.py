@@ -8,7 +8,7 @@ import pytest
 
 from tests.vault.conftest import NOW, lab_report, make_person
 from vault.core.settings import Settings
-from vault.crypto.envelope import blob_aad
+from vault.crypto import aad
 from vault.crypto.streams import StreamSealer
 from vault.records.sealed import add_record
 from vault.runtime.opening import Vault
@@ -28,7 +28,7 @@ def test_no_marker_in_database_or_blobs(vault: Vault, settings: Settings, db_kin
     with transaction(vault.engine) as session:
         add_record(session, vault.keys, pid, lab_report(MARKER * 3), now=NOW)
         key = vault.keys.get(session, pid)
-    sealer = StreamSealer(key.raw(), aad=blob_aad(pid, "r1", "image.dcm"))
+    sealer = StreamSealer(key.raw(), aad=aad.blob(pid, "r1", "image.dcm"))
     with vault.blobs.writing() as pending:
         pending.write(sealer.header)
         pending.write(sealer.update(MARKER * 100_000))

@@ -11,16 +11,9 @@ from sqlmodel import Session, col
 
 from tests.vault.conftest import NOW, lab_report, make_person
 from vault.core.errors import DecryptionFailed, NotFound
-from vault.records.sealed import (
-    PENDING,
-    RecordFilter,
-    add_record,
-    decode_cursor,
-    find_visible,
-    list_visible,
-    open_record,
-    person_name,
-)
+from vault.records.listing import RecordFilter, decode_cursor, find_visible, list_visible
+from vault.records.sealed import PENDING, add_record, open_record
+from vault.registry.persons import person_name
 from vault.runtime.opening import Vault
 from vault.store.engine import transaction
 from vault.store.tables import Person, Record

@@ -8,7 +8,8 @@ from sqlmodel import Session, select
 from tests.vault.conftest import NOW, lab_report, make_person
 from vault.keys.keyring import LocalKeyring
 from vault.keys.rotation import retire_unused_versions, rotate
-from vault.records.sealed import RecordFilter, add_record, list_visible, open_record
+from vault.records.listing import RecordFilter, list_visible
+from vault.records.sealed import add_record, open_record
 from vault.runtime.opening import Vault
 from vault.store.engine import transaction
 from vault.store.tables import PersonDataKey, Record

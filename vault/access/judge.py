@@ -17,15 +17,15 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from policies import decide
-from policies.model import Actor, Decision, Facts, Obligations, RecordRef, Request
+from policies.model import Actor, Decision, Facts, RecordRef, Request
 from policies.policy_file import Policy
 from policies.vocabulary import Action, ActorKind
-from vault.records.sealed import RecordFilter, new_id
+from vault.core.ids import new_id
 from vault.runtime.opening import Vault
 from vault.store import audit
 from vault.store.facts import load_facts
 from vault.store.statements import Prepared
-from vault.store.tables import Notification, Record
+from vault.store.tables import Notification
 
 NOTIFICATION_CHANNEL = "sms"
 _INSERT_NOTIFICATION = Prepared(insert(Notification))
@@ -61,36 +61,6 @@ class Ask:
     authorisation_id: str | None = None
     restricted_grant_id: str | None = None
     target_institution_id: str | None = None
-
-
-def record_ref(record: Record) -> RecordRef:
-    return RecordRef(
-        record.category, record.source, record.clinical_date, record.depositor_institution_id
-    )
-
-
-def visible_filter(obligations: Obligations) -> RecordFilter:
-    """The policy's visible set as the store's SQL predicates (never a post-filter)."""
-    depositors = obligations.depositors
-    if depositors is not None and len(depositors) != 1:
-        if depositors:
-            raise ValueError("several depositor institutions in one filter")
-        return RecordFilter(categories=frozenset())  # nothing
-    return RecordFilter(
-        categories=(
-            frozenset(str(c) for c in obligations.categories)
-            if obligations.categories is not None
-            else None
-        ),
-        sources=(
-            frozenset(str(s) for s in obligations.sources)
-            if obligations.sources is not None
-            else None
-        ),
-        since=obligations.visible_since,
-        until=obligations.visible_until,
-        depositor_institution_id=next(iter(depositors)) if depositors else None,
-    )
 
 
 class Judge:

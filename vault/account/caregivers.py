@@ -20,7 +20,7 @@ from policies.vocabulary import Action
 from vault.access.judge import Ask, Caller
 from vault.account.profile import AccountInvalid, AccountUseCase
 from vault.core.errors import NotFound
-from vault.records.sealed import new_id
+from vault.core.ids import new_id
 from vault.store.tables import CaregiverDelegation, Person
 
 

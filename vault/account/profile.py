@@ -28,7 +28,8 @@ from policies.model import Decision
 from policies.vocabulary import Action, Reason
 from vault.access.judge import Ask, Caller, Judge
 from vault.core.errors import Denied, NotFound, VaultError
-from vault.records.sealed import person_name
+from vault.crypto import aad
+from vault.registry.persons import person_name
 from vault.runtime.opening import Vault
 from vault.store.engine import transaction
 from vault.store.tables import AuditEntry, Notification, Person
@@ -200,11 +201,6 @@ class NotificationPage:
     next_cursor: str | None
 
 
-def notification_aad(notification_id: str) -> bytes:
-    """AAD of a notification's sealed ``detail`` (sealed with the person's data key)."""
-    return b"crossvault notification\x00" + notification_id.encode()
-
-
 class Account(AccountUseCase):
     def profile(self, caller: Caller, person_id: str) -> Profile:
         def work(session: Session, now: datetime) -> Profile:
@@ -268,5 +264,5 @@ class Account(AccountUseCase):
         if notification.detail_sealed is None:
             return None
         key = self.vault.keys.get(session, notification.person_id)
-        plain = key.open(notification.detail_sealed, aad=notification_aad(notification.id))
+        plain = key.open(notification.detail_sealed, aad=aad.notification_detail(notification.id))
         return plain.decode()

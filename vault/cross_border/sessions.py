@@ -41,9 +41,9 @@ from policies.vocabulary import Action, ActorKind, Reason
 from vault.access.judge import Ask, Caller, Judge
 from vault.access.throttles import MAX_SECRET_FAILURES, Limit, LockedOut, Throttle
 from vault.core.errors import NotFound, VaultError
+from vault.core.ids import new_id
 from vault.crypto.passwords import code_hash, same_code
 from vault.crypto.secrets import Secret
-from vault.records.sealed import new_id
 from vault.store import audit
 from vault.store.engine import reading, transaction
 from vault.store.statements import Prepared

@@ -6,12 +6,12 @@ data goes in and out as ``bytes``, and every failure to open is one opaque
 
 An envelope is ``0x01 || nonce (12) || ciphertext || tag (16)``. The AAD ties it to one
 place in the vault (a record of one person, a person's wrapped data key, a blob of one
-record), so a ciphertext copied into another row does not open there.
+record), so a ciphertext copied into another row does not open there; every AAD is built
+by :mod:`vault.crypto.aad`.
 """
 
 from __future__ import annotations
 
-import datetime
 import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -70,37 +70,3 @@ class SealingKey:
         return f"{type(self).__name__}('**********')"
 
     __str__ = __repr__
-
-
-def _length_prefixed(*fields: str) -> bytes:
-    """Each field as 4-byte big-endian length || UTF-8: a self-delimiting encoding."""
-    return b"".join([len(field).to_bytes(4, "big") + field for field in map(str.encode, fields)])
-
-
-# The domain label leads every AAD, so AADs of different kinds never coincide.
-_RECORD = _length_prefixed("crossvault/record/v1")
-_DATA_KEY = _length_prefixed("crossvault/data-key/v1")
-_BLOB = _length_prefixed("crossvault/blob/v1")
-
-
-def record_aad(
-    person_id: str, record_id: str, category: str, clinical_date: datetime.date
-) -> bytes:
-    """AAD binding a sealed record to its person, id, category and clinical date.
-
-    A ``datetime`` is refused: its ISO form carries a time, so the same day would
-    encode two ways and the record would not open again.
-    """
-    if isinstance(clinical_date, datetime.datetime):
-        raise TypeError("clinical_date is a date, not a datetime")
-    return _RECORD + _length_prefixed(person_id, record_id, category, clinical_date.isoformat())
-
-
-def data_key_aad(person_id: str, key_version: int) -> bytes:
-    """AAD binding a wrapped data key to its person and keyring version."""
-    return _DATA_KEY + _length_prefixed(person_id, str(key_version))
-
-
-def blob_aad(person_id: str, record_id: str, name: str) -> bytes:
-    """AAD binding a streamed blob (e.g. a DICOM study) to its person, record and name."""
-    return _BLOB + _length_prefixed(person_id, record_id, name)

@@ -18,7 +18,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from vault.core.errors import PersonErased
-from vault.crypto.envelope import SealingKey, data_key_aad
+from vault.crypto import aad
+from vault.crypto.envelope import SealingKey
 from vault.keys.keyring import KeyEncryptionKeys
 from vault.store.statements import Prepared
 from vault.store.tables import PersonDataKey
@@ -85,7 +86,7 @@ class DataKeys:
         key = SealingKey.generate()
         version = self.kek.current_version
         while True:  # the AAD names the version: if a rotation landed in between, wrap again
-            used, wrapped = self.kek.wrap(key.raw(), aad=data_key_aad(person_id, version))
+            used, wrapped = self.kek.wrap(key.raw(), aad=aad.data_key(person_id, version))
             if used == version:
                 break
             version = used
@@ -104,7 +105,7 @@ class DataKeys:
         cached = self.cache.get(person_id, version)
         if cached is not None:
             return cached
-        raw = self.kek.unwrap(version, wrapped, aad=data_key_aad(person_id, version))
+        raw = self.kek.unwrap(version, wrapped, aad=aad.data_key(person_id, version))
         key = SealingKey(raw)
         self.cache.put(person_id, version, key)
         return key
@@ -112,9 +113,9 @@ class DataKeys:
     def rewrap(self, row: PersonDataKey, *, now: datetime) -> None:
         """Re-wrap one key under the current keyring version (rotation's unit of work)."""
         old = row.key_version
-        raw = self.kek.unwrap(old, row.wrapped, aad=data_key_aad(row.person_id, old))
+        raw = self.kek.unwrap(old, row.wrapped, aad=aad.data_key(row.person_id, old))
         new_version = self.kek.current_version
-        _, row.wrapped = self.kek.wrap(raw, aad=data_key_aad(row.person_id, new_version))
+        _, row.wrapped = self.kek.wrap(raw, aad=aad.data_key(row.person_id, new_version))
         row.key_version = new_version
         row.rewrapped_at = now
         self.cache.forget(row.person_id)

@@ -55,10 +55,12 @@ from sqlmodel import Session, col, select
 from policies.dates import hk_date
 from policies.model import Decision, RecordRef
 from policies.vocabulary import Action, Category, Reason, Source
-from vault.access.judge import Ask, Caller, Judge, visible_filter
+from vault.access.judge import Ask, Caller, Judge
 from vault.access.throttles import Limit, LockedOut, Throttle
 from vault.core.errors import NotFound, VaultError
-from vault.crypto.envelope import SealingKey, record_aad
+from vault.core.ids import new_id
+from vault.crypto import aad
+from vault.crypto.envelope import SealingKey
 from vault.crypto.passwords import code_hash
 from vault.crypto.streams import CHUNK_SIZE
 from vault.radiology.dicom import PatientMismatch
@@ -71,14 +73,9 @@ from vault.radiology.uploads import (
     UploadLimits,
 )
 from vault.records.blob_content import BlobContent, open_blob_record
-from vault.records.sealed import (
-    COMMITTED,
-    PENDING,
-    new_id,
-    open_metadata,
-    person_name,
-    seal_metadata,
-)
+from vault.records.listing import visible_filter
+from vault.records.sealed import COMMITTED, PENDING, open_metadata, seal_metadata, seal_title
+from vault.registry.persons import person_name
 from vault.runtime.opening import Vault
 from vault.store.engine import transaction
 from vault.store.radiology_tables import (
@@ -592,7 +589,7 @@ class RadiologyDeposits:
             _pin(key, deposit, ingested.patient_id)
             session.add(deposit)
         record = _pending_record(context, ingested, metadata, deposit.clinical_date, now)
-        record.title_sealed = key.seal(_title(context, metadata).encode(), aad=_title_aad(record))
+        record.title_sealed = seal_title(key, record, _title(context, metadata))
         record.metadata_sealed = seal_metadata(key, record, metadata)
         session.add(record)
         row = session.get(RadiologyFile, context.file_id) if resumable else None
@@ -827,12 +824,7 @@ def _receipt(
 
 
 def _patient_aad(deposit: RadiologyDeposit) -> bytes:
-    return (
-        b"crossvault/radiology-patient-id/v1\x00"
-        + deposit.person_id.encode()
-        + b"\x00"
-        + (deposit.id.encode())
-    )
+    return aad.radiology_patient_id(deposit.person_id, deposit.id)
 
 
 def _pinned(key: SealingKey, deposit: RadiologyDeposit) -> str | None:
@@ -885,15 +877,6 @@ def _title(context: FileContext, metadata: dict[str, str]) -> str:
         )
         return f"Radiology images{': ' + what if what else ''}"
     return f"Radiology report ({context.name})"
-
-
-def _title_aad(record: Record) -> bytes:
-    # The AAD :func:`vault.records.sealed.record_title` opens titles with (a round-trip test
-    # in tests/api/test_radiology_flow.py keeps the two in step).
-    return (
-        record_aad(record.person_id, record.id, record.category, record.clinical_date)
-        + b"\x00title"
-    )
 
 
 def _matching(

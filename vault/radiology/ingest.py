@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from vault.core.errors import DecryptionFailed, VaultError
+from vault.crypto import aad
 from vault.crypto.envelope import TAG_SIZE, SealingKey
 from vault.crypto.streams import CHUNK_SIZE, HEADER_SIZE, StreamInfo, StreamOpener, StreamSealer
 
@@ -298,19 +299,11 @@ def _replay(
 # --- the tail of a resumable upload --------------------------------------------------
 
 
-def tail_aad(upload_id: str, header: bytes, chunks: int) -> bytes:
-    return (
-        b"crossvault/upload-tail/v1\x00"
-        + upload_id.encode()
-        + b"\x00"
-        + header
-        + (chunks.to_bytes(8, "big"))
-    )
-
-
 def write_tail(path: Path, key: SealingKey, upload_id: str, ingest: SealedIngest) -> None:
     """Seal the ingest's unfinished chunk to ``path`` atomically (temp, fsync, rename)."""
-    envelope = key.seal(ingest.tail, aad=tail_aad(upload_id, ingest.header, ingest.sealed_chunks))
+    envelope = key.seal(
+        ingest.tail, aad=aad.upload_tail(upload_id, ingest.header, ingest.sealed_chunks)
+    )
     temporary = path.with_name(f"{path.name}.{secrets.token_hex(8)}.part")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -332,6 +325,6 @@ def read_tail(path: Path, key: SealingKey, upload_id: str, header: bytes, chunks
     except FileNotFoundError:
         return b""
     try:
-        return key.open(envelope, aad=tail_aad(upload_id, header, chunks))
+        return key.open(envelope, aad=aad.upload_tail(upload_id, header, chunks))
     except DecryptionFailed:
         return b""

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from policies.vocabulary import Category
 from vault.core.errors import DecryptionFailed, VaultError
-from vault.crypto.envelope import TAG_SIZE, SealingKey, blob_aad
+from vault.crypto import aad
+from vault.crypto.envelope import TAG_SIZE, SealingKey
 from vault.crypto.streams import CHUNK_SIZE, HEADER_SIZE
 from vault.radiology.dicom import (
     DicomHeader,
@@ -114,7 +115,7 @@ class FileContext:
 
     @property
     def aad(self) -> bytes:
-        return blob_aad(self.person_id, self.record_id, self.blob_name)
+        return aad.blob(self.person_id, self.record_id, self.blob_name)
 
     def inspector(self) -> Inspector:
         if self.category == Category.RADIOLOGY_IMAGES:

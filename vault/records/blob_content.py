@@ -2,7 +2,7 @@
 by chunk, whole or by byte range, for a caller whose read was already decided and
 audited (see :mod:`vault.records.reading`, :mod:`vault.radiology.deposits`).
 
-The record's AAD for its blob is :func:`vault.crypto.envelope.blob_aad` of its person, its id and
+The record's AAD for its blob is :func:`vault.crypto.aad.blob` of its person, its id and
 its blob name, so a blob moved under another record does not open.
 
 Opening is checked as far as it can be before the first byte goes out: the sealed size
@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from vault.core.errors import DecryptionFailed
-from vault.crypto.envelope import blob_aad
+from vault.crypto import aad
 from vault.crypto.streams import CHUNK_SIZE, open_file, open_range, plaintext_size_of
 from vault.runtime.opening import Vault
 from vault.store.tables import Record
@@ -98,5 +98,5 @@ def open_blob_record(
         raise DecryptionFailed() from None
     if size != record.size:
         raise DecryptionFailed()
-    aad = blob_aad(record.person_id, record.id, record.blob_name)
-    return BlobContent(record, size, path, aad, data_key, chunk_size)
+    blob_aad = aad.blob(record.person_id, record.id, record.blob_name)
+    return BlobContent(record, size, path, blob_aad, data_key, chunk_size)

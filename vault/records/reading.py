@@ -15,18 +15,16 @@ from sqlmodel import Session, select
 
 from policies.model import Obligations, RecordRef
 from policies.vocabulary import Action
-from vault.access.judge import Ask, Caller, Judge, record_ref, visible_filter
+from vault.access.judge import Ask, Caller, Judge
 from vault.core.errors import Denied, NotFound
 from vault.crypto.envelope import SealingKey
+from vault.records.listing import Page, find_visible, list_visible, record_ref, visible_filter
 from vault.records.sealed import (
     COMMITTED,
     AnyRecord,
     NewRecord,
     OpenedRecord,
-    Page,
     add_record,
-    find_visible,
-    list_visible,
     open_record,
     record_title,
 )

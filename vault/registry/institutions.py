@@ -1,19 +1,18 @@
-"""The operator's registry: persons, institutions (synced from the policy file),
-professionals and institutions' client credentials."""
+"""The registry of institutions: synced from the policy file, their professionals and
+their client credentials."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlmodel import Session, select
 
 from policies.policy_file import Policy
 from vault.core.errors import NotFound, VaultError
+from vault.core.ids import new_id
 from vault.crypto.passwords import hash_password, verify_password
-from vault.keys.datakeys import DataKeys
-from vault.records.sealed import create_person, new_id
-from vault.store.tables import Institution, InstitutionCredential, Person, Professional
+from vault.store.tables import Institution, InstitutionCredential, Professional
 
 
 class RegistryConflict(VaultError):
@@ -29,29 +28,6 @@ def sync_institutions(session: Session, policy: Policy) -> int:
         session.add(row)
     session.flush()
     return len(policy.institutions)
-
-
-def register_person(
-    session: Session,
-    keys: DataKeys,
-    *,
-    name: str,
-    date_of_birth: date,
-    password: str,
-    joined: bool,
-    now: datetime,
-    person_id: str | None = None,
-) -> Person:
-    return create_person(
-        session,
-        keys,
-        name=name,
-        date_of_birth=date_of_birth,
-        password_hash=hash_password(password),
-        joined_at=now if joined else None,
-        now=now,
-        person_id=person_id,
-    )
 
 
 def register_professional(
@@ -109,11 +85,3 @@ def authenticate_client(session: Session, client_id: str, client_secret: str) ->
     if not valid or row is None or row.revoked_at is not None:
         return None
     return row.institution_id
-
-
-def authenticate_person(session: Session, person_id: str, password: str) -> Person | None:
-    person = session.get(Person, person_id)
-    valid = verify_password(person.password_hash if person else None, password)
-    if not valid or person is None or person.erased_at is not None:
-        return None
-    return person

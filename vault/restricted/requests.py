@@ -7,7 +7,7 @@ or implied sharing). On allow, a six-digit OTP is generated, only its hash is st
 the reason is sealed with the person's data key, and the OTP is "sent" to the person: a
 :class:`~vault.store.tables.Notification` (``restricted_access_otp``, channel ``sms``) whose
 ``detail_sealed`` is the OTP sealed with the person's data key under
-:func:`vault.account.profile.notification_aad` (the AAD the person's notification list opens it
+:func:`vault.crypto.aad.notification_detail` (the AAD the person's notification list opens it
 with). The OTP is valid for :data:`OTP_VALIDITY` (10 minutes).
 
 The same professional confirms with the OTP (:meth:`RestrictedAccess.confirm`); the
@@ -37,12 +37,12 @@ from sqlmodel import Session, select
 from policies.vocabulary import Action, Category
 from vault.access.judge import NOTIFICATION_CHANNEL, Ask, Caller, Judge
 from vault.access.throttles import MAX_SECRET_FAILURES, Limit, LockedOut, Throttle
-from vault.account.profile import notification_aad
 from vault.core.errors import NotFound, VaultError
+from vault.core.ids import new_id
+from vault.crypto import aad
 from vault.crypto.envelope import SealingKey
 from vault.crypto.passwords import code_hash, new_otp, same_code
 from vault.crypto.secrets import Secret
-from vault.records.sealed import new_id
 from vault.store import audit
 from vault.store.engine import transaction
 from vault.store.tables import Notification, RestrictedAccessRequest
@@ -61,10 +61,6 @@ OTP_LOCKED_OUT = "otp_locked_out"  # the failure that locked the request
 CLIENT_LOCKED_OUT = "client_locked_out"
 ALREADY_CONFIRMED = "already_confirmed"
 NOT_REQUESTER = "not_requester"
-
-
-def reason_aad(request_id: str) -> bytes:
-    return b"crossvault restricted reason\x00" + request_id.encode()
 
 
 def _otp_hash(request_id: str, otp: str) -> str:
@@ -176,7 +172,7 @@ class RestrictedAccess:
             professional_id=actor.professional_id,
             categories=_csv(categories),
             consent_id=consent_id,
-            reason_sealed=key.seal(reason.encode(), aad=reason_aad(rid)),
+            reason_sealed=key.seal(reason.encode(), aad=aad.restricted_reason(rid)),
             otp_hash=_otp_hash(rid, otp),
             requested_at=now,
             otp_expires_at=now + OTP_VALIDITY,
@@ -208,7 +204,7 @@ class RestrictedAccess:
                 actor_id=caller.actor_id,
                 institution_id=caller.actor.institution_id,
                 audit_seq=audit.lock_head(session).seq,
-                detail_sealed=key.seal(otp.reveal().encode(), aad=notification_aad(nid)),
+                detail_sealed=key.seal(otp.reveal().encode(), aad=aad.notification_detail(nid)),
             )
         )
         session.flush()

@@ -14,7 +14,8 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from vault.records.sealed import NewRecord, add_record
-from vault.registry.institutions import issue_credentials, register_person, register_professional
+from vault.registry.institutions import issue_credentials, register_professional
+from vault.registry.persons import register_person
 from vault.runtime.opening import Vault
 from vault.store.engine import transaction
 from vault.store.tables import InstitutionCredential, Person, Professional

@@ -33,7 +33,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal, TypeVar
 
 from sqlmodel import Session, col, select
@@ -42,10 +41,12 @@ from policies.vocabulary import Action, ConsentKind, Source
 from vault.access.judge import Ask, Caller
 from vault.account.profile import AccountConflict, AccountUseCase
 from vault.core.errors import NotFound
+from vault.core.ids import new_id
+from vault.crypto import aad
+from vault.crypto.aad import CodeKind
 from vault.crypto.envelope import SealingKey
 from vault.crypto.passwords import code_hash, new_code
 from vault.crypto.secrets import Secret
-from vault.records.sealed import new_id
 from vault.store.tables import CrossBorderAuthorisation, RadiologyAuthorisation, SharingConsent
 
 APPLICATION_CODE_LENGTH = 16  # x 5 bits = 80 bits
@@ -58,19 +59,6 @@ RadiologyStatus = Literal["active", "used", "expired", "revoked"]
 
 
 _USABLE: frozenset[CrossBorderStatus] = frozenset({"pending", "active"})
-
-
-class CodeKind(StrEnum):
-    APPLICATION = "application"  # a cross-border authorisation's application code
-    PASSCODE = "passcode"  # its passcode
-    RADIOLOGY = "radiology"  # a radiology authorisation's code
-
-
-def code_aad(kind: CodeKind, person_id: str, authorisation_id: str) -> bytes:
-    """AAD of a sealed code: bound to its kind, person and authorisation row."""
-    return b"\x00".join(
-        [b"crossvault code", kind.encode(), person_id.encode(), authorisation_id.encode()]
-    )
 
 
 def _in_force(revoked_at: datetime | None, expires_at: datetime | None, now: datetime) -> bool:
@@ -501,7 +489,7 @@ class Consents(AccountUseCase):
         self, session: Session, kind: CodeKind, person_id: str, authorisation_id: str, sealed: bytes
     ) -> Secret[str]:
         key = self.vault.keys.get(session, person_id)
-        return Secret(key.open(sealed, aad=code_aad(kind, person_id, authorisation_id)).decode())
+        return Secret(key.open(sealed, aad=aad.code(kind, person_id, authorisation_id)).decode())
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -525,4 +513,4 @@ def _owned_or_missing(session: Session, table: type[_R], person_id: str, ident: 
 def _seal(
     key: SealingKey, kind: CodeKind, person_id: str, authorisation_id: str, code: str
 ) -> bytes:
-    return key.seal(code.encode(), aad=code_aad(kind, person_id, authorisation_id))
+    return key.seal(code.encode(), aad=aad.code(kind, person_id, authorisation_id))

@@ -1,0 +1,91 @@
+"""The AAD of every sealed field, pinned byte for byte: a change here would make every
+stored ciphertext of that kind fail to open (see :mod:`vault.crypto.aad`)."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vault.crypto import aad
+from vault.crypto.aad import CodeKind, RecordField
+
+DAY = datetime.date(2024, 2, 29)
+RECORD = "0000001463726f73737661756c742f7265636f72642f76310000000270310000000272310000000a6c61625f7265706f72740000000a323032342d30322d3239"  # noqa: E501
+
+PINNED = {
+    "record": (aad.record("p1", "r1", "lab_report", DAY), RECORD),
+    "title": (
+        aad.record_field("p1", "r1", "lab_report", DAY, RecordField.TITLE),
+        RECORD + "007469746c65",
+    ),
+    "body": (
+        aad.record_field("p1", "r1", "lab_report", DAY, RecordField.BODY),
+        RECORD + "00626f6479",
+    ),
+    "metadata": (
+        aad.record_field("p1", "r1", "lab_report", DAY, RecordField.METADATA),
+        RECORD + "006d65746164617461",
+    ),
+    "data key": (
+        aad.data_key("p1", 3),
+        "0000001663726f73737661756c742f646174612d6b65792f76310000000270310000000133",
+    ),
+    "blob": (
+        aad.blob("p1", "r1", "r1"),
+        "0000001263726f73737661756c742f626c6f622f7631000000027031000000027231000000027231",
+    ),
+    "person name": (aad.person_name("p1"), "63726f73737661756c7420706572736f6e206e616d65007031"),
+    "notification detail": (
+        aad.notification_detail("n1"),
+        "63726f73737661756c74206e6f74696669636174696f6e006e31",
+    ),
+    "code": (
+        aad.code(CodeKind.PASSCODE, "p1", "a1"),
+        "63726f73737661756c7420636f64650070617373636f6465007031006131",
+    ),
+    "restricted reason": (
+        aad.restricted_reason("q1"),
+        "63726f73737661756c74207265737472696374656420726561736f6e007131",
+    ),
+    "radiology patient id": (
+        aad.radiology_patient_id("p1", "d1"),
+        "63726f73737661756c742f726164696f6c6f67792d70617469656e742d69642f7631007031006431",
+    ),
+    "upload tail": (
+        aad.upload_tail("u1", b"HDR", 7),
+        "63726f73737661756c742f75706c6f61642d7461696c2f7631007531004844520000000000000007",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PINNED))
+def test_the_bytes_of_every_stored_aad_never_change(kind: str) -> None:
+    built, pinned = PINNED[kind]
+    assert built.hex() == pinned
+
+
+ids = st.text(alphabet="0123456789abcdef", min_size=1, max_size=40)
+
+
+@given(ids, ids, ids, ids)
+def test_aads_of_different_kinds_never_coincide(a: str, b: str, c: str, d: str) -> None:
+    built = [
+        aad.record(a, b, c, DAY),
+        aad.blob(a, b, c),
+        aad.data_key(a, len(d)),
+        aad.person_name(a),
+        aad.notification_detail(a),
+        aad.code(CodeKind.APPLICATION, a, b),
+        aad.restricted_reason(a),
+        aad.radiology_patient_id(a, b),
+        aad.upload_tail(a, b.encode(), len(c)),
+    ]
+    assert len(set(built)) == len(built)
+
+
+def test_a_record_aad_refuses_a_datetime() -> None:
+    with pytest.raises(TypeError):
+        aad.record("p", "r", "lab", datetime.datetime(2020, 1, 2, 3, 4))
