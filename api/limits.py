@@ -21,7 +21,7 @@ from urllib.parse import unquote_plus, unquote_to_bytes
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import Problem, problem_response
-from vault.radiology.deposits import DEFAULT_MAX_FILE_BYTES
+from vault.radiology.base import DEFAULT_MAX_FILE_BYTES
 
 KiB = 1024
 MiB = 1024 * KiB

@@ -18,14 +18,12 @@ Answers (problem ``code``):
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
 from api.deps import ProfessionalCaller, ServicesDep
-from api.errors import Problem, not_found
+from api.errors import Problem
 from api.routes.cross_border_schemas import (
     ViewingSessionCreate,
     ViewingSessionPublic,
@@ -33,12 +31,9 @@ from api.routes.cross_border_schemas import (
 )
 from api.routes.records import RecordQueryDep, content_of, page_of, public
 from api.schemas import RecordPage, RecordPublic
-from api.services import Services
-from policies.vocabulary import Action, ActorKind, Reason
+from policies.vocabulary import Action, ActorKind
 from vault.access.judge import Caller
-from vault.access.throttles import LockedOut
-from vault.core.errors import NotFound, VaultError
-from vault.cross_border.sessions import CodePair, InvalidCodes, SessionRefused, ViewingSessions
+from vault.cross_border.sessions import CodePair, ViewingSessions
 
 router = APIRouter(tags=["mainland-professional"])
 
@@ -70,58 +65,6 @@ async def mainland_caller(caller: ProfessionalCaller) -> Caller:
 MainlandCaller = Annotated[Caller, Depends(mainland_caller)]
 
 
-def invalid_codes() -> Problem:
-    """One answer for every pair that does not open a session here."""
-    return Problem(
-        400,
-        "invalid_codes",
-        "Invalid codes",
-        "The application code and passcode were not accepted.",
-    )
-
-
-def locked_out(error: LockedOut, now: datetime) -> Problem:
-    if error.until is None:
-        return Problem(
-            423,
-            "locked_out",
-            "Locked out",
-            "Too many failed attempts: these codes are locked. The person must apply again.",
-        )
-    wait = max(1, math.ceil((error.until - now).total_seconds()))
-    return Problem(
-        423,
-        "locked_out",
-        "Locked out",
-        "Too many failed attempts from this client; try again later.",
-        headers={"Retry-After": str(wait)},
-    )
-
-
-_REFUSALS = {
-    Reason.NOT_DESIGNATED: ("not_designated", "Your institution is not designated today."),
-    Reason.AUTHORISATION_PENDING: (
-        "authorisation_pending",
-        "The person's application is still being processed.",
-    ),
-}
-_INACTIVE = (
-    "authorisation_inactive",
-    "The authorisation is no longer active; the person must apply again.",
-)
-
-
-def _problem(error: VaultError, services: Services) -> Problem | VaultError:
-    if isinstance(error, InvalidCodes):
-        return invalid_codes()
-    if isinstance(error, LockedOut):
-        return locked_out(error, services.vault.clock.now())
-    if isinstance(error, SessionRefused):
-        code, detail = _REFUSALS.get(error.reason, _INACTIVE)
-        return Problem(403, code, "Session refused", detail)
-    return error
-
-
 @router.post(
     "/v1/cross-border/sessions",
     status_code=status.HTTP_201_CREATED,
@@ -137,14 +80,11 @@ def _problem(error: VaultError, services: Services) -> Problem | VaultError:
     ),
 )
 def open_session(
-    body: ViewingSessionCreate, services: ServicesDep, caller: MainlandCaller, sessions: SessionsDep
+    body: ViewingSessionCreate, caller: MainlandCaller, sessions: SessionsDep
 ) -> ViewingSessionPublic:
     """Scan the person's two QR codes: opens a session on their eHRs of the last three
     years (``visible_since`` on), until ``expires_at``. Five failures lock the codes."""
-    try:
-        opened = sessions.open(caller, CodePair.of(body.application_code, body.passcode))
-    except VaultError as error:
-        raise _problem(error, services) from None
+    opened = sessions.open(caller, CodePair.of(body.application_code, body.passcode))
     return ViewingSessionPublic(
         session_id=opened.id,
         person_id=opened.person_id,
@@ -205,7 +145,4 @@ def session_record_content(
 
 
 def _person(sessions: ViewingSessions, caller: Caller, sid: str, action: Action) -> str:
-    try:
-        return sessions.person_of(caller, sid, action)
-    except NotFound:
-        raise not_found() from None
+    return sessions.person_of(caller, sid, action)

@@ -41,12 +41,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from api.deps import CitizenCaller, ProfessionalCaller, subject_of
-from api.errors import Problem
-from api.routes.radiology import FEED_BYTES, RadiologyDep, disconnected, problem_of, refusals
+from api.errors import FILE_REFUSALS, Problem, problem_for
+from api.routes.radiology import FEED_BYTES, RadiologyDep, disconnected
 from vault.access.judge import Caller
 from vault.core.errors import VaultError
-from vault.radiology.deposits import DicomInstance, RadiologyDeposits
 from vault.radiology.dicom import MIN_SIZE, with_preamble
+from vault.radiology.receipts import DicomInstance
+from vault.radiology.service import RadiologyDeposits
 from vault.radiology.uploads import FileUpload
 
 DICOM = "application/dicom"
@@ -232,10 +233,9 @@ async def _store_part(
         receipt = await run_in_threadpool(upload.finish)
     except VaultError as exc:
         await run_in_threadpool(upload.abort)
-        problem = problem_of(exc)
-        if problem is None:
+        if not isinstance(exc, FILE_REFUSALS):
             raise
-        return _Outcome(failure=CANNOT_UNDERSTAND, code=problem.code)
+        return _Outcome(failure=CANNOT_UNDERSTAND, code=problem_for(exc, service.judge.now()).code)
     except BaseException:
         await run_in_threadpool(upload.abort)
         raise
@@ -266,31 +266,30 @@ async def store_instances(
             "Bad request",
             "Send exactly one of X-Radiology-Deposit and X-Radiology-Authorisation.",
         )
-    with refusals():
+    if code_header is not None:
+        opened = await run_in_threadpool(service.open_deposit, caller, code_header)
+        deposit_id = opened.deposit_id
+    else:
+        deposit_id = deposit_header or ""
+    try:
+        outcomes = await _store_all(request, service, caller, deposit_id, boundary, study)
+    except BaseException:
         if code_header is not None:
-            opened = await run_in_threadpool(service.open_deposit, caller, code_header)
-            deposit_id = opened.deposit_id
-        else:
-            deposit_id = deposit_header or ""
+            await run_in_threadpool(service.discard_deposit, caller, deposit_id)
+        raise
+    stored = sum(1 for o in outcomes if o.failure is None)
+    if code_header is None:
+        status_code = 200 if stored == len(outcomes) else 202 if stored else 409
+        return _stow_response(outcomes, status_code)
+    if stored == len(outcomes):
         try:
-            outcomes = await _store_all(request, service, caller, deposit_id, boundary, study)
+            await run_in_threadpool(service.complete, caller, deposit_id)
         except BaseException:
-            if code_header is not None:
-                await run_in_threadpool(service.discard_deposit, caller, deposit_id)
+            await run_in_threadpool(service.discard_deposit, caller, deposit_id)
             raise
-        stored = sum(1 for o in outcomes if o.failure is None)
-        if code_header is None:
-            status_code = 200 if stored == len(outcomes) else 202 if stored else 409
-            return _stow_response(outcomes, status_code)
-        if stored == len(outcomes):
-            try:
-                await run_in_threadpool(service.complete, caller, deposit_id)
-            except BaseException:
-                await run_in_threadpool(service.discard_deposit, caller, deposit_id)
-                raise
-            return _stow_response(outcomes, 200)
-        await run_in_threadpool(service.discard_deposit, caller, deposit_id)
-        return _stow_response([_all_or_nothing(o) for o in outcomes], 409)
+        return _stow_response(outcomes, 200)
+    await run_in_threadpool(service.discard_deposit, caller, deposit_id)
+    return _stow_response([_all_or_nothing(o) for o in outcomes], 409)
 
 
 def _all_or_nothing(outcome: _Outcome) -> _Outcome:
@@ -387,8 +386,7 @@ def _retrieve(
     series: str | None = None,
     instance: str | None = None,
 ) -> Response:
-    with refusals():
-        instances = service.find_instances(caller, person_id, study, series, instance)
+    instances = service.find_instances(caller, person_id, study, series, instance)
     _acceptable(accept, instances)
     boundary = secrets.token_hex(16).encode()
     media_type = f'multipart/related; type="{DICOM}"; boundary={boundary.decode()}'

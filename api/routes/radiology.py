@@ -10,8 +10,9 @@ temporary; nothing is visible before ``complete``.
 
 This module also holds what the other radiology routers share: the service's lifetime
 (:func:`lifespan`: created at start-up, abandoned deposits collected then and every
-:data:`COLLECT_EVERY_SECONDS`), domain refusals as problem+json (:func:`refusals`), and
-streaming a sealed blob back with HTTP ``Range`` (:func:`blob_content_response`).
+:data:`COLLECT_EVERY_SECONDS`), and streaming a sealed blob back with HTTP ``Range``
+(:func:`blob_content_response`). Refusals become problem+json in :mod:`api.errors`, like
+every other domain error.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import contextlib
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from typing import Annotated
 
@@ -34,18 +35,10 @@ from starlette.requests import ClientDisconnect
 from api.deps import ProfessionalCaller
 from api.errors import Problem
 from api.services import Services
-from vault.access.throttles import LockedOut
-from vault.core.errors import VaultError
-from vault.radiology.deposits import (
-    DEFAULT_MAX_FILE_BYTES,
-    DepositReceipt,
-    FileReceipt,
-    RadiologyDeposits,
-    RadiologyRefused,
-)
-from vault.radiology.dicom import DicomProblem
-from vault.radiology.ingest import ContentProblem, FileTooLarge
-from vault.radiology.uploads import UploadBusy, UploadTooLong
+from vault.radiology.base import DEFAULT_MAX_FILE_BYTES
+from vault.radiology.ingest import FileTooLarge
+from vault.radiology.receipts import DepositReceipt, FileReceipt
+from vault.radiology.service import RadiologyDeposits
 from vault.records.blob_content import BlobContent, open_blob_record
 from vault.runtime.opening import Vault
 from vault.store.tables import Record
@@ -105,90 +98,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(lifespan=lifespan)
-
-# -- refusals as problem+json --------------------------------------------------------------------
-
-_STATUS = {
-    "invalid_authorisation_code": 403,
-    "authorisation_expired": 403,
-    "authorisation_revoked": 403,
-    "authorisation_used": 409,
-    "not_radiology_depositor": 403,
-    "deposit_not_permitted": 403,
-    "deposit_completed": 409,
-    "deposit_expired": 410,
-    "invalid_file_name": 400,
-    "unsupported_media_type": 415,
-    "file_exists": 409,
-    "empty_deposit": 409,
-    "uploads_in_progress": 409,
-    "upload_offset_mismatch": 409,
-    "upload_busy": 423,
-    "upload_too_long": 413,
-    "upload_complete": 409,
-    "study_mismatch": 422,
-    # what a file holds
-    "not_dicom": 415,
-    "unsupported_transfer_syntax": 415,
-    "not_pdf": 415,
-    "not_utf8_text": 415,
-    "dicom_truncated": 422,
-    "dicom_invalid": 422,
-    "patient_mismatch": 422,
-    "pdf_truncated": 422,
-    "empty_file": 422,
-}
-_TITLES = {
-    400: "Bad request",
-    403: "Forbidden",
-    409: "Conflict",
-    410: "Gone",
-    413: "Payload too large",
-    415: "Unsupported media type",
-    422: "Unprocessable content",
-    423: "Locked",
-}
-
-
-def problem_of(exc: VaultError) -> Problem | None:
-    """The problem+json for a radiology refusal; ``None`` for errors the app's own
-    handlers answer (``NotFound`` → 404, integrity failures → 500)."""
-    if isinstance(exc, FileTooLarge):
-        return Problem(
-            413,
-            "payload_too_large",
-            "Payload too large",
-            f"Files are limited to {exc.limit} bytes.",
-            max_bytes=exc.limit,
-        )
-    if isinstance(exc, LockedOut):
-        until = exc.until.isoformat() if exc.until else None
-        return Problem(
-            429,
-            "locked_out",
-            "Too many requests",
-            "Too many wrong codes; try later.",
-            locked_until=until,
-        )
-    if isinstance(
-        exc, RadiologyRefused | DicomProblem | ContentProblem | UploadBusy | UploadTooLong
-    ):
-        code = str(exc.code)
-        status_code = _STATUS.get(code, 422)
-        return Problem(status_code, code, _TITLES.get(status_code, "Refused"), str(exc))
-    return None
-
-
-@contextlib.contextmanager
-def refusals() -> Iterator[None]:
-    """Turn the vault's radiology refusals raised in the block into problem+json."""
-    try:
-        yield
-    except VaultError as exc:
-        problem = problem_of(exc)
-        if problem is None:
-            raise
-        raise problem from None
 
 
 async def pump(request: Request, sink: Callable[[bytearray], None]) -> None:
@@ -304,10 +213,7 @@ def open_deposit(
 ) -> DepositPublic:
     """Open a deposit with the person's radiology authorisation code (R5). The answer
     names the deposit and its expiry — never the person."""
-    with refusals():
-        return deposit_public(
-            service.open_deposit(caller, body.authorisation_code, body.clinical_date)
-        )
+    return deposit_public(service.open_deposit(caller, body.authorisation_code, body.clinical_date))
 
 
 @router.get(
@@ -319,8 +225,7 @@ def deposit_receipt(
     deposit_id: str, service: RadiologyDep, caller: ProfessionalCaller
 ) -> DepositPublic:
     """The depositor's receipt: its files' names, sizes, digests and states; no content."""
-    with refusals():
-        return deposit_public(service.receipt(caller, deposit_id))
+    return deposit_public(service.receipt(caller, deposit_id))
 
 
 @router.put(
@@ -352,21 +257,20 @@ async def put_file(
     """Stream one file into the deposit: ``application/dicom`` (images), or
     ``application/pdf`` / ``text/plain`` (reports). Stored sealed, as a record that stays
     invisible until the deposit completes."""
-    with refusals():
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > service.max_file_bytes:
-            raise FileTooLarge(service.max_file_bytes)
-        content_type = request.headers.get("content-type", "")
-        upload = await run_in_threadpool(service.begin_file, caller, deposit_id, name, content_type)
-        try:
-            await pump(request, upload.feed)
-        except ClientDisconnect:
-            await run_in_threadpool(upload.abort)
-            raise disconnected() from None
-        except BaseException:
-            await run_in_threadpool(upload.abort)
-            raise
-        return file_public(await run_in_threadpool(upload.finish))
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > service.max_file_bytes:
+        raise FileTooLarge(service.max_file_bytes)
+    content_type = request.headers.get("content-type", "")
+    upload = await run_in_threadpool(service.begin_file, caller, deposit_id, name, content_type)
+    try:
+        await pump(request, upload.feed)
+    except ClientDisconnect:
+        await run_in_threadpool(upload.abort)
+        raise disconnected() from None
+    except BaseException:
+        await run_in_threadpool(upload.abort)
+        raise
+    return file_public(await run_in_threadpool(upload.finish))
 
 
 @router.post(
@@ -379,8 +283,7 @@ def complete_deposit(
 ) -> DepositPublic:
     """Make every file of the deposit visible in the person's Personal Folder at once,
     and use up the authorisation."""
-    with refusals():
-        return deposit_public(service.complete(caller, deposit_id))
+    return deposit_public(service.complete(caller, deposit_id))
 
 
 # -- streaming a sealed blob back ----------------------------------------------------------------

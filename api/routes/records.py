@@ -1,6 +1,7 @@
-"""Reading and depositing records: the person (and caregivers), Hong Kong providers,
-and Mainland professionals in a viewing session. Every path goes through the policy;
-a hidden record is the same 404 as a missing one (R10)."""
+"""Reading and depositing records: Hong Kong providers here, and what every record route
+shares (the person's own routes are in :mod:`api.routes.me.records`, a Mainland session's
+in :mod:`api.routes.cross_border`). Every path goes through the policy; a hidden record is
+the same 404 as a missing one (R10)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
-from api.deps import CitizenCaller, ProfessionalCaller, ServicesDep, subject_of
-from api.errors import Problem, not_found
+from api.deps import ProfessionalCaller, ServicesDep
 from api.routes.radiology import blob_content_response
 from api.schemas import RecordCreate, RecordPage, RecordPublic
 from policies.vocabulary import Action, Category, Source
 from vault.access.judge import Caller
-from vault.core.errors import Denied
-from vault.records.listing import decode_cursor
 from vault.records.reading import RecordQuery, RecordView
 from vault.records.sealed import NewRecord
 
@@ -47,16 +45,6 @@ async def record_query(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> RecordQuery:
-    if cursor is not None:
-        try:
-            decode_cursor(cursor)
-        except ValueError:
-            raise Problem(
-                400,
-                "invalid_cursor",
-                "Invalid cursor",
-                "next_cursor values must be passed back unchanged.",
-            ) from None
     return RecordQuery(
         category=category, source=source, since=since, until=until, limit=limit, cursor=cursor
     )
@@ -99,63 +87,6 @@ def content_of(
     return Response(
         opened.content, media_type=opened.record.content_type, headers={"Cache-Control": "no-store"}
     )
-
-
-# --- the person (R1) and caregivers (R2) ------------------------------------------------
-
-
-@router.get("/v1/me/records", response_model=RecordPage, tags=["citizen"])
-def my_records(
-    services: ServicesDep,
-    caller: CitizenCaller,
-    query: RecordQueryDep,
-) -> Response:
-    """The person's own records, newest first (filters: category, source, since, until)."""
-    return page_of(services, caller, subject_of(caller), query)
-
-
-@router.get("/v1/me/records/{record_id}", response_model=RecordPublic, tags=["citizen"])
-def my_record(record_id: str, services: ServicesDep, caller: CitizenCaller) -> RecordPublic:
-    """One of the person's records (metadata and title)."""
-    return public(services.records.get(caller, subject_of(caller), record_id))
-
-
-@router.get(
-    "/v1/me/records/{record_id}/content",
-    tags=["citizen"],
-    response_class=Response,
-    responses={200: {"content": {"*/*": {}}}},
-)
-def my_record_content(
-    record_id: str, services: ServicesDep, caller: CitizenCaller, range_header: RangeHeader = None
-) -> Response:
-    """The record's decrypted content; radiology studies stream, with HTTP Range."""
-    return content_of(services, caller, subject_of(caller), record_id, range_header=range_header)
-
-
-@router.post(
-    "/v1/me/folder",
-    status_code=status.HTTP_201_CREATED,
-    response_model=RecordPublic,
-    tags=["citizen"],
-)
-def add_to_folder(body: RecordCreate, services: ServicesDep, caller: CitizenCaller) -> RecordPublic:
-    """File a record from treatment outside Hong Kong into the Personal Folder (R6)."""
-    new = NewRecord(
-        category=str(body.category),
-        source=str(Source.PERSONAL_FOLDER),
-        clinical_date=body.clinical_date,
-        title=body.title,
-        content=body.content.encode(),
-        content_type=body.content_type,
-    )
-    try:
-        stored = services.records.deposit(caller, subject_of(caller), new, Action.ADD_TO_FOLDER)
-    except Denied:
-        if caller.acting_for:  # no delegation: the same 404 as every other /v1/me route (R10)
-            raise not_found() from None
-        raise
-    return public(RecordView(stored, body.title))
 
 
 # --- Hong Kong providers (R3) -----------------------------------------------------------

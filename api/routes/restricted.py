@@ -17,14 +17,11 @@ Answers (problem ``code``):
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
 from api.deps import ProfessionalCaller, ServicesDep
-from api.errors import Problem, not_found
 from api.routes.cross_border_schemas import (
     RestrictedAccessConfirm,
     RestrictedAccessCreate,
@@ -32,11 +29,8 @@ from api.routes.cross_border_schemas import (
     RestrictedAccessPending,
     problems,
 )
-from api.services import Services
-from vault.access.throttles import LockedOut
-from vault.core.errors import NotFound, VaultError
 from vault.crypto.secrets import Secret
-from vault.restricted.requests import AlreadyConfirmed, InvalidOtp, OtpExpired, RestrictedAccess
+from vault.restricted.requests import RestrictedAccess
 
 router = APIRouter(tags=["hk-professional"])
 
@@ -48,50 +42,6 @@ def restricted_access(services: ServicesDep) -> RestrictedAccess:
 RestrictedDep = Annotated[RestrictedAccess, Depends(restricted_access)]
 
 
-def _locked_out(error: LockedOut, now: datetime) -> Problem:
-    if error.until is None:
-        return Problem(
-            423,
-            "locked_out",
-            "Locked out",
-            "Too many wrong one-time passwords: this request is locked. Request access again.",
-        )
-    wait = max(1, math.ceil((error.until - now).total_seconds()))
-    return Problem(
-        423,
-        "locked_out",
-        "Locked out",
-        "Too many wrong one-time passwords; try again later.",
-        headers={"Retry-After": str(wait)},
-    )
-
-
-def _problem(error: VaultError, services: Services) -> Problem | VaultError:
-    if isinstance(error, NotFound):
-        return not_found()
-    if isinstance(error, InvalidOtp):
-        return Problem(
-            400,
-            "invalid_otp",
-            "Invalid one-time password",
-            "The one-time password was not accepted.",
-        )
-    if isinstance(error, OtpExpired):
-        return Problem(
-            400,
-            "otp_expired",
-            "One-time password expired",
-            "The one-time password has expired; request access again.",
-        )
-    if isinstance(error, AlreadyConfirmed):
-        return Problem(
-            409, "already_confirmed", "Already confirmed", "This request was already confirmed."
-        )
-    if isinstance(error, LockedOut):
-        return _locked_out(error, services.vault.clock.now())
-    return error
-
-
 @router.post(
     "/v1/patients/{pid}/restricted-access",
     status_code=status.HTTP_201_CREATED,
@@ -101,16 +51,12 @@ def _problem(error: VaultError, services: Services) -> Problem | VaultError:
 def request_restricted_access(
     pid: str,
     body: RestrictedAccessCreate,
-    services: ServicesDep,
     caller: ProfessionalCaller,
     restricted: RestrictedDep,
 ) -> RestrictedAccessPending:
     """Ask for restricted categories, stating why. The person receives a six-digit OTP
     (valid 10 minutes) to pass on; confirm it with ``.../{rid}/confirm``."""
-    try:
-        pending = restricted.request(caller, pid, body.reason, body.categories)
-    except VaultError as error:
-        raise _problem(error, services) from None
+    pending = restricted.request(caller, pid, body.reason, body.categories)
     return RestrictedAccessPending(
         id=pending.id, categories=list(pending.categories), otp_expires_at=pending.otp_expires_at
     )
@@ -131,16 +77,12 @@ def confirm_restricted_access(
     pid: str,
     rid: str,
     body: RestrictedAccessConfirm,
-    services: ServicesDep,
     caller: ProfessionalCaller,
     restricted: RestrictedDep,
 ) -> RestrictedAccessGrantPublic:
     """Confirm with the person's OTP: the categories open to you until ``expires_at``
     (30 minutes by default). The person is told of every view."""
-    try:
-        grant = restricted.confirm(caller, pid, rid, Secret(body.otp))
-    except VaultError as error:
-        raise _problem(error, services) from None
+    grant = restricted.confirm(caller, pid, rid, Secret(body.otp))
     return RestrictedAccessGrantPublic(
         id=grant.id, categories=list(grant.categories), expires_at=grant.expires_at
     )

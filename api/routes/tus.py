@@ -32,7 +32,7 @@ from starlette.requests import ClientDisconnect
 
 from api.deps import ProfessionalCaller
 from api.errors import Problem
-from api.routes.radiology import RadiologyDep, disconnected, pump, refusals
+from api.routes.radiology import RadiologyDep, disconnected, pump
 from vault.radiology.dicom import DicomProblem
 from vault.radiology.ingest import ContentProblem
 
@@ -114,8 +114,7 @@ def create_upload(
     fields = upload_metadata(metadata)
     name = fields.get("filename", "")
     content_type = fields.get("content_type") or fields.get("filetype", "")
-    with refusals():
-        created = service.create_upload(caller, deposit_id, name, content_type, length)
+    created = service.create_upload(caller, deposit_id, name, content_type, length)
     location = f"{UPLOADS.format(deposit_id=deposit_id)}/{created.upload_id}"
     return Response(status_code=201, headers=_tus_headers(Location=location))
 
@@ -130,8 +129,7 @@ def upload_offset(
 ) -> Response:
     """How much of the upload the server durably holds."""
     _require_tus(tus_resumable)
-    with refusals():
-        state = service.upload_status(caller, deposit_id, upload_id)
+    state = service.upload_status(caller, deposit_id, upload_id)
     headers = _tus_headers(
         **{"Upload-Offset": str(state.offset), "Upload-Length": str(state.length)}
     )
@@ -159,24 +157,21 @@ async def append_to_upload(
             f"PATCH bodies are {OFFSET_MEDIA_TYPE}.",
         )
     offset = _non_negative("Upload-Offset", offset_header)
-    with refusals():
-        upload = await run_in_threadpool(
-            service.resume_upload, caller, deposit_id, upload_id, offset
-        )
-        try:
-            await pump(request, upload.feed)
-        except ClientDisconnect:
-            await run_in_threadpool(upload.pause)  # keep what arrived: the client resumes
-            raise disconnected() from None
-        except (DicomProblem, ContentProblem):
-            await run_in_threadpool(upload.discard)
-            raise
-        except BaseException:
-            await run_in_threadpool(upload.pause)
-            raise
-        if upload.complete:
-            await run_in_threadpool(upload.finish)
-            new_offset = upload.length
-        else:
-            new_offset = await run_in_threadpool(upload.pause)
+    upload = await run_in_threadpool(service.resume_upload, caller, deposit_id, upload_id, offset)
+    try:
+        await pump(request, upload.feed)
+    except ClientDisconnect:
+        await run_in_threadpool(upload.pause)  # keep what arrived: the client resumes
+        raise disconnected() from None
+    except (DicomProblem, ContentProblem):
+        await run_in_threadpool(upload.discard)
+        raise
+    except BaseException:
+        await run_in_threadpool(upload.pause)
+        raise
+    if upload.complete:
+        await run_in_threadpool(upload.finish)
+        new_offset = upload.length
+    else:
+        new_offset = await run_in_threadpool(upload.pause)
     return Response(status_code=204, headers=_tus_headers(**{"Upload-Offset": str(new_offset)}))

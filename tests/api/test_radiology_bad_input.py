@@ -85,8 +85,12 @@ def test_wrong_codes_lock_the_professional_out(rad: Radiology) -> None:
     depositor = rad.depositor()
     for _ in range(9):
         _problem(_open(rad, depositor, "RA-WRONG"), 403, "invalid_authorisation_code")
-    _problem(_open(rad, depositor, "RA-WRONG"), 429, "locked_out")
-    _problem(_open(rad, depositor, rad.authorisation(citizen)), 429, "locked_out")
+    locked = _open(rad, depositor, "RA-WRONG")
+    _problem(locked, 423, "locked_out")  # the one lock-out answer, as for passcodes and OTPs
+    assert int(locked.headers["Retry-After"]) > 0
+    still = _open(rad, depositor, rad.authorisation(citizen))
+    _problem(still, 423, "locked_out")
+    assert int(still.headers["Retry-After"]) > 0
 
 
 def test_an_expired_code_is_refused(rad: Radiology) -> None:

@@ -240,7 +240,8 @@ def test_a_radiology_code_lock_out_is_audited_like_the_others(world: World) -> N
     locked = world.http.post(
         "/v1/radiology/deposits", headers=depositor, json={"authorisation_code": code}
     )
-    assert locked.status_code == 429 and locked.json()["code"] == "locked_out"
+    assert locked.status_code == 423 and locked.json()["code"] == "locked_out"
+    assert int(locked.headers["Retry-After"]) > 0
     trail = [r for r in reasons(world, since_seq=start) if r != "owner"]
     assert trail.count("invalid_authorisation_code") == 10
     assert len(trail) >= 12, trail  # + the lock-out, + the attempt refused while locked

@@ -23,7 +23,7 @@ from tests.support.databases import DatabaseKind
 from tests.support.http import bearer
 from vault.core.clock import SimulatedClock
 from vault.core.settings import Settings
-from vault.radiology.deposits import RadiologyDeposits
+from vault.radiology.service import RadiologyDeposits
 from vault.runtime.opening import Vault
 
 DEPOSITOR = "hku_sz"  # a designated radiology depositor since 2026-01-27

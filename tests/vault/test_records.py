@@ -11,7 +11,9 @@ from sqlmodel import Session, col
 
 from tests.vault.conftest import NOW, lab_report, make_person
 from vault.core.errors import DecryptionFailed, NotFound
-from vault.records.listing import RecordFilter, decode_cursor, find_visible, list_visible
+from vault.access import paging
+from vault.access.paging import InvalidCursor
+from vault.records.listing import RecordFilter, find_visible, list_visible
 from vault.records.sealed import PENDING, add_record, open_record
 from vault.registry.persons import person_name
 from vault.runtime.opening import Vault
@@ -122,7 +124,7 @@ def test_listing_applies_the_filter_in_sql_and_pages(vault: Vault) -> None:
     cursor = None
     with Session(vault.engine) as session:
         while True:
-            page = list_visible(session, pid, window, limit=2, cursor=cursor)
+            page = list_visible(session, pid, window, limit=2, after=paging.date_and_id(cursor))
             seen.extend(r.clinical_date for r in page.records)
             assert all(r.category == "lab_report" for r in page.records)
             if page.next_cursor is None:
@@ -138,9 +140,9 @@ def test_narrow_never_widens() -> None:
     assert narrowed.since == date(2023, 1, 1)
 
 
-def test_malformed_cursor_is_a_value_error() -> None:
-    with pytest.raises(ValueError):
-        decode_cursor("not-a-cursor!")
+def test_a_malformed_cursor_is_the_one_cursor_error() -> None:
+    with pytest.raises(InvalidCursor):
+        paging.date_and_id("not-a-cursor!")
 
 
 def test_filters_of_one_shape_reuse_a_statement_but_never_its_values(vault: Vault) -> None:
@@ -181,7 +183,7 @@ def test_filters_of_one_shape_reuse_a_statement_but_never_its_values(vault: Vaul
             seen: list[str] = []
             cursor = None
             while True:
-                page = list_visible(session, pid, visible, limit=2, cursor=cursor)
+                page = list_visible(session, pid, visible, limit=2, after=paging.date_and_id(cursor))
                 seen.extend(r.id for r in page.records)
                 if page.next_cursor is None:
                     break

@@ -36,8 +36,8 @@ class LockedOut(VaultError):
 
     code = "locked_out"
 
-    def __init__(self, until: datetime | None = None) -> None:
-        super().__init__("too many failed attempts")
+    def __init__(self, until: datetime | None, detail: str) -> None:
+        super().__init__(detail)
         self.until = until
 
 

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from policies.vocabulary import Action
 from vault.access.judge import Ask, Caller
-from vault.account.profile import AccountInvalid, AccountUseCase
+from vault.access.usecase import Unusable, UseCase
 from vault.core.errors import NotFound
 from vault.core.ids import new_id
 from vault.store.tables import CaregiverDelegation, Person
@@ -39,7 +39,7 @@ def delegation_view(row: CaregiverDelegation, now: datetime) -> DelegationView:
     return DelegationView(row, active)
 
 
-class Caregivers(AccountUseCase):
+class Caregivers(UseCase):
     def appoint(
         self,
         caller: Caller,
@@ -52,12 +52,12 @@ class Caregivers(AccountUseCase):
 
         def work(session: Session, now: datetime) -> DelegationView:
             if caregiver_id == person_id:
-                raise AccountInvalid("caregiver_is_self", "A person cannot be their own caregiver.")
+                raise Unusable("caregiver_is_self", "A person cannot be their own caregiver.")
             caregiver = session.get(Person, caregiver_id)
             if caregiver is None or caregiver.erased_at is not None:
-                raise AccountInvalid("unknown_caregiver", "No person has that id.")
+                raise Unusable("unknown_caregiver", "No person has that id.")
             if expires_at is not None and expires_at <= now:
-                raise AccountInvalid("expiry_not_in_future", "expires_at must be in the future.")
+                raise Unusable("expiry_not_in_future", "expires_at must be in the future.")
             for old in self._held(session, person_id, caregiver_id):
                 if delegation_view(old, now).active:
                     old.revoked_at = now

@@ -1,176 +1,26 @@
 """The person's own account (R1), for the person or a caregiver acting for them (R2):
-the profile, the access log and the notifications — plus :class:`AccountUseCase`, the
-decide-then-act pattern the consent and caregiver use-cases share.
-
-Every use-case runs one transaction: decide → audit → act → commit, and raises only after
-the commit, so a refusal is in the audit log too. Two kinds of refusal:
-
-* the caller may not act for this person at all (not the person, no active delegation, an
-  unknown or erased person): :class:`~vault.core.errors.NotFound`, the same as for a person who
-  does not exist — a would-be caregiver learns nothing about anyone's account (R10);
-* the person (or their caregiver) may not do *this*: :class:`AccountDenied`, carrying the
-  policy's reason — it is about their own account, so they may be told why.
+the profile, the access log and the notifications. Each read runs the one use-case
+skeleton (:class:`~vault.access.usecase.UseCase`), so a would-be caregiver without a
+delegation gets the same ``NotFound`` as for a person who does not exist (R10).
 """
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from policies.model import Decision
-from policies.vocabulary import Action, Reason
-from vault.access.judge import Ask, Caller, Judge
-from vault.core.errors import Denied, NotFound, VaultError
+from policies.vocabulary import Action
+from vault.access import paging
+from vault.access.judge import Ask, Caller
+from vault.access.usecase import UseCase
+from vault.core.errors import NotFound
 from vault.crypto import aad
 from vault.registry.persons import person_name
-from vault.runtime.opening import Vault
-from vault.store.engine import transaction
 from vault.store.tables import AuditEntry, Notification, Person
-
-T = TypeVar("T")
-MAX_PAGE = 200
-
-# Denials meaning "you may not act for this person at all": answered like a missing person.
-_INVISIBLE = frozenset(
-    {
-        Reason.UNKNOWN_PERSON,
-        Reason.NOT_OWNER,
-        Reason.NO_DELEGATION,
-        Reason.DELEGATION_REVOKED,
-        Reason.DELEGATION_EXPIRED,
-    }
-)
-
-
-class AccountDenied(Denied):
-    """The policy refused an action on the caller's own account (or their cared-for
-    person's). ``reason`` is about that account, so the API may show it."""
-
-    def __init__(self, action: Action, reason: Reason) -> None:
-        super().__init__(str(action))
-        self.reason = reason
-
-
-class AccountConflict(VaultError):
-    """The action does not fit the current state (e.g. renewing a revoked consent)."""
-
-    code = "conflict"
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class AccountInvalid(VaultError):
-    """The request names something unusable (e.g. an unknown caregiver)."""
-
-    code = "invalid"
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def refusal(action: Action, decision: Decision) -> VaultError:
-    """The error for a denied ``decision`` (see the module docstring)."""
-    if decision.reason in _INVISIBLE:
-        return NotFound("no such person")
-    return AccountDenied(action, decision.reason)
-
-
-class AccountUseCase:
-    """Base of the account use-cases: holds the judge; :meth:`run` is decide-then-act."""
-
-    def __init__(self, judge: Judge) -> None:
-        self.judge = judge
-        self.vault: Vault = judge.vault
-        self.policy = judge.policy
-
-    def run(
-        self,
-        caller: Caller,
-        ask: Ask | Callable[[Session], Ask],
-        work: Callable[[Session, datetime], T],
-    ) -> T:
-        """Decide ``ask`` (or the ask built from what the session holds), audit it, and if
-        allowed run ``work(session, now)`` — all in one transaction. A :class:`VaultError`
-        from ``work`` undoes only ``work`` (a savepoint): the decision stays audited, and
-        the error is raised after the commit, as is a refusal."""
-        now = self.judge.now()
-        outcome: tuple[T] | VaultError | None = None
-        with transaction(self.vault.engine) as session:
-            question = ask if isinstance(ask, Ask) else ask(session)
-            decision = self.judge.decide(session, caller, question, now)
-            if decision.allowed:
-                try:
-                    with session.begin_nested():
-                        outcome = (work(session, now),)
-                except VaultError as exc:
-                    outcome = exc
-        if isinstance(outcome, VaultError):
-            raise outcome
-        if outcome is None:
-            raise refusal(question.action, decision)
-        return outcome[0]
-
-
-# --- paging ------------------------------------------------------------------------------
-
-
-class InvalidCursor(VaultError):
-    """A ``cursor`` that is not a ``next_cursor`` this server gave out."""
-
-    code = "invalid_cursor"
-
-
-def encode_cursor(*parts: str | int) -> str:
-    raw = json.dumps(list(parts)).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _cursor_parts(cursor: str) -> list[object]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        parts = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except Exception:
-        raise InvalidCursor("malformed cursor") from None
-    if not isinstance(parts, list):
-        raise InvalidCursor("malformed cursor")
-    return parts
-
-
-def seq_cursor(cursor: str | None) -> int | None:
-    """The audit ``seq`` a :func:`encode_cursor` ``(seq)`` cursor continues before."""
-    if cursor is None:
-        return None
-    parts = _cursor_parts(cursor)
-    if len(parts) != 1 or not isinstance(parts[0], int) or isinstance(parts[0], bool):
-        raise InvalidCursor("malformed cursor")
-    return parts[0]
-
-
-def instant_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    """The ``(at, id)`` a :func:`encode_cursor` ``(at, id)`` cursor continues before."""
-    if cursor is None:
-        return None
-    parts = _cursor_parts(cursor)
-    if len(parts) != 2 or not all(isinstance(p, str) for p in parts):
-        raise InvalidCursor("malformed cursor")
-    try:
-        at = datetime.fromisoformat(str(parts[0]))
-    except ValueError:
-        raise InvalidCursor("malformed cursor") from None
-    if at.tzinfo is None:
-        raise InvalidCursor("malformed cursor")
-    return at, str(parts[1])
-
 
 # --- the profile, the access log, the notifications --------------------------------------
 
@@ -201,7 +51,7 @@ class NotificationPage:
     next_cursor: str | None
 
 
-class Account(AccountUseCase):
+class Account(UseCase):
     def profile(self, caller: Caller, person_id: str) -> Profile:
         def work(session: Session, now: datetime) -> Profile:
             person = session.get(Person, person_id)
@@ -217,8 +67,8 @@ class Account(AccountUseCase):
         self, caller: Caller, person_id: str, *, limit: int = 50, cursor: str | None = None
     ) -> AccessLogPage:
         """Every audited decision about the person, newest first, keyset-paged by ``seq``."""
-        before = seq_cursor(cursor)
-        limit = max(1, min(limit, MAX_PAGE))
+        before = paging.seq(cursor)
+        limit = max(1, min(limit, paging.MAX_PAGE))
 
         def work(session: Session, now: datetime) -> AccessLogPage:
             query = select(AuditEntry).where(AuditEntry.person_id == person_id)
@@ -228,7 +78,7 @@ class Account(AccountUseCase):
             entries = list(rows)
             more = len(entries) > limit
             page = entries[:limit]
-            return AccessLogPage(page, encode_cursor(page[-1].seq) if more else None)
+            return AccessLogPage(page, paging.encode(page[-1].seq) if more else None)
 
         return self.run(caller, Ask(Action.READ_ACCESS_LOG, person_id), work)
 
@@ -236,8 +86,8 @@ class Account(AccountUseCase):
         self, caller: Caller, person_id: str, *, limit: int = 50, cursor: str | None = None
     ) -> NotificationPage:
         """The person's notifications, newest first; sealed details opened for them."""
-        after = instant_cursor(cursor)
-        limit = max(1, min(limit, MAX_PAGE))
+        after = paging.instant_and_id(cursor)
+        limit = max(1, min(limit, paging.MAX_PAGE))
 
         def work(session: Session, now: datetime) -> NotificationPage:
             query = select(Notification).where(Notification.person_id == person_id)
@@ -255,7 +105,7 @@ class Account(AccountUseCase):
             page = rows[:limit]
             items = [NotificationView(n, self._detail(session, n)) for n in page]
             last = page[-1] if more else None
-            cursor_out = encode_cursor(last.at.isoformat(), last.id) if last else None
+            cursor_out = paging.encode(last.at.isoformat(), last.id) if last else None
             return NotificationPage(items, cursor_out)
 
         return self.run(caller, Ask(Action.READ_NOTIFICATIONS, person_id), work)

@@ -9,7 +9,7 @@ authorisation is for the caller's institution, active and processed) and opens a
 session is :class:`~vault.records.reading.Records` with ``session_id``; the policy applies
 the lookback and ends the session with its authorisation (R8).
 
-Guessing is limited (:mod:`vault.access.throttles`):
+Guessing is limited by the one wrong-secret flow (:mod:`vault.access.guesses`):
 
 * per code pair: :data:`~vault.access.throttles.MAX_SECRET_FAILURES` failures lock the
   authorisation for good (``locked_at``); a success clears its count. The person is told
@@ -38,27 +38,35 @@ from sqlmodel import Session, col, select
 
 from policies.dates import hk_date
 from policies.vocabulary import Action, ActorKind, Reason
+from vault.access.guesses import Attempt, ClientThrottle, Guesses, LockMessages
 from vault.access.judge import Ask, Caller, Judge
-from vault.access.throttles import MAX_SECRET_FAILURES, Limit, LockedOut, Throttle
+from vault.access.throttles import Limit, Throttle
+from vault.access.usecase import UseCase
 from vault.core.errors import NotFound, VaultError
 from vault.core.ids import new_id
 from vault.crypto.passwords import code_hash, same_code
 from vault.crypto.secrets import Secret
 from vault.store import audit
-from vault.store.engine import reading, transaction
+from vault.store.engine import reading
 from vault.store.statements import Prepared
 from vault.store.tables import CrossBorderAuthorisation, ViewingSession
 
 BY_PROFESSIONAL = Throttle("cross_border_professional", Limit(5, timedelta(minutes=15)))
 BY_INSTITUTION = Throttle("cross_border_institution", Limit(20, timedelta(minutes=15)))
+CLIENT_THROTTLES = (
+    ClientThrottle(BY_PROFESSIONAL, lambda caller: caller.actor.professional_id or ""),
+    ClientThrottle(BY_INSTITUTION, lambda caller: caller.actor.institution_id or ""),
+)
+LOCKED = LockMessages(
+    secret="Too many failed attempts: these codes are locked. The person must apply again.",
+    client="Too many failed attempts from this client; try again later.",
+)
 
 # Audit reasons for events decided outside the policy, and notification events.
 UNKNOWN_CODE = "unknown_application_code"
 WRONG_PASSCODE = "wrong_passcode"
 CODE_LOCKED = "codes_locked"  # an attempt on a locked pair
-CLIENT_LOCKED = "client_locked"  # an attempt while the client is locked out
 CODE_LOCKED_OUT = "codes_locked_out"  # the failure that locked the pair
-CLIENT_LOCKED_OUT = "client_locked_out"  # the failure that locked the client
 SESSION_OPENED = "cross_border_session_opened"
 LOCKED_OUT_EVENT = "cross_border_locked_out"
 
@@ -106,30 +114,25 @@ class OpenedSession:
     visible_since: date
 
 
-class ViewingSessions:
+class ViewingSessions(UseCase):
     """Opens viewing sessions and resolves them for their own professional."""
 
     def __init__(self, judge: Judge) -> None:
-        self.judge = judge
-        self.policy = judge.policy
-        self.engine = judge.vault.engine
+        super().__init__(judge)
+        self.guesses = Guesses(judge, CLIENT_THROTTLES, CODE_LOCKED_OUT, LOCKED_OUT_EVENT, LOCKED)
 
     def open(self, caller: Caller, codes: CodePair) -> OpenedSession:
         """Redeem ``codes``. Raises :class:`InvalidCodes`, :class:`LockedOut` or
         :class:`SessionRefused` — after committing the audit and the counters."""
-        now = self.judge.now()
-        with transaction(self.engine) as session:
-            audit.lock_head(session)  # the global order: head first, then rows
-            outcome = self._open(session, caller, codes, now)
-        if isinstance(outcome, VaultError):
-            raise outcome
-        return outcome
+        return self.transact(
+            lambda session, now: self._open(session, caller, codes, now), chain_order=True
+        )
 
     def person_of(self, caller: Caller, session_id: str, action: Action) -> str:
         """The person whose records ``session_id`` shows, if it is the caller's session.
         Anyone else's session (or none) is :class:`NotFound` — and audited if it exists."""
         actor = caller.actor
-        with reading(self.engine) as session:
+        with reading(self.vault.engine) as session:
             found = _SESSION_PARTIES.first(session, {"id": session_id})
         if found is None:
             raise NotFound("no such viewing session")
@@ -147,21 +150,24 @@ class ViewingSessions:
             else Reason.WRONG_INSTITUTION
         )
         ask = Ask(action, person_id, resource_id=session_id, session_id=session_id)
-        with transaction(self.engine) as session:
+
+        def refuse(session: Session, now: datetime) -> VaultError:
             self.judge.record_event(
-                session, caller, ask, allowed=False, reason=str(reason), now=self.judge.now()
+                session, caller, ask, allowed=False, reason=str(reason), now=now
             )
-        raise NotFound("no such viewing session")
+            return NotFound("no such viewing session")
+
+        return self.transact(refuse)
 
     # --- redeeming ----------------------------------------------------------------------
 
     def _open(
         self, session: Session, caller: Caller, codes: CodePair, now: datetime
     ) -> OpenedSession | VaultError:
-        locked_until = self._client_locked_until(session, caller, now)
-        if locked_until is not None:
-            self._audit(session, caller, None, CLIENT_LOCKED, now)
-            return LockedOut(locked_until)
+        attempt = Attempt(caller, _attempt_ask(None), now)
+        locked = self.guesses.locked_out(session, attempt)
+        if locked is not None:
+            return locked
         authorisation = session.exec(
             select(CrossBorderAuthorisation)
             .where(
@@ -173,21 +179,19 @@ class ViewingSessions:
         stored = authorisation.passcode_hash if authorisation else _UNKNOWN_PASSCODE_HASH
         matches = same_code(stored, codes.passcode.reveal())  # constant time, always done
         if authorisation is None:
-            return self._failed(session, caller, None, UNKNOWN_CODE, now)
+            return self.guesses.failed(session, attempt, UNKNOWN_CODE, InvalidCodes())
+        attempt = _attempt_on(caller, authorisation, now)
         if authorisation.locked_at is not None:
-            self._audit(session, caller, authorisation, CODE_LOCKED, now)
-            return LockedOut(None)
+            self.guesses.audit(session, attempt, CODE_LOCKED)
+            return self.guesses.locked(None)
         if not matches:
-            return self._failed(session, caller, authorisation, WRONG_PASSCODE, now)
-        return self._decide(session, caller, authorisation, now)
+            return self.guesses.failed(session, attempt, WRONG_PASSCODE, InvalidCodes())
+        return self._decide(session, attempt, authorisation)
 
     def _decide(
-        self,
-        session: Session,
-        caller: Caller,
-        authorisation: CrossBorderAuthorisation,
-        now: datetime,
+        self, session: Session, attempt: Attempt, authorisation: CrossBorderAuthorisation
     ) -> OpenedSession | VaultError:
+        caller, now = attempt.caller, attempt.now
         actor = caller.actor
         session_id = new_id()
         ask = Ask(
@@ -199,14 +203,11 @@ class ViewingSessions:
         decision = self.judge.decide(session, caller, ask, now)
         if authorisation.institution_id != actor.institution_id:
             # Someone else's codes: the same answer as a wrong pair, and counted as one.
-            return self._failed(session, caller, authorisation, None, now)
+            return self.guesses.failed(session, attempt, None, InvalidCodes())
         if not decision.allowed:
             return SessionRefused(decision.reason)
         assert actor.institution_id is not None and actor.professional_id is not None
-        authorisation.failed_attempts = 0
-        session.add(authorisation)
-        for throttle, key in self._client_keys(caller):
-            throttle.succeed(session, key, now)
+        self.guesses.succeeded(session, attempt)
         row = ViewingSession(
             id=session_id,
             authorisation_id=authorisation.id,
@@ -223,74 +224,21 @@ class ViewingSessions:
         since = decision.obligations.visible_since or self.policy.visible_since(hk_date(now))
         return OpenedSession(row.id, row.person_id, row.expires_at, since)
 
-    # --- failures and lock-outs ---------------------------------------------------------
 
-    def _client_keys(self, caller: Caller) -> tuple[tuple[Throttle, str], ...]:
-        actor = caller.actor
-        return (
-            (BY_PROFESSIONAL, actor.professional_id or ""),
-            (BY_INSTITUTION, actor.institution_id or ""),
-        )
+def _attempt_ask(authorisation: CrossBorderAuthorisation | None) -> Ask:
+    return Ask(
+        Action.OPEN_VIEWING_SESSION,
+        authorisation.person_id if authorisation else None,
+        resource_id=authorisation.id if authorisation else None,
+        authorisation_id=authorisation.id if authorisation else None,
+    )
 
-    def _client_locked_until(
-        self, session: Session, caller: Caller, now: datetime
-    ) -> datetime | None:
-        ends = [t.locked_until(session, key, now) for t, key in self._client_keys(caller)]
-        return max((end for end in ends if end is not None), default=None)
 
-    def _failed(
-        self,
-        session: Session,
-        caller: Caller,
-        authorisation: CrossBorderAuthorisation | None,
-        reason: str | None,
-        now: datetime,
-    ) -> VaultError:
-        """Count a failed redemption (``reason``: audit it too) and lock what is due."""
-        if reason is not None:
-            self._audit(session, caller, authorisation, reason, now)
-        pair_locked = False
-        if authorisation is not None:
-            authorisation.failed_attempts += 1
-            if authorisation.failed_attempts >= MAX_SECRET_FAILURES:
-                authorisation.locked_at, pair_locked = now, True
-            session.add(authorisation)
-        client_locks = [t.fail(session, key, now) for t, key in self._client_keys(caller)]
-        client_until = max((end for end in client_locks if end is not None), default=None)
-        if not pair_locked and client_until is None:
-            return InvalidCodes()
-        seq = 0
-        if pair_locked:
-            seq = self._audit(session, caller, authorisation, CODE_LOCKED_OUT, now)
-        if client_until is not None:
-            seq = self._audit(session, caller, authorisation, CLIENT_LOCKED_OUT, now)
-        if authorisation is not None:
-            self.judge.notify(session, authorisation.person_id, caller, LOCKED_OUT_EVENT, now, seq)
-        return LockedOut(client_until)
-
-    def _audit(
-        self,
-        session: Session,
-        caller: Caller,
-        authorisation: CrossBorderAuthorisation | None,
-        reason: str,
-        now: datetime,
-    ) -> int:
-        ask = Ask(
-            Action.OPEN_VIEWING_SESSION,
-            authorisation.person_id if authorisation else None,
-            resource_id=authorisation.id if authorisation else None,
-            authorisation_id=authorisation.id if authorisation else None,
-        )
-        return self.judge.record_event(
-            session,
-            caller,
-            ask,
-            allowed=False,
-            reason=reason,
-            now=now,
-            consent_id=authorisation.id if authorisation else None,
-        )
+def _attempt_on(caller: Caller, authorisation: CrossBorderAuthorisation, now: datetime) -> Attempt:
+    """An attempt on ``authorisation``'s codes: audited about its person, counted on it."""
+    return Attempt(
+        caller, _attempt_ask(authorisation), now, authorisation, consent_id=authorisation.id
+    )
 
 
 def _last_seq(session: Session) -> int:

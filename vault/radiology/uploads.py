@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
 from policies.vocabulary import Category
 from vault.core.errors import DecryptionFailed, VaultError
@@ -46,10 +46,8 @@ from vault.radiology.ingest import (
     read_tail,
     write_tail,
 )
+from vault.radiology.receipts import FileReceipt
 from vault.store.blobs import BlobStore, PendingBlob
-
-if TYPE_CHECKING:
-    from vault.radiology.deposits import FileReceipt
 
 LIVE_UPLOADS = 16  # resumable uploads whose state is kept in memory between requests
 LOCK_WAIT_SECONDS = 5.0  # how long a request waits for another one on the same upload

@@ -4,8 +4,6 @@ predicates — never a post-filter (R10: hidden records are neither returned nor
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,12 +15,11 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from policies.model import Obligations, RecordRef
+from vault.access import paging
 from vault.core.errors import NotFound
 from vault.records.sealed import COMMITTED, SUMMARY_COLUMNS, AnyRecord, RecordSummary
 from vault.store.statements import Prepared
 from vault.store.tables import Record
-
-MAX_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -138,18 +135,8 @@ class Page:
 
 
 def encode_cursor(record: AnyRecord) -> str:
-    raw = json.dumps([record.clinical_date.isoformat(), record.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[date, str]:
-    """Raises ``ValueError`` for anything that is not a cursor this module made."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        clinical, rid = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return date.fromisoformat(clinical), str(rid)
-    except Exception as exc:
-        raise ValueError("malformed cursor") from exc
+    """The cursor of the page that continues after ``record``."""
+    return paging.encode(record.clinical_date.isoformat(), record.id)
 
 
 def list_visible(
@@ -158,20 +145,22 @@ def list_visible(
     visible: RecordFilter,
     *,
     limit: int = 50,
-    cursor: str | None = None,
+    after: tuple[date, str] | None = None,
 ) -> Page:
-    """Newest first, keyset-paged. Hidden records are excluded by the query itself."""
-    limit = max(1, min(limit, MAX_PAGE))
+    """Newest first, keyset-paged (``after``: the decoded cursor, see
+    :func:`vault.access.paging.date_and_id`). Hidden records are excluded by the query
+    itself."""
+    limit = max(1, min(limit, paging.MAX_PAGE))
     terms = visible.terms()
     values: dict[str, Any] = {"person": person_id, "limit": limit + 1}
     for term in terms:
         values.update(term.values)
-    if cursor is not None:
-        values["after_date"], values["after_id"] = decode_cursor(cursor)
-    shape = (tuple(term.shape for term in terms), cursor is not None)
+    if after is not None:
+        values["after_date"], values["after_id"] = after
+    shape = (tuple(term.shape for term in terms), after is not None)
     statement = _PAGES.get(shape)
     if statement is None:
-        statement = _PAGES[shape] = Prepared(_page_query(terms, after=cursor is not None))
+        statement = _PAGES[shape] = Prepared(_page_query(terms, after=after is not None))
     rows = statement.all(session, values)
     more = len(rows) > limit
     page = [RecordSummary(*row) for row in rows[:limit]]

@@ -1,22 +1,25 @@
 """Reading and adding records, for every kind of caller, through the policy.
 
-Each function runs one transaction: decide → audit (→ notify) → query/decrypt → commit,
-and only after the commit is anything returned (a list opens its titles just after the
-commit, outside the write lock). A denied read raises ``NotFound``.
+Each use-case runs the one skeleton (:class:`~vault.access.usecase.UseCase`): decide →
+audit (→ notify) → query/decrypt → commit, and only after the commit is anything returned
+or raised. A list opens its titles just after the commit, outside the write lock. A
+refused read is :class:`~vault.core.errors.NotFound`, the same as a record that does not
+exist (R10); a refused deposit names only the action tried.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel import Session, select
 
-from policies.model import Obligations, RecordRef
-from policies.vocabulary import Action
-from vault.access.judge import Ask, Caller, Judge
-from vault.core.errors import Denied, NotFound
+from policies.model import Decision, RecordRef
+from policies.vocabulary import Action, ActorKind
+from vault.access import paging
+from vault.access.judge import Ask, Caller
+from vault.access.usecase import UseCase, denied, not_found, refusal
 from vault.crypto.envelope import SealingKey
 from vault.records.listing import Page, find_visible, list_visible, record_ref, visible_filter
 from vault.records.sealed import (
@@ -28,7 +31,6 @@ from vault.records.sealed import (
     open_record,
     record_title,
 )
-from vault.store.engine import transaction
 from vault.store.tables import Record
 
 
@@ -77,36 +79,24 @@ class _SealedPage:
         return RecordList(views, self.page.next_cursor)
 
 
-class Records:
-    def __init__(self, judge: Judge) -> None:
-        self.judge = judge
-        self.vault = judge.vault
-
+class Records(UseCase):
     def list(
         self, caller: Caller, person_id: str, query: RecordQuery, *, session_id: str | None = None
     ) -> RecordList:
         """The page is chosen and the decision audited in one transaction; the titles are
         opened after it commits, so the write lock is not held while decrypting."""
-        now = self.judge.now()
-        sealed: _SealedPage | None = None
-        with transaction(self.vault.engine) as session:
-            ask = Ask(Action.LIST_RECORDS, person_id, session_id=session_id)
-            decision = self.judge.decide(session, caller, ask, now)
-            if decision.allowed:
-                sealed = self._visible_page(session, person_id, decision.obligations, query)
-        if sealed is None:
-            raise NotFound("no such person or records")
-        return sealed.opened()
+        after = paging.date_and_id(query.cursor)
 
-    def _visible_page(
-        self, session: Session, person_id: str, obligations: Obligations, query: RecordQuery
-    ) -> _SealedPage:
-        visible = visible_filter(obligations).narrow(
-            category=query.category, source=query.source, since=query.since, until=query.until
-        )
-        page = list_visible(session, person_id, visible, limit=query.limit, cursor=query.cursor)
-        key = self.vault.keys.get(session, person_id) if page.records else None
-        return _SealedPage(page, key)
+        def page(session: Session, decision: Decision, now: datetime) -> _SealedPage:
+            visible = visible_filter(decision.obligations).narrow(
+                category=query.category, source=query.source, since=query.since, until=query.until
+            )
+            found = list_visible(session, person_id, visible, limit=query.limit, after=after)
+            key = self.vault.keys.get(session, person_id) if found.records else None
+            return _SealedPage(found, key)
+
+        ask = Ask(Action.LIST_RECORDS, person_id, session_id=session_id)
+        return self.decide_then(caller, ask, page, refuse=not_found, savepoint=False).opened()
 
     def get(
         self, caller: Caller, person_id: str, record_id: str, *, session_id: str | None = None
@@ -122,38 +112,34 @@ class Records:
     def _read(
         self, caller: Caller, person_id: str, record_id: str, action: Action, session_id: str | None
     ) -> OpenedRecord:
-        now = self.judge.now()
-        opened: OpenedRecord | None = None
-        with transaction(self.vault.engine) as session:
+        def ask(session: Session) -> Ask:
             record = _committed(session, person_id, record_id)
-            ask = Ask(
+            return Ask(
                 action,
                 person_id,
                 record=record_ref(record) if record else None,
                 resource_id=record_id,
                 session_id=session_id,
             )
-            decision = self.judge.decide(session, caller, ask, now)
-            if decision.allowed and record is not None:
-                visible = find_visible(
-                    session, person_id, record_id, visible_filter(decision.obligations)
-                )
-                opened = open_record(session, self.vault.keys, visible)
-        if opened is None:
-            raise NotFound("record not found")
-        return opened
+
+        def read(session: Session, decision: Decision, now: datetime) -> OpenedRecord:
+            visible = visible_filter(decision.obligations)
+            record = find_visible(session, person_id, record_id, visible)
+            return open_record(session, self.vault.keys, record)
+
+        return self.decide_then(caller, ask, read, refuse=not_found, savepoint=False)
 
     def deposit(
         self, caller: Caller, person_id: str, new: NewRecord, action: Action = Action.DEPOSIT_RECORD
     ) -> Record:
-        """An HK provider's eHR deposit, or a person's own Personal Folder upload (R6)."""
-        now = self.judge.now()
+        """An HK provider's eHR deposit, or a person's own Personal Folder upload (R6): the
+        person (or caregiver) is refused like every other account action (a would-be
+        caregiver gets the canonical ``NotFound``); a provider's refusal names the action."""
         ref = RecordRef(new.category, new.source, new.clinical_date, new.depositor_institution_id)
-        stored: Record | None = None
-        with transaction(self.vault.engine) as session:
-            decision = self.judge.decide(session, caller, Ask(action, person_id, record=ref), now)
-            if decision.allowed:
-                stored = add_record(session, self.vault.keys, person_id, new, now=now)
-        if stored is None:
-            raise Denied(str(action))
-        return stored
+
+        def store(session: Session, now: datetime) -> Record:
+            return add_record(session, self.vault.keys, person_id, new, now=now)
+
+        personal = caller.actor.kind in (ActorKind.CITIZEN, ActorKind.CAREGIVER)
+        ask = Ask(action, person_id, record=ref)
+        return self.run(caller, ask, store, refuse=refusal if personal else denied)

@@ -29,14 +29,17 @@ confirm it, within 10 minutes, and five wrong guesses end the request.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
+from policies.model import Decision
 from policies.vocabulary import Action, Category
+from vault.access.guesses import Attempt, ClientThrottle, Guesses, LockMessages
 from vault.access.judge import NOTIFICATION_CHANNEL, Ask, Caller, Judge
-from vault.access.throttles import MAX_SECRET_FAILURES, Limit, LockedOut, Throttle
+from vault.access.throttles import Limit, Throttle
+from vault.access.usecase import UseCase, not_found
 from vault.core.errors import NotFound, VaultError
 from vault.core.ids import new_id
 from vault.crypto import aad
@@ -44,11 +47,17 @@ from vault.crypto.envelope import SealingKey
 from vault.crypto.passwords import code_hash, new_otp, same_code
 from vault.crypto.secrets import Secret
 from vault.store import audit
-from vault.store.engine import transaction
 from vault.store.tables import Notification, RestrictedAccessRequest
 
 OTP_VALIDITY = timedelta(minutes=10)
 BY_PROFESSIONAL = Throttle("restricted_otp_professional", Limit(5, timedelta(minutes=15)))
+CLIENT_THROTTLES = (
+    ClientThrottle(BY_PROFESSIONAL, lambda caller: caller.actor.professional_id or ""),
+)
+LOCKED = LockMessages(
+    secret="Too many wrong one-time passwords: this request is locked. Request access again.",
+    client="Too many wrong one-time passwords; try again later.",
+)
 
 OTP_EVENT = "restricted_access_otp"
 LOCKED_OUT_EVENT = "restricted_access_locked_out"
@@ -56,9 +65,7 @@ LOCKED_OUT_EVENT = "restricted_access_locked_out"
 WRONG_OTP = "wrong_otp"
 OTP_EXPIRED = "otp_expired"
 OTP_LOCKED = "otp_locked"  # an attempt on a locked request
-CLIENT_LOCKED = "client_locked"
 OTP_LOCKED_OUT = "otp_locked_out"  # the failure that locked the request
-CLIENT_LOCKED_OUT = "client_locked_out"
 ALREADY_CONFIRMED = "already_confirmed"
 NOT_REQUESTER = "not_requester"
 
@@ -110,29 +117,24 @@ def _categories(csv: str) -> tuple[Category, ...]:
     return tuple(Category(c) for c in csv.split(",") if c)
 
 
-class RestrictedAccess:
+class RestrictedAccess(UseCase):
     def __init__(self, judge: Judge) -> None:
-        self.judge = judge
-        self.vault = judge.vault
+        super().__init__(judge)
+        self.guesses = Guesses(judge, CLIENT_THROTTLES, OTP_LOCKED_OUT, LOCKED_OUT_EVENT, LOCKED)
 
     def request(
         self, caller: Caller, person_id: str, reason: str, categories: Iterable[Category]
     ) -> PendingRequest:
         """Ask for restricted ``categories`` and send the person an OTP. A denial is
         :class:`NotFound`, like a person the caller may not see (R10)."""
-        now = self.judge.now()
         rid = new_id()
-        pending: PendingRequest | None = None
-        with transaction(self.vault.engine) as session:
-            ask = Ask(Action.REQUEST_RESTRICTED_ACCESS, person_id, resource_id=rid)
-            decision = self.judge.decide(session, caller, ask, now)
-            if decision.allowed:
-                pending = self._store(
-                    session, caller, person_id, rid, reason, categories, now, decision.consent_id
-                )
-        if pending is None:
-            raise NotFound("no such person")
-        return pending
+
+        def store(session: Session, decision: Decision, now: datetime) -> PendingRequest:
+            wanted = _Wanted(rid, person_id, reason, tuple(categories), decision.consent_id)
+            return self._store(session, caller, wanted, now)
+
+        ask = Ask(Action.REQUEST_RESTRICTED_ACCESS, person_id, resource_id=rid)
+        return self.decide_then(caller, ask, store, refuse=not_found)
 
     def confirm(
         self, caller: Caller, person_id: str, request_id: str, otp: Secret[str]
@@ -140,47 +142,50 @@ class RestrictedAccess:
         """Turn the caller's own request into a grant. Raises :class:`NotFound`,
         :class:`InvalidOtp`, :class:`OtpExpired`, :class:`AlreadyConfirmed` or
         :class:`~vault.access.throttles.LockedOut` — after committing the audit and counters."""
-        now = self.judge.now()
-        with transaction(self.vault.engine) as session:
-            audit.lock_head(session)  # the global order: head first, then rows
-            outcome = self._confirm(session, caller, person_id, request_id, otp, now)
-        if isinstance(outcome, VaultError):
-            raise outcome
-        return outcome
+
+        def confirm(session: Session, now: datetime) -> RestrictedGrant | VaultError:
+            row = _request_for_update(session, person_id, request_id)
+            if row is None:
+                return NotFound("no such request")
+            attempt = Attempt(caller, _ask(row), now, row, consent_id=row.consent_id)
+            problem = self._unconfirmable(session, attempt, row)
+            if problem is not None:
+                return problem
+            matches = same_code(row.otp_hash, f"{row.id}\x00{otp.reveal()}")  # even if expired
+            if row.otp_expires_at <= now:
+                self.guesses.audit(session, attempt, OTP_EXPIRED)
+                return OtpExpired()
+            if not matches:
+                return self.guesses.failed(session, attempt, WRONG_OTP, InvalidOtp())
+            return self._grant(session, attempt, row)
+
+        return self.transact(confirm, chain_order=True)
 
     # --- requesting ---------------------------------------------------------------------
 
     def _store(
-        self,
-        session: Session,
-        caller: Caller,
-        person_id: str,
-        rid: str,
-        reason: str,
-        categories: Iterable[Category],
-        now: datetime,
-        consent_id: str | None,
+        self, session: Session, caller: Caller, wanted: _Wanted, now: datetime
     ) -> PendingRequest:
         actor = caller.actor
         assert actor.institution_id is not None and actor.professional_id is not None
-        key = self.vault.keys.get(session, person_id)
+        key = self.vault.keys.get(session, wanted.person_id)
         otp = new_otp()
         row = RestrictedAccessRequest(
-            id=rid,
-            person_id=person_id,
+            id=wanted.id,
+            person_id=wanted.person_id,
             institution_id=actor.institution_id,
             professional_id=actor.professional_id,
-            categories=_csv(categories),
-            consent_id=consent_id,
-            reason_sealed=key.seal(reason.encode(), aad=aad.restricted_reason(rid)),
-            otp_hash=_otp_hash(rid, otp),
+            categories=_csv(wanted.categories),
+            consent_id=wanted.consent_id,
+            reason_sealed=key.seal(wanted.reason.encode(), aad=aad.restricted_reason(wanted.id)),
+            otp_hash=_otp_hash(wanted.id, otp),
             requested_at=now,
             otp_expires_at=now + OTP_VALIDITY,
         )
         session.add(row)
         session.flush()
-        self._send_otp(session, key, caller, person_id, Secret(otp), now)
-        return PendingRequest(rid, _categories(row.categories), row.otp_expires_at)
+        self._send_otp(session, key, caller, wanted.person_id, Secret(otp), now)
+        return PendingRequest(wanted.id, _categories(row.categories), row.otp_expires_at)
 
     def _send_otp(
         self,
@@ -211,94 +216,66 @@ class RestrictedAccess:
 
     # --- confirming ---------------------------------------------------------------------
 
-    def _confirm(
-        self,
-        session: Session,
-        caller: Caller,
-        person_id: str,
-        request_id: str,
-        otp: Secret[str],
-        now: datetime,
-    ) -> RestrictedGrant | VaultError:
-        actor = caller.actor
-        row = session.exec(
-            select(RestrictedAccessRequest)
-            .where(
-                RestrictedAccessRequest.id == request_id,
-                RestrictedAccessRequest.person_id == person_id,
-            )
-            .with_for_update()
-        ).first()
-        if row is None:
-            return NotFound("no such request")
+    def _unconfirmable(
+        self, session: Session, attempt: Attempt, row: RestrictedAccessRequest
+    ) -> VaultError | None:
+        """Why ``row`` cannot be confirmed by this caller now (each case audited)."""
+        actor = attempt.caller.actor
         if row.professional_id != actor.professional_id or (
             row.institution_id != actor.institution_id
         ):
-            self._audit(session, caller, row, NOT_REQUESTER, now)
+            self.guesses.audit(session, attempt, NOT_REQUESTER)
             return NotFound("no such request")
-        key = actor.professional_id or ""
-        locked_until = BY_PROFESSIONAL.locked_until(session, key, now)
-        if locked_until is not None:
-            self._audit(session, caller, row, CLIENT_LOCKED, now)
-            return LockedOut(locked_until)
+        locked = self.guesses.locked_out(session, attempt)
+        if locked is not None:
+            return locked
         if row.locked_at is not None:
-            self._audit(session, caller, row, OTP_LOCKED, now)
-            return LockedOut(None)
+            self.guesses.audit(session, attempt, OTP_LOCKED)
+            return self.guesses.locked(None)
         if row.confirmed_at is not None:
-            self._audit(session, caller, row, ALREADY_CONFIRMED, now)
+            self.guesses.audit(session, attempt, ALREADY_CONFIRMED)
             return AlreadyConfirmed()
-        matches = same_code(row.otp_hash, f"{row.id}\x00{otp.reveal()}")
-        if row.otp_expires_at <= now:
-            self._audit(session, caller, row, OTP_EXPIRED, now)
-            return OtpExpired()
-        if not matches:
-            return self._failed(session, caller, row, now)
-        ask = Ask(Action.REQUEST_RESTRICTED_ACCESS, person_id, resource_id=row.id)
-        decision = self.judge.decide(session, caller, ask, now)
+        return None
+
+    def _grant(
+        self, session: Session, attempt: Attempt, row: RestrictedAccessRequest
+    ) -> RestrictedGrant | VaultError:
+        """The OTP matched: ask the policy again (the consent may have ended, R8)."""
+        decision = self.judge.decide(session, attempt.caller, _ask(row), attempt.now)
         if not decision.allowed:
             return NotFound("no such request")
-        BY_PROFESSIONAL.succeed(session, key, now)
-        row.confirmed_at = now
-        row.expires_at = self.judge.policy.restricted_grant_expires_at(now)
+        self.guesses.succeeded(session, replace(attempt, secret=None))
+        row.confirmed_at = attempt.now
+        row.expires_at = self.policy.restricted_grant_expires_at(attempt.now)
         row.consent_id = decision.consent_id
         session.add(row)
         session.flush()
         return RestrictedGrant(row.id, _categories(row.categories), row.expires_at)
 
-    def _failed(
-        self, session: Session, caller: Caller, row: RestrictedAccessRequest, now: datetime
-    ) -> VaultError:
-        seq = self._audit(session, caller, row, WRONG_OTP, now)
-        row.failed_attempts += 1
-        request_locked = row.failed_attempts >= MAX_SECRET_FAILURES
-        if request_locked:
-            row.locked_at = now
-        session.add(row)
-        client_until = BY_PROFESSIONAL.fail(session, caller.actor.professional_id or "", now)
-        if not request_locked and client_until is None:
-            return InvalidOtp()
-        if request_locked:
-            seq = self._audit(session, caller, row, OTP_LOCKED_OUT, now)
-        if client_until is not None:
-            seq = self._audit(session, caller, row, CLIENT_LOCKED_OUT, now)
-        self.judge.notify(session, row.person_id, caller, LOCKED_OUT_EVENT, now, seq)
-        return LockedOut(client_until)
 
-    def _audit(
-        self,
-        session: Session,
-        caller: Caller,
-        row: RestrictedAccessRequest,
-        reason: str,
-        now: datetime,
-    ) -> int:
-        ask = Ask(Action.REQUEST_RESTRICTED_ACCESS, row.person_id, resource_id=row.id)
-        return self.judge.record_event(
-            session,
-            caller,
-            ask,
-            allowed=False,
-            reason=reason,
-            now=now,
-            consent_id=row.consent_id,
+@dataclass(frozen=True)
+class _Wanted:
+    """What a professional asks for: the request's id, whose categories and why."""
+
+    id: str
+    person_id: str
+    reason: str
+    categories: tuple[Category, ...]
+    consent_id: str | None
+
+
+def _ask(row: RestrictedAccessRequest) -> Ask:
+    return Ask(Action.REQUEST_RESTRICTED_ACCESS, row.person_id, resource_id=row.id)
+
+
+def _request_for_update(
+    session: Session, person_id: str, request_id: str
+) -> RestrictedAccessRequest | None:
+    return session.exec(
+        select(RestrictedAccessRequest)
+        .where(
+            RestrictedAccessRequest.id == request_id,
+            RestrictedAccessRequest.person_id == person_id,
         )
+        .with_for_update()
+    ).first()

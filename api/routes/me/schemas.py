@@ -11,7 +11,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
 from api.schemas import example
 from policies.vocabulary import ConsentKind, Source
-from vault.sharing.consents import CrossBorderStatus, RadiologyStatus
+from vault.cross_border.authorisations import CrossBorderStatus
+from vault.radiology.authorisations import RadiologyStatus
 
 _ID = Field(min_length=1, max_length=80)
 _EXAMPLE_TIME = "2026-03-02T02:00:00Z"

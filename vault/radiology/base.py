@@ -1,0 +1,78 @@
+"""What every radiology deposit step shares: the limits, the resumable uploads' state, and
+the one question asked of the policy about a deposit (``DEPOSIT_RADIOLOGY`` of a category,
+or ``READ_DEPOSIT_RECEIPT``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from policies.model import Decision, RecordRef
+from policies.vocabulary import Action, Source
+from vault.access.judge import Ask, Caller, Judge
+from vault.access.usecase import UseCase
+from vault.crypto.streams import CHUNK_SIZE
+from vault.radiology.uploads import UploadFiles, UploadLimits
+from vault.store.radiology_tables import RadiologyDeposit
+
+GiB = 1 << 30
+DEPOSIT_LIFETIME = timedelta(hours=24)
+DEFAULT_MAX_FILE_BYTES = 4 * GiB
+STALE_UPLOAD_SECONDS = 24 * 3600.0
+
+
+class DepositService(UseCase):
+    """The radiology use-cases' common state; everything else lives in the database and
+    the blob store (resumable uploads keep a small in-memory cache)."""
+
+    def __init__(
+        self,
+        judge: Judge,
+        *,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        deposit_lifetime: timedelta = DEPOSIT_LIFETIME,
+        stale_upload_seconds: float = STALE_UPLOAD_SECONDS,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
+        super().__init__(judge)
+        self.limits = UploadLimits(max_file_bytes, chunk_size)
+        self.deposit_lifetime = deposit_lifetime
+        self.stale_upload_seconds = stale_upload_seconds
+        self.uploads = UploadFiles(self.vault.blobs, self.limits)
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The largest file a deposit takes (``CROSSVAULT_RADIOLOGY_MAX_FILE_BYTES``)."""
+        return self.limits.max_file_bytes
+
+    @max_file_bytes.setter
+    def max_file_bytes(self, value: int) -> None:
+        self.limits.max_file_bytes = value
+
+    @property
+    def chunk_size(self) -> int:
+        return self.limits.chunk_size
+
+    def decide_deposit(
+        self,
+        session: Session,
+        caller: Caller,
+        deposit: RadiologyDeposit,
+        category: str,
+        now: datetime,
+        action: Action = Action.DEPOSIT_RADIOLOGY,
+    ) -> Decision:
+        """Ask the policy (audited) whether ``caller`` may do ``action`` with ``category``
+        on ``deposit`` now."""
+        ref = RecordRef(
+            category, Source.PERSONAL_FOLDER, deposit.clinical_date, deposit.institution_id
+        )
+        ask = Ask(
+            action,
+            deposit.person_id,
+            record=ref,
+            resource_id=deposit.id,
+            authorisation_id=deposit.authorisation_id,
+        )
+        return self.judge.decide(session, caller, ask, now)
