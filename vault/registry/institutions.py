@@ -9,14 +9,10 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from policies.policy_file import Policy
-from vault.core.errors import NotFound, VaultError
+from vault.core.errors import NotFound
 from vault.core.ids import new_id
 from vault.crypto.passwords import hash_password, verify_password
 from vault.store.tables import Institution, InstitutionCredential, Professional
-
-
-class RegistryConflict(VaultError):
-    code = "conflict"
 
 
 def sync_institutions(session: Session, policy: Policy) -> int:
