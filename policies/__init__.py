@@ -8,7 +8,7 @@ Pure: the standard library only, no I/O, no clock. The API loads a :class:`Polic
     if decision.allowed:
         rows = store.records(person, where=decision.obligations)  # never a post-filter
 
-Decisions where DESIGN.md is silent:
+Decisions where the contract (docs/design.md) is silent:
 
 - Deny obligations are one constant (:data:`NOTHING`); the reason is for the audit only.
 - A record-specific decision carries the same visible set as the list would, so the store

@@ -35,7 +35,6 @@ from starlette.requests import ClientDisconnect
 from api.deps import ProfessionalCaller
 from api.errors import Problem
 from api.services import Services
-from vault.radiology.base import DEFAULT_MAX_FILE_BYTES
 from vault.radiology.ingest import FileTooLarge
 from vault.radiology.receipts import DepositReceipt, FileReceipt
 from vault.radiology.service import RadiologyDeposits
@@ -60,8 +59,8 @@ def service_of(app: FastAPI) -> RadiologyDeposits:
         if isinstance(existing, RadiologyDeposits):
             return existing
         services: Services = app.state.services
-        limit = getattr(services.settings, "radiology_max_file_bytes", DEFAULT_MAX_FILE_BYTES)
-        service = RadiologyDeposits(services.judge, max_file_bytes=int(limit))
+        limit = services.settings.radiology_max_file_bytes
+        service = RadiologyDeposits(services.judge, max_file_bytes=limit)
         app.state.radiology = service
         return service
 

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from api.app import create_app
 from sim.studies import Study, instance
-from tests.api.conftest import START
+from tests.api.conftest import START, served_world
 from tests.support.http import serving
 from tests.support.radiology import (
     DICOM_NAME,
@@ -27,6 +27,7 @@ from tests.support.radiology import (
     rad,
     radiology_server,
 )
+from vault.core.settings import Settings
 from vault.store.tables import Record
 
 __all__ = ["rad", "radiology_server"]
@@ -260,3 +261,15 @@ def test_the_server_collects_abandoned_deposits_when_it_starts(rad: Radiology) -
     with serving(restarted):
         pass
     _nothing_kept(rad, pid, deposit_id, rad.depositor())
+
+
+def test_the_file_limit_comes_from_the_settings(api_settings: Settings) -> None:
+    """``CROSSVAULT_RADIOLOGY_MAX_FILE_BYTES`` reaches the deposit service the routes use
+    (which refuses larger files with 413: ``test_a_file_over_the_limit_...`` above); the
+    tus endpoint announces it as ``Tus-Max-Size``."""
+    settings = api_settings.model_copy(update={"radiology_max_file_bytes": 4096})
+    with served_world(settings) as (world, _):
+        limit = world.http.options(
+            "/v1/radiology/deposits/any/uploads", headers={"Tus-Resumable": "1.0.0"}
+        )
+        assert int(limit.headers["Tus-Max-Size"]) == 4096

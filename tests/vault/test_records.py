@@ -10,9 +10,9 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from tests.vault.conftest import NOW, lab_report, make_person
-from vault.core.errors import DecryptionFailed, NotFound
 from vault.access import paging
 from vault.access.paging import InvalidCursor
+from vault.core.errors import DecryptionFailed, NotFound
 from vault.records.listing import RecordFilter, find_visible, list_visible
 from vault.records.sealed import PENDING, add_record, open_record
 from vault.registry.persons import person_name
@@ -183,7 +183,8 @@ def test_filters_of_one_shape_reuse_a_statement_but_never_its_values(vault: Vaul
             seen: list[str] = []
             cursor = None
             while True:
-                page = list_visible(session, pid, visible, limit=2, after=paging.date_and_id(cursor))
+                after = paging.date_and_id(cursor)
+                page = list_visible(session, pid, visible, limit=2, after=after)
                 seen.extend(r.id for r in page.records)
                 if page.next_cursor is None:
                     break

@@ -115,3 +115,11 @@ def test_the_embedded_default_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
     assert settings.resolved_database_url() == f"sqlite:///{tmp_path.resolve()}/crossvault.db"
     deployment = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/x.db")
     assert not deployment.embedded and not deployment.may_generate_keyring
+
+
+def test_the_radiology_file_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CROSSVAULT_RADIOLOGY_MAX_FILE_BYTES", "1048576")
+    assert Settings().radiology_max_file_bytes == 1 << 20
+    monkeypatch.setenv("CROSSVAULT_RADIOLOGY_MAX_FILE_BYTES", "0")
+    with pytest.raises(ConfigurationError, match="CROSSVAULT_RADIOLOGY_MAX_FILE_BYTES"):
+        Settings()

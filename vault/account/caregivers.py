@@ -2,10 +2,11 @@
 act for them. Only the person: a caregiver can never manage caregivers (no further
 delegation — the policy refuses ``MANAGE_CAREGIVERS`` to a caregiver).
 
-Choices where DESIGN is silent: the caregiver must be a registered person other than the
-person; ``expires_at`` (optional) must lie in the future; appointing someone who already
-holds a delegation in force replaces it at the same instant (so a person changes the
-expiry by appointing again, and at most one delegation per caregiver is in force).
+Choices where the contract (docs/design.md) is silent: the caregiver must be a registered
+person other than the person; ``expires_at`` (optional) must lie in the future; appointing
+someone who already holds a delegation in force replaces it at the same instant (so a
+person changes the expiry by appointing again, and at most one delegation per caregiver is
+in force).
 Revocation takes effect at once: the caregiver's next request is refused.
 """
 

@@ -9,6 +9,7 @@
 | ``CROSSVAULT_KEYRING`` | unset: ``keyring.json`` in the data dir |
 | ``CROSSVAULT_DEMO`` | ``0`` |
 | ``CROSSVAULT_CLOCK`` | ``system`` (or ``simulated``) |
+| ``CROSSVAULT_RADIOLOGY_MAX_FILE_BYTES`` | 4 GiB: the largest file a radiology deposit takes |
 
 Settings fail closed (see :class:`Settings`): a bad value is a one-line
 :class:`ConfigurationError` at construction, before anything is opened or written.
@@ -37,6 +38,7 @@ from sqlalchemy.exc import ArgumentError
 from vault.core.errors import VaultError
 
 MIN_OPERATOR_SECRET_LENGTH = 24
+DEFAULT_RADIOLOGY_MAX_FILE_BYTES = 4 << 30  # 4 GiB: a large CT study's single file
 PLACEHOLDER_SECRETS = frozenset(
     {"changeme", "secret", "operator", "password", "admin", "crossvault", "example", "test"}
 )
@@ -74,6 +76,7 @@ class Settings(BaseSettings):
     keyring: str | None = None
     demo: bool = False
     clock: Literal["system", "simulated"] = "system"
+    radiology_max_file_bytes: int = Field(default=DEFAULT_RADIOLOGY_MAX_FILE_BYTES, gt=0)
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -12,13 +12,13 @@ from policies.model import Decision, RecordRef
 from policies.vocabulary import Action, Source
 from vault.access.judge import Ask, Caller, Judge
 from vault.access.usecase import UseCase
+from vault.core.settings import DEFAULT_RADIOLOGY_MAX_FILE_BYTES
 from vault.crypto.streams import CHUNK_SIZE
 from vault.radiology.uploads import UploadFiles, UploadLimits
 from vault.store.radiology_tables import RadiologyDeposit
 
-GiB = 1 << 30
 DEPOSIT_LIFETIME = timedelta(hours=24)
-DEFAULT_MAX_FILE_BYTES = 4 * GiB
+DEFAULT_MAX_FILE_BYTES = DEFAULT_RADIOLOGY_MAX_FILE_BYTES
 STALE_UPLOAD_SECONDS = 24 * 3600.0
 
 
