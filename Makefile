@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-sqlite test-postgres bench lint clean
+.PHONY: run check test test-sqlite test-postgres bench lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,13 +15,21 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## serve the API on the embedded default (SQLite + local blobs + keyring, demo data)
 	CROSSVAULT_DEMO=1 $(VENV)/bin/crossvault serve
 
+# Both cores: pytest-xdist, work stealing so the few long tests do not end a run alone.
+XDIST := -n auto --dist worksteal
+# The developer loop: lint plus the pure and vault tests (no server, no PostgreSQL).
+FAST := tests/policies tests/vault tests/test_layers.py tests/api/test_errors_table.py
+
+check: lint $(STAMP)  ## lint + the fast subset (policies, vault, the layers): the loop to run often
+	$(PY) -m pytest $(XDIST) -q $(FAST)
+
 test: test-sqlite test-postgres  ## the whole suite, on SQLite and then on a real PostgreSQL
 
 test-sqlite: $(STAMP)
-	$(PY) -m pytest --db=sqlite
+	$(PY) -m pytest $(XDIST) --db=sqlite
 
 test-postgres: $(STAMP)
-	$(PY) -m pytest --db=postgresql
+	$(PY) -m pytest $(XDIST) --db=postgresql
 
 bench: $(STAMP)  ## benchmarks: ratios measured side by side in one run
 	$(VENV)/bin/crossvault bench
