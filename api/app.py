@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, observability
+from api import errors, observability, problems
 from api.limits import BodyLimits
 from api.routes import (
     auth,
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         version="1",
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        responses=errors.PROBLEM_RESPONSES,
+        responses=problems.PROBLEM_RESPONSES,
     )
     app.state.services = services
     errors.install(app)

@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import Problem
 from api.observability import current_request_id
+from api.problems import Problem
 from api.services import Services
 from api.tokens import Claims, InvalidToken
 from policies.model import Actor

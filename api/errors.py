@@ -17,9 +17,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.problems import Problem, document_problems, not_found, problem_response
 from policies.vocabulary import Action, Reason
 from vault.access.paging import InvalidCursor
 from vault.access.throttles import LockedOut
@@ -39,46 +39,7 @@ from vault.radiology.refusals import RadiologyRefused
 from vault.radiology.uploads import UploadBusy, UploadTooLong
 from vault.restricted.requests import AlreadyConfirmed, InvalidOtp, OtpExpired
 
-PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("crossvault.api")
-
-
-class Problem(Exception):
-    """Raise anywhere in ``api``: becomes a problem+json response."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        title: str,
-        detail: str | None = None,
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(title)
-        self.status, self.code, self.title, self.detail = status, code, title, detail
-        self.headers = headers
-        self.extra = extra
-
-
-def not_found() -> Problem:
-    """The single 404 for "does not exist" *and* "you may not see it" (R10)."""
-    return Problem(404, "not_found", "Not found", "No such resource.")
-
-
-def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": f"https://crossvault.example/problems/{problem.code}",
-        "title": problem.title,
-        "status": problem.status,
-        "code": problem.code,
-    }
-    if problem.detail:
-        body["detail"] = problem.detail
-    body.update(problem.extra)
-    return JSONResponse(
-        body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers
-    )
 
 
 _STATUS_CODES = {
@@ -360,51 +321,6 @@ def problem_for(exc: VaultError, now: datetime) -> Problem:
     return Problem(500, str(exc.code), "Vault error")
 
 
-class ProblemDetails(BaseModel):
-    """The body of every 4xx/5xx answer (RFC 9457), as documented in OpenAPI. Problems
-    may carry more members (``errors``, ``max_bytes``, ...)."""
-
-    model_config = ConfigDict(
-        title="Problem",
-        json_schema_extra={
-            "examples": [
-                {
-                    "type": "https://crossvault.example/problems/not_found",
-                    "title": "Not found",
-                    "status": 404,
-                    "code": "not_found",
-                    "detail": "No such resource.",
-                }
-            ]
-        },
-    )
-    type: str
-    title: str
-    status: int
-    code: str
-    detail: str | None = None
-
-
-_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-# FastAPI(responses=PROBLEM_RESPONSES): every operation documents its errors as problems
-# (and FastAPI then adds no 422 "HTTPValidationError" of its own).
-_PROBLEM = {"description": "A problem (RFC 9457) with a stable `code`", "content": _PROBLEM_CONTENT}
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {"4XX": _PROBLEM, "5XX": _PROBLEM}
-
-
-def _document_problems(app: FastAPI) -> None:
-    """Adds the ``Problem`` schema that :data:`PROBLEM_RESPONSES` refers to."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schemas = generate().setdefault("components", {}).setdefault("schemas", {})
-            schemas["Problem"] = ProblemDetails.model_json_schema()
-        return app.openapi_schema or generate()
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def _route_of(request: Request) -> str:
     """The route template (``/v1/me/records/{record_id}/content``), as every other log
     line names it — never the path with its identifiers."""
@@ -449,4 +365,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(VaultError, on_vault)
     app.add_exception_handler(Exception, on_unexpected)
-    _document_problems(app)
+    document_problems(app)

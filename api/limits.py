@@ -20,7 +20,7 @@ from urllib.parse import unquote_plus, unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import Problem, problem_response
+from api.problems import Problem, problem_response
 from vault.radiology.base import DEFAULT_MAX_FILE_BYTES
 
 KiB = 1024

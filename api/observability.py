@@ -57,7 +57,7 @@ from prometheus_client import (
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import Problem, problem_response
+from api.problems import Problem, problem_response
 from vault.runtime.opening import Vault
 
 REQUEST_ID_HEADER = "X-Request-Id"

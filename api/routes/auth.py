@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from api.deps import ServicesDep
-from api.errors import Problem
+from api.problems import Problem
 from api.services import OPERATOR_CLIENT_ID, Services
 from api.tokens import LIFETIME, Role
 from vault.registry.institutions import authenticate_client

@@ -23,7 +23,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 
 from api.deps import ProfessionalCaller, ServicesDep
-from api.errors import Problem
+from api.problems import Problem
 from api.routes.cross_border_schemas import (
     ViewingSessionCreate,
     ViewingSessionPublic,

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
@@ -41,7 +41,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from api.deps import CitizenCaller, ProfessionalCaller, subject_of
-from api.errors import FILE_REFUSALS, Problem, problem_for
+from api.errors import FILE_REFUSALS, problem_for
+from api.multipart import MultipartError, MultipartReader, content_type_parameters
+from api.problems import Problem
 from api.routes.radiology import FEED_BYTES, RadiologyDep, disconnected
 from vault.access.judge import Caller
 from vault.core.errors import VaultError
@@ -52,7 +54,6 @@ from vault.radiology.uploads import FileUpload
 
 DICOM = "application/dicom"
 DICOM_JSON = "application/dicom+json"
-MAX_PART_HEADERS = 8 * 1024
 # DICOM PS3.18 / PS3.7 failure reasons
 PROCESSING_FAILURE = 0x0110
 CANNOT_UNDERSTAND = 0xC000
@@ -61,99 +62,8 @@ OUT_OF_RESOURCES = 0xA700
 router = APIRouter(tags=["dicomweb"])
 
 
-# -- multipart/related, parsed as it streams ---------------------------------------------------
-
-
-class MultipartError(Exception):
-    """The body is not the multipart message its Content-Type announces."""
-
-
-class MultipartReader:
-    """Reads the parts of a ``multipart/related`` body from an async byte stream,
-    holding at most a few stream pieces (plus a boundary's length) in memory."""
-
-    def __init__(self, stream: AsyncIterator[bytes], boundary: bytes) -> None:
-        self._stream = stream
-        self._delimiter = b"\r\n--" + boundary
-        self._buffer = bytearray(b"\r\n")  # the first boundary may open the body
-        self._in_part = False
-        self._done = False
-
-    async def next_part(self) -> dict[str, str] | None:
-        """The next part's headers (lower-case names), or ``None`` after the last."""
-        while self._in_part:
-            await self.read()
-        if self._done:
-            return None
-        start = await self._find(self._delimiter, limit=MAX_PART_HEADERS)
-        del self._buffer[: start + len(self._delimiter)]
-        await self._need(2)
-        if self._buffer[:2] == b"--":
-            self._done = True
-            return None
-        end = await self._find(b"\r\n\r\n", limit=MAX_PART_HEADERS)
-        headers = _part_headers(bytes(self._buffer[:end]))
-        del self._buffer[: end + 4]
-        self._in_part = True
-        return headers
-
-    async def read(self) -> bytes | None:
-        """The next piece of the current part's body; ``None`` at its end."""
-        if not self._in_part:
-            return None
-        while True:
-            found = self._buffer.find(self._delimiter)
-            if found >= 0:
-                piece = bytes(self._buffer[:found])
-                del self._buffer[:found]  # the delimiter stays for next_part
-                self._in_part = False
-                return piece
-            keep = len(self._delimiter) - 1
-            if len(self._buffer) > keep:
-                piece = bytes(self._buffer[:-keep])
-                del self._buffer[:-keep]
-                return piece
-            await self._more()
-
-    async def _find(self, needle: bytes, *, limit: int) -> int:
-        while (found := self._buffer.find(needle)) < 0:
-            if len(self._buffer) > limit:
-                raise MultipartError("no boundary where one was expected")
-            await self._more()
-        return found
-
-    async def _need(self, size: int) -> None:
-        while len(self._buffer) < size:
-            await self._more()
-
-    async def _more(self) -> None:
-        try:
-            piece = await anext(self._stream)
-        except StopAsyncIteration:
-            raise MultipartError("the body ends inside the multipart message") from None
-        self._buffer += piece
-
-
-def _part_headers(raw: bytes) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for line in raw.decode("latin-1").split("\r\n"):
-        name, _, value = line.partition(":")
-        if name.strip():
-            headers[name.strip().lower()] = value.strip()
-    return headers
-
-
-def _parameters(content_type: str) -> tuple[str, dict[str, str]]:
-    media_type, *rest = content_type.split(";")
-    parameters: dict[str, str] = {}
-    for item in rest:
-        name, _, value = item.partition("=")
-        parameters[name.strip().lower()] = value.strip().strip('"')
-    return media_type.strip().lower(), parameters
-
-
 def _boundary(content_type: str) -> bytes:
-    media_type, parameters = _parameters(content_type)
+    media_type, parameters = content_type_parameters(content_type)
     part_type = parameters.get("type", DICOM).lower()
     boundary = parameters.get("boundary", "")
     if media_type != "multipart/related" or part_type != DICOM or not 0 < len(boundary) <= 70:
@@ -312,7 +222,7 @@ async def _store_all(
     prefix = secrets.token_hex(4)
     try:
         while (headers := await reader.next_part()) is not None:
-            media_type, _ = _parameters(headers.get("content-type", DICOM))
+            media_type, _ = content_type_parameters(headers.get("content-type", DICOM))
             name = f"stow-{prefix}-{len(outcomes) + 1:05d}.dcm"
             if media_type != DICOM:
                 while await reader.read() is not None:

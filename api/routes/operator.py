@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from sqlmodel import Session
 
 from api.deps import OperatorCaller, ServicesDep
-from api.errors import Problem
+from api.problems import Problem
 from api.schemas import (
     AuditVerification,
     ClockSet,
@@ -22,12 +22,12 @@ from api.schemas import (
     RotationResult,
 )
 from policies.vocabulary import Action
-from vault.access.judge import Ask, Caller
+from vault.access.judge import Ask, Caller, Occasion
 from vault.core.clock import SimulatedClock
 from vault.core.errors import Denied
 from vault.keys.rotation import retire_unused_versions, rotate
 from vault.registry.institutions import issue_credentials, register_professional
-from vault.registry.persons import register_person
+from vault.registry.persons import NewPerson, register_person
 from vault.store.audit import verify_chain
 from vault.store.engine import transaction
 
@@ -53,23 +53,10 @@ def create_person(body: PersonCreate, services: ServicesDep, caller: OperatorCal
     """Register a person (joined to eHealth unless ``joined`` is false)."""
     now = services.judge.now()
     with transaction(services.vault.engine) as session:
-        person = register_person(
-            session,
-            services.vault.keys,
-            name=body.name,
-            date_of_birth=body.date_of_birth,
-            password=body.password,
-            joined=body.joined,
-            now=now,
-        )
-        services.judge.record_event(
-            session,
-            caller,
-            Ask(Action.MANAGE_REGISTRY, person.id, resource_id=person.id),
-            allowed=True,
-            reason="operator",
-            now=now,
-        )
+        new = NewPerson(body.name, body.date_of_birth, body.joined)
+        person = register_person(session, services.vault.keys, new, body.password, now=now)
+        ask = Ask(Action.MANAGE_REGISTRY, person.id, resource_id=person.id)
+        services.judge.record_event(session, Occasion(caller, ask, now), "operator", allowed=True)
     return Created(id=person.id)
 
 

@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from api.deps import ProfessionalCaller
-from api.errors import Problem
+from api.problems import Problem
 from api.services import Services
 from vault.radiology.ingest import FileTooLarge
 from vault.radiology.receipts import DepositReceipt, FileReceipt

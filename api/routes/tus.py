@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from api.deps import ProfessionalCaller
-from api.errors import Problem
+from api.problems import Problem
 from api.routes.radiology import RadiologyDep, disconnected, pump
 from vault.radiology.dicom import DicomProblem
 from vault.radiology.ingest import ContentProblem

@@ -338,19 +338,12 @@ def test_a_stale_keyring_refuses_to_rotate_over_a_newer_one(deployment: Deployme
     try:
         from datetime import UTC, date, datetime
 
-        from vault.registry.persons import create_person
+        from vault.registry.persons import NewPerson, create_person
 
         now = datetime.now(UTC)
         with transaction(vault.engine) as session:
-            create_person(
-                session,
-                vault.keys,
-                name="Somebody",
-                date_of_birth=date(1950, 1, 1),
-                password_hash="!",
-                joined_at=now,
-                now=now,
-            )
+            new = NewPerson("Somebody", date(1950, 1, 1))
+            create_person(session, vault.keys, new, password_hash="!", now=now)
         stale = LocalKeyring.load(deployment.data_dir / "keyring.json")
         rotate(vault.engine, vault.keyring, vault.keys, now=lambda: now)
         retire_unused_versions(vault.engine, vault.keyring)
@@ -445,19 +438,12 @@ def test_an_erasure_that_does_not_commit_keeps_the_blobs(deployment: Deployment)
     try:
         from datetime import UTC, date, datetime
 
-        from vault.registry.persons import create_person
+        from vault.registry.persons import NewPerson, create_person
 
         now = datetime.now(UTC)
         with transaction(vault.engine) as session:
-            person = create_person(
-                session,
-                vault.keys,
-                name="To Be Forgotten",
-                date_of_birth=date(1950, 1, 1),
-                password_hash="!",
-                joined_at=now,
-                now=now,
-            )
+            new = NewPerson("To Be Forgotten", date(1950, 1, 1))
+            person = create_person(session, vault.keys, new, password_hash="!", now=now)
             pid = person.id
             add_record(
                 session,

@@ -8,7 +8,7 @@ import pytest
 
 from vault.core.settings import Settings
 from vault.records.sealed import NewRecord
-from vault.registry.persons import create_person
+from vault.registry.persons import NewPerson, create_person
 from vault.runtime.opening import Vault, provision
 from vault.store.engine import transaction
 
@@ -30,14 +30,9 @@ def vault(settings: Settings) -> Iterator[Vault]:
 
 def make_person(vault: Vault, name: str = "Chan Tai Man") -> str:
     with transaction(vault.engine) as session:
+        new = NewPerson(name, date(1950, 5, 17))
         person = create_person(
-            session,
-            vault.keys,
-            name=name,
-            date_of_birth=date(1950, 5, 17),
-            password_hash="$argon2id$placeholder",
-            joined_at=NOW,
-            now=NOW,
+            session, vault.keys, new, password_hash="$argon2id$placeholder", now=NOW
         )
         return person.id
 

@@ -22,11 +22,9 @@ from sim.studies import Study, dataset, instance, write_large_instance
 from vault.crypto.streams import CHUNK_SIZE
 from vault.radiology.dicom import (
     DicomHeader,
-    DicomInspector,
     DicomInvalid,
     DicomProblem,
     DicomTruncated,
-    DicomWalker,
     NotDicom,
     PatientMismatch,
     UnsupportedTransferSyntax,
@@ -34,6 +32,7 @@ from vault.radiology.dicom import (
     patient_name_matches,
     read_header,
 )
+from vault.radiology.dicom_stream import DicomInspector, DicomWalker
 
 STUDY = Study(patient_name="CHAN^TAI MAN=陳^大文", patient_id="MRN-42")
 

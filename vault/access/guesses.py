@@ -24,7 +24,7 @@ from typing import Protocol
 
 from sqlmodel import Session
 
-from vault.access.judge import Ask, Caller, Judge
+from vault.access.judge import Ask, Caller, Judge, Notice, Occasion
 from vault.access.throttles import MAX_SECRET_FAILURES, LockedOut, Throttle
 from vault.core.errors import VaultError
 
@@ -112,22 +112,14 @@ class Guesses:
             seq = self.audit(session, attempt, CLIENT_LOCKED_OUT)
         person_id = attempt.ask.person_id
         if person_id is not None:
-            self.judge.notify(
-                session, person_id, attempt.caller, self.locked_out_event, attempt.now, seq
-            )
+            notice = Notice(person_id, attempt.caller, self.locked_out_event, attempt.now, seq)
+            self.judge.notify(session, notice)
         return self.locked(client_until)
 
     def audit(self, session: Session, attempt: Attempt, reason: str) -> int:
         """Append a refused attempt decided outside the policy; its audit ``seq``."""
-        return self.judge.record_event(
-            session,
-            attempt.caller,
-            attempt.ask,
-            allowed=False,
-            reason=reason,
-            now=attempt.now,
-            consent_id=attempt.consent_id,
-        )
+        occasion = Occasion(attempt.caller, attempt.ask, attempt.now)
+        return self.judge.record_event(session, occasion, reason, consent_id=attempt.consent_id)
 
     def _count_on_secret(self, session: Session, attempt: Attempt) -> bool:
         secret = attempt.secret

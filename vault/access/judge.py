@@ -63,6 +63,27 @@ class Ask:
     target_institution_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Occasion:
+    """One question at one instant: an audit entry decided outside the policy is about it."""
+
+    caller: Caller
+    ask: Ask
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification to a person: who did what to their data, when, and which audit
+    entry it was (``None``: no single one)."""
+
+    person_id: str
+    caller: Caller
+    event: str
+    at: datetime
+    audit_seq: int | None
+
+
 class Judge:
     """Decides and records. Holds the policy and the vault; stateless otherwise."""
 
@@ -111,43 +132,37 @@ class Judge:
         if self.on_decision is not None:
             self.on_decision(str(decision.reason), decision.allowed)
         if decision.allowed and decision.obligations.notify_person and ask.person_id:
-            self.notify(session, ask.person_id, caller, ask.action, now, entry.seq)
+            self.notify(session, Notice(ask.person_id, caller, str(ask.action), now, entry.seq))
         return decision
 
     def record_event(
         self,
         session: Session,
-        caller: Caller,
-        ask: Ask,
-        *,
-        allowed: bool,
+        occasion: Occasion,
         reason: str,
-        now: datetime,
+        *,
+        allowed: bool = False,
         consent_id: str | None = None,
     ) -> int:
-        """Audit an event decided outside the policy (e.g. a failed passcode)."""
-        event = _event(caller, ask, allowed=allowed, reason=reason, consent_id=consent_id)
-        return audit.append(session, event, at=now).seq
+        """Audit an event decided outside the policy (e.g. a failed passcode); its seq."""
+        event = _event(
+            occasion.caller, occasion.ask, allowed=allowed, reason=reason, consent_id=consent_id
+        )
+        return audit.append(session, event, at=occasion.now).seq
 
-    def notify(
-        self,
-        session: Session,
-        person_id: str,
-        caller: Caller,
-        action: str,
-        now: datetime,
-        audit_seq: int | None,
-    ) -> None:
+    def notify(self, session: Session, notice: Notice) -> None:
+        """The simulated SMS/e-mail to the person (R11)."""
+        caller = notice.caller
         notification = {
             "id": new_id(),
-            "person_id": person_id,
-            "at": now,
+            "person_id": notice.person_id,
+            "at": notice.at,
             "channel": NOTIFICATION_CHANNEL,
-            "event": str(action),
+            "event": notice.event,
             "actor_kind": str(caller.actor.kind),
             "actor_id": caller.actor_id,
             "institution_id": caller.actor.institution_id,
-            "audit_seq": audit_seq,
+            "audit_seq": notice.audit_seq,
             "detail_sealed": None,
         }
         _INSERT_NOTIFICATION.run(session, notification)

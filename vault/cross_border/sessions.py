@@ -39,7 +39,7 @@ from sqlmodel import Session, col, select
 from policies.dates import hk_date
 from policies.vocabulary import Action, ActorKind, Reason
 from vault.access.guesses import Attempt, ClientThrottle, Guesses, LockMessages
-from vault.access.judge import Ask, Caller, Judge
+from vault.access.judge import Ask, Caller, Judge, Notice, Occasion
 from vault.access.throttles import Limit, Throttle
 from vault.access.usecase import UseCase
 from vault.core.errors import NotFound, VaultError
@@ -152,9 +152,7 @@ class ViewingSessions(UseCase):
         ask = Ask(action, person_id, resource_id=session_id, session_id=session_id)
 
         def refuse(session: Session, now: datetime) -> VaultError:
-            self.judge.record_event(
-                session, caller, ask, allowed=False, reason=str(reason), now=now
-            )
+            self.judge.record_event(session, Occasion(caller, ask, now), str(reason))
             return NotFound("no such viewing session")
 
         return self.transact(refuse)
@@ -220,7 +218,8 @@ class ViewingSessions(UseCase):
         session.add(row)
         session.flush()
         seq = _last_seq(session)
-        self.judge.notify(session, authorisation.person_id, caller, SESSION_OPENED, now, seq)
+        notice = Notice(authorisation.person_id, caller, SESSION_OPENED, now, seq)
+        self.judge.notify(session, notice)
         since = decision.obligations.visible_since or self.policy.visible_since(hk_date(now))
         return OpenedSession(row.id, row.person_id, row.expires_at, since)
 

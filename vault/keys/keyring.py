@@ -30,31 +30,30 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import hashlib
-import json
 import os
 import secrets
 import stat
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Protocol
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from vault.core.errors import DecryptionFailed, KeyringError
 from vault.crypto.envelope import KEY_SIZE, SealingKey
+from vault.keys.keyring_document import (
+    InvalidDocument,
+    KeyringState,
+    KeyVersion,
+    SigningKey,
+    document_of,
+    json_object,
+    state_from,
+)
 
-KEYRING_FORMAT = "crossvault-keyring"
-KEYRING_FORMAT_VERSION = 1
 KEYRING_FILENAME = "keyring.json"
 KEYRING_ENV = "CROSSVAULT_KEYRING"
-SIGNING_ALGORITHM = "ES256"
-
-_T = TypeVar("_T")
 
 
 class KeyEncryptionKeys(Protocol):
@@ -79,55 +78,11 @@ class KeyEncryptionKeys(Protocol):
         ...
 
 
-class _Invalid(Exception):
-    """A reason the keyring document is unusable; becomes a one-line KeyringError."""
-
-
-@dataclass(frozen=True)
-class _KeyVersion:
-    version: int
-    key: SealingKey | None  # None once retired: the key material is gone
-    created_at: datetime.datetime
-
-    @property
-    def retired(self) -> bool:
-        return self.key is None
-
-
-@dataclass(frozen=True)
-class _SigningKey:
-    private_key: ec.EllipticCurvePrivateKey
-    created_at: datetime.datetime
-
-    @property
-    def pem(self) -> bytes:
-        return self.private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-
-    @property
-    def kid(self) -> str:
-        """base64url(SHA-256(public key DER))[:16]: names the key in JWT headers."""
-        public_der = self.private_key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return base64.urlsafe_b64encode(hashlib.sha256(public_der).digest()).decode()[:16]
-
-
-@dataclass(frozen=True)
-class _KeyringState:
-    keys: Mapping[int, _KeyVersion]
-    current: int
-    signing: _SigningKey
-
-
 class LocalKeyring:
     """Key-encryption keys held in a 0600 JSON file in the data directory (or in
     ``CROSSVAULT_KEYRING``), plus the API's JWT signing key."""
 
-    def __init__(self, state: _KeyringState, path: Path | None) -> None:
+    def __init__(self, state: KeyringState, path: Path | None) -> None:
         self._state = state
         self._path = path
         self._mutation = threading.Lock()
@@ -146,9 +101,9 @@ class LocalKeyring:
     def _create(cls, path: Path, now: datetime.datetime) -> LocalKeyring:
         if os.path.lexists(path):
             raise FileExistsError(path)
-        first = _KeyVersion(1, SealingKey.generate(), now)
-        signing = _SigningKey(ec.generate_private_key(ec.SECP256R1()), now)
-        keyring = cls(_KeyringState({1: first}, 1, signing), path)
+        first = KeyVersion(1, SealingKey.generate(), now)
+        signing = SigningKey(ec.generate_private_key(ec.SECP256R1()), now)
+        keyring = cls(KeyringState({1: first}, 1, signing), path)
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, keyring._document(), replace_existing=False)
         return keyring
@@ -205,7 +160,7 @@ class LocalKeyring:
         with self._mutation:
             state = self._state
             version = max(state.keys) + 1
-            fresh = _KeyVersion(version, SealingKey.generate(), now or _utcnow())
+            fresh = KeyVersion(version, SealingKey.generate(), now or _utcnow())
             keys = {**state.keys, version: fresh}
             self._commit(replace(state, keys=keys, current=version))
             return version
@@ -223,13 +178,13 @@ class LocalKeyring:
                 keys = {**state.keys, version: replace(entry, key=None)}
                 self._commit(replace(state, keys=keys))
 
-    def _commit(self, state: _KeyringState) -> None:
+    def _commit(self, state: KeyringState) -> None:
         if self._path is None:
             raise KeyringError(
                 f"the keyring in ${KEYRING_ENV} is read-only; rotate a keyring file, then "
                 f"set ${KEYRING_ENV} to its new content"
             )
-        _write_atomically(self._path, _document(state), replace_existing=True)
+        _write_atomically(self._path, document_of(state), replace_existing=True)
         self._state = state
 
     # -- JWT signing key -------------------------------------------------------------
@@ -243,7 +198,7 @@ class LocalKeyring:
         return self._state.signing.kid
 
     def _document(self) -> bytes:
-        return _document(self._state)
+        return document_of(self._state)
 
     def __repr__(self) -> str:
         return (
@@ -312,140 +267,14 @@ def _env_document(value: str, where: str) -> bytes:
         ) from None
 
 
-def _parse(content: bytes, *, where: str) -> _KeyringState:
+def _parse(content: bytes, *, where: str) -> KeyringState:
     try:
-        return _state_from(_json_object(content))
-    except _Invalid as invalid:
+        return state_from(json_object(content))
+    except InvalidDocument as invalid:
         raise _refusal(f"{where} {invalid}") from None
 
 
-def _json_object(content: bytes) -> dict[str, Any]:
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _Invalid("is not UTF-8 text; restore it from backup") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        if error.pos >= len(text.rstrip()):
-            raise _Invalid("is truncated (incomplete JSON); restore it from backup") from None
-        raise _Invalid(
-            f"is not valid JSON (line {error.lineno}, column {error.colno}); restore it from backup"
-        ) from None
-    if not isinstance(document, dict) or document.get("format") != KEYRING_FORMAT:
-        raise _Invalid(f"is not a crossvault keyring (expected format {KEYRING_FORMAT!r})")
-    return document
-
-
-def _state_from(document: dict[str, Any]) -> _KeyringState:
-    format_version = _field(document, "format_version", int)
-    if format_version != KEYRING_FORMAT_VERSION:
-        raise _Invalid(
-            f"has format version {format_version}; this crossvault reads version "
-            f"{KEYRING_FORMAT_VERSION}, upgrade it"
-        )
-    keys = _key_versions(_field(document, "keys", list))
-    current = document.get("current")
-    if not isinstance(current, int) or isinstance(current, bool):
-        raise _Invalid("has no current key version; restore it from backup")
-    if current not in keys or keys[current].retired:
-        raise _Invalid(f"names version {current} current but holds no such key; restore it")
-    return _KeyringState(keys, current, _signing_key(_field(document, "signing", dict)))
-
-
-def _key_versions(entries: list[Any]) -> dict[int, _KeyVersion]:
-    keys: dict[int, _KeyVersion] = {}
-    for entry in entries:
-        key_version = _key_version(_as(entry, dict, "keys[]"))
-        if key_version.version in keys:
-            raise _Invalid(f"lists version {key_version.version} twice; restore it from backup")
-        keys[key_version.version] = key_version
-    return keys
-
-
-def _key_version(entry: dict[str, Any]) -> _KeyVersion:
-    version = _field(entry, "version", int)
-    created_at = _timestamp(_field(entry, "created_at", str))
-    if _field(entry, "retired", bool):
-        if entry.get("key") is not None:
-            raise _Invalid(f"still holds key material for retired version {version}")
-        return _KeyVersion(version, None, created_at)
-    key = _base64(_field(entry, "key", str), f"key of version {version}")
-    if len(key) != KEY_SIZE:
-        raise _Invalid(f"key of version {version} is {len(key)} bytes, not {KEY_SIZE}")
-    return _KeyVersion(version, SealingKey(key), created_at)
-
-
-def _signing_key(section: dict[str, Any]) -> _SigningKey:
-    if _field(section, "algorithm", str) != SIGNING_ALGORITHM:
-        raise _Invalid(f"signing key is not {SIGNING_ALGORITHM}")
-    pem = _field(section, "private_key_pem", str).encode()
-    try:
-        private_key = serialization.load_pem_private_key(pem, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise _Invalid("signing key is not a readable PEM private key") from None
-    if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(
-        private_key.curve, ec.SECP256R1
-    ):
-        raise _Invalid(f"signing key is not a P-256 key, as {SIGNING_ALGORITHM} needs")
-    signing = _SigningKey(private_key, _timestamp(_field(section, "created_at", str)))
-    if _field(section, "kid", str) != signing.kid:
-        raise _Invalid("signing kid does not match the signing key")
-    return signing
-
-
-def _field(mapping: dict[str, Any], name: str, kind: type[_T]) -> _T:
-    return _as(mapping.get(name), kind, name)
-
-
-def _as(value: object, kind: type[_T], name: str) -> _T:
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise _Invalid(f"has a missing or malformed {name!r}; restore it from backup")
-    return value
-
-
-def _base64(text: str, name: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise _Invalid(f"{name} is not base64") from None
-
-
-def _timestamp(text: str) -> datetime.datetime:
-    try:
-        return datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise _Invalid(f"has a malformed timestamp {text!r}") from None
-
-
 # -- writing -----------------------------------------------------------------------------
-
-
-def _document(state: _KeyringState) -> bytes:
-    keys = [_key_entry(state.keys[version]) for version in sorted(state.keys)]
-    document = {
-        "format": KEYRING_FORMAT,
-        "format_version": KEYRING_FORMAT_VERSION,
-        "current": state.current,
-        "keys": keys,
-        "signing": {
-            "algorithm": SIGNING_ALGORITHM,
-            "kid": state.signing.kid,
-            "private_key_pem": state.signing.pem.decode(),
-            "created_at": state.signing.created_at.isoformat(),
-        },
-    }
-    return (json.dumps(document, indent=2) + "\n").encode()
-
-
-def _key_entry(entry: _KeyVersion) -> dict[str, Any]:
-    key = None if entry.key is None else base64.b64encode(entry.key.raw()).decode()
-    return {
-        "version": entry.version,
-        "key": key,
-        "created_at": entry.created_at.isoformat(),
-        "retired": entry.retired,
-    }
 
 
 def _write_atomically(path: Path, content: bytes, *, replace_existing: bool) -> None:
@@ -531,7 +360,7 @@ class FollowedKeyring(LocalKeyring):
             self._follow()
         return super().unwrap(version, wrapped, aad=aad)
 
-    def _commit(self, state: _KeyringState) -> None:
+    def _commit(self, state: KeyringState) -> None:
         with self._reloading:
             super()._commit(state)
             self._stamp = _file_stamp(self._file)

@@ -52,7 +52,7 @@ from sqlmodel import Session, col, select
 from policies.dates import hk_date
 from policies.vocabulary import Action, Category
 from vault.access.guesses import Attempt, ClientThrottle, Guesses, LockMessages
-from vault.access.judge import Ask, Caller
+from vault.access.judge import Ask, Caller, Notice
 from vault.access.throttles import Limit, Throttle
 from vault.core.errors import NotFound, VaultError
 from vault.core.ids import new_id
@@ -193,7 +193,7 @@ class Deposits(DepositService):
         authorisation.used_at = now
         deposit.state, deposit.completed_at = COMPLETED, now
         session.add_all([authorisation, deposit])
-        self.judge.notify(session, deposit.person_id, caller, NOTIFICATION_EVENT, now, None)
+        self.judge.notify(session, Notice(deposit.person_id, caller, NOTIFICATION_EVENT, now, None))
         session.flush()
         return self.deposit_receipt(session, deposit)
 

@@ -29,13 +29,8 @@ from vault.core.errors import DecryptionFailed, VaultError
 from vault.crypto import aad
 from vault.crypto.envelope import TAG_SIZE, SealingKey
 from vault.crypto.streams import CHUNK_SIZE, HEADER_SIZE
-from vault.radiology.dicom import (
-    DicomHeader,
-    DicomInspector,
-    DicomProblem,
-    PatientMismatch,
-    patient_name_matches,
-)
+from vault.radiology.dicom import DicomHeader, DicomProblem, PatientMismatch, patient_name_matches
+from vault.radiology.dicom_stream import DicomInspector
 from vault.radiology.ingest import (
     Ingested,
     Inspector,

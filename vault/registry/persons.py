@@ -3,6 +3,7 @@ authenticated by password (argon2id, the same work whether or not the person exi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlmodel import Session
@@ -14,31 +15,34 @@ from vault.keys.datakeys import DataKeys
 from vault.store.tables import Person
 
 
+@dataclass(frozen=True)
+class NewPerson:
+    """Who is registered: the name (sealed), the date of birth (in clear: cross-border
+    eligibility depends on age), whether they join eHealth now, and an id if one is given."""
+
+    name: str
+    date_of_birth: date
+    joined: bool = True
+    person_id: str | None = None
+
+
 def create_person(
-    session: Session,
-    keys: DataKeys,
-    *,
-    name: str,
-    date_of_birth: date,
-    password_hash: str,
-    joined_at: datetime | None,
-    now: datetime,
-    person_id: str | None = None,
+    session: Session, keys: DataKeys, new: NewPerson, *, password_hash: str, now: datetime
 ) -> Person:
     """A new person with a fresh data key; the name is sealed with that key."""
-    pid = person_id or new_id()
+    pid = new.person_id or new_id()
     person = Person(
         id=pid,
         name_sealed=b"",
-        date_of_birth=date_of_birth,
+        date_of_birth=new.date_of_birth,
         password_hash=password_hash,
-        joined_at=joined_at,
+        joined_at=now if new.joined else None,
         created_at=now,
     )
     session.add(person)
     session.flush()
     key = keys.create(session, pid, now=now)
-    person.name_sealed = key.seal(name.encode(), aad=aad.person_name(pid))
+    person.name_sealed = key.seal(new.name.encode(), aad=aad.person_name(pid))
     session.add(person)
     session.flush()
     return person
@@ -50,26 +54,10 @@ def person_name(session: Session, keys: DataKeys, person: Person) -> str:
 
 
 def register_person(
-    session: Session,
-    keys: DataKeys,
-    *,
-    name: str,
-    date_of_birth: date,
-    password: str,
-    joined: bool,
-    now: datetime,
-    person_id: str | None = None,
+    session: Session, keys: DataKeys, new: NewPerson, password: str, *, now: datetime
 ) -> Person:
-    return create_person(
-        session,
-        keys,
-        name=name,
-        date_of_birth=date_of_birth,
-        password_hash=hash_password(password),
-        joined_at=now if joined else None,
-        now=now,
-        person_id=person_id,
-    )
+    """:func:`create_person` with the password hashed (argon2id)."""
+    return create_person(session, keys, new, password_hash=hash_password(password), now=now)
 
 
 def authenticate_person(session: Session, person_id: str, password: str) -> Person | None:

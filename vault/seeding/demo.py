@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from vault.records.sealed import NewRecord, add_record
 from vault.registry.institutions import issue_credentials, register_professional
-from vault.registry.persons import register_person
+from vault.registry.persons import NewPerson, register_person
 from vault.runtime.opening import Vault
 from vault.store.engine import transaction
 from vault.store.tables import InstitutionCredential, Person, Professional
@@ -78,16 +78,8 @@ def seed(vault: Vault, *, now: datetime) -> bool:
             return False
     with transaction(vault.engine) as session:
         for p in PEOPLE:
-            register_person(
-                session,
-                vault.keys,
-                name=p.name,
-                date_of_birth=p.date_of_birth,
-                password=p.password,
-                joined=True,
-                now=now,
-                person_id=p.id,
-            )
+            new = NewPerson(p.name, p.date_of_birth, joined=True, person_id=p.id)
+            register_person(session, vault.keys, new, p.password, now=now)
         for iid, (client_id, secret) in CREDENTIALS.items():
             if session.get(InstitutionCredential, client_id) is None:
                 issue_credentials(session, iid, now=now, client_id=client_id, client_secret=secret)

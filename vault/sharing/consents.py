@@ -55,6 +55,22 @@ def sharing_view(row: SharingConsent, now: datetime) -> SharingConsentView:
     return SharingConsentView(row, active)
 
 
+@dataclass(frozen=True)
+class Terms:
+    """A consent's terms, which never change once given (a renewal is a new consent)."""
+
+    consent_id: str
+    person_id: str
+    institution_id: str
+    kind: ConsentKind
+    scopes_csv: str
+
+    @classmethod
+    def of(cls, row: SharingConsent, consent_id: str, kind: ConsentKind) -> Terms:
+        """The terms of ``row`` again, under a new id and ``kind``."""
+        return cls(consent_id, row.person_id, row.institution_id, kind, row.scopes)
+
+
 def _scopes_csv(scopes: Collection[str]) -> str:
     order = list(Source)
     return ",".join(str(s) for s in sorted(set(map(Source, scopes)), key=order.index))
@@ -80,8 +96,8 @@ class SharingConsents(UseCase):
         csv = _scopes_csv(scopes)
 
         def work(session: Session, now: datetime) -> SharingConsentView:
-            row = self._give(session, now, caller, person_id, consent_id, institution_id, kind, csv)
-            return sharing_view(row, now)
+            terms = Terms(consent_id, person_id, institution_id, kind, csv)
+            return sharing_view(self._give(session, caller, terms, now), now)
 
         return self.run(caller, ask, work)
 
@@ -97,17 +113,8 @@ class SharingConsents(UseCase):
                 raise Conflict("consent_revoked", "A revoked consent cannot be renewed.")
             if row.kind == ConsentKind.INDEFINITE:
                 raise Conflict("consent_indefinite", "An indefinite consent never expires.")
-            new = self._give(
-                session,
-                now,
-                caller,
-                person_id,
-                renewed_id,
-                row.institution_id,
-                ConsentKind(row.kind),
-                row.scopes,
-            )
-            return sharing_view(new, now)
+            terms = Terms.of(row, renewed_id, ConsentKind(row.kind))
+            return sharing_view(self._give(session, caller, terms, now), now)
 
         return self.run(caller, self._regrant_ask(person_id, consent_id), work)
 
@@ -126,10 +133,8 @@ class SharingConsents(UseCase):
                 )
             if row.kind == kind:
                 return sharing_view(row, now)
-            new = self._give(
-                session, now, caller, person_id, switched_id, row.institution_id, kind, row.scopes
-            )
-            return sharing_view(new, now)
+            terms = Terms.of(row, switched_id, kind)
+            return sharing_view(self._give(session, caller, terms, now), now)
 
         return self.run(caller, self._regrant_ask(person_id, consent_id), work)
 
@@ -166,20 +171,14 @@ class SharingConsents(UseCase):
         return self.run(caller, self._manage(person_id, consent_id), work)
 
     def _give(
-        self,
-        session: Session,
-        now: datetime,
-        caller: Caller,
-        person_id: str,
-        consent_id: str,
-        institution_id: str,
-        kind: ConsentKind,
-        scopes_csv: str,
+        self, session: Session, caller: Caller, terms: Terms, now: datetime
     ) -> SharingConsent:
+        """Give a consent on ``terms`` now, revoking at the same instant any the
+        institution holds (one in force per institution)."""
         held = session.exec(
             select(SharingConsent).where(
-                SharingConsent.person_id == person_id,
-                SharingConsent.institution_id == institution_id,
+                SharingConsent.person_id == terms.person_id,
+                SharingConsent.institution_id == terms.institution_id,
                 col(SharingConsent.revoked_at).is_(None),
             )
         )
@@ -188,13 +187,13 @@ class SharingConsents(UseCase):
                 old.revoked_at = now
                 session.add(old)
         row = SharingConsent(
-            id=consent_id,
-            person_id=person_id,
-            institution_id=institution_id,
-            kind=str(kind),
-            scopes=scopes_csv,
+            id=terms.consent_id,
+            person_id=terms.person_id,
+            institution_id=terms.institution_id,
+            kind=str(terms.kind),
+            scopes=terms.scopes_csv,
             granted_at=now,
-            expires_at=self.policy.sharing_consent_expires_at(kind, now),
+            expires_at=self.policy.sharing_consent_expires_at(terms.kind, now),
             granted_by=caller.actor_id,
         )
         session.add(row)
