@@ -151,7 +151,7 @@ def keys_rotate(
     retire: Annotated[bool, typer.Option(help="retire old keyring versions afterwards")] = True,
 ) -> None:
     """Re-wrap every data key under a new keyring version (resumes an interrupted run)."""
-    from vault.keys.rotation import retire_unused_versions, rotate
+    from vault.keys.rotation import Pacing, retire_unused_versions, rotate
 
     vault = _open_vault()
     with Progress(console=err, transient=False) as bar:
@@ -161,7 +161,9 @@ def keys_rotate(
             vault.keyring,
             vault.keys,
             now=vault.clock.now,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            pacing=Pacing(
+                progress=lambda done, total: bar.update(task, completed=done, total=total)
+            ),
         )
     retired = retire_unused_versions(vault.engine, vault.keyring) if retire else []
     verb = "resumed and finished" if report.resumed else "finished"

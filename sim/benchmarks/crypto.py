@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sim.benchmarks import Measurement
 from vault.crypto import aad
 from vault.crypto.envelope import NONCE_SIZE, SealingKey
-from vault.crypto.streams import CHUNK_SIZE, open_file, seal_file
+from vault.crypto.streams import CHUNK_SIZE, StreamSealer, open_file
 
 SUITE = "crypto"
 RECORD_SIZE = 2048
@@ -125,7 +125,11 @@ def _stream_throughput(workdir: Path, size_mib: int) -> list[Measurement]:
 
     def seal(digest: bool = True) -> None:
         with _fresh(sealed) as dst, plain.open("rb") as src:
-            seal_file(data_key, src, dst, aad=STREAM_AAD, digest=digest)
+            sealer = StreamSealer(data_key, aad=STREAM_AAD, digest=digest)
+            dst.write(sealer.header)
+            while chunk := src.read(CHUNK_SIZE):
+                dst.write(sealer.update(chunk))
+            dst.write(sealer.finalize())
 
     def raw_seal(digest: bool = False) -> None:
         plaintext_digest = hashlib.sha256()

@@ -20,6 +20,7 @@ from vault.radiology.ingest import (
     FileTooLarge,
     PdfInspector,
     SealedIngest,
+    Sealing,
     TextInspector,
     TornUpload,
     read_tail,
@@ -53,9 +54,7 @@ class Recorder:
 
 def _ingest(plaintext: bytes, cuts: list[int], inspector: Recorder) -> tuple[bytes, str]:
     out = io.BytesIO()
-    ingest = SealedIngest.start(
-        DATA_KEY, inspector, out, aad=AAD, max_size=1 << 20, chunk_size=CHUNK
-    )
+    ingest = SealedIngest.start(Sealing(DATA_KEY, AAD, 1 << 20, CHUNK), inspector, out)
     for start, end in zip([0, *cuts], [*cuts, len(plaintext)], strict=True):
         ingest.feed(plaintext[start:end])
     done = ingest.finish()
@@ -80,7 +79,7 @@ def test_pieces_of_any_size_seal_the_inspected_file(plaintext: bytes, data: st.D
 
 def test_the_sealed_digest_commits_to_header_and_tags() -> None:
     out = io.BytesIO()
-    ingest = SealedIngest.start(DATA_KEY, Recorder(), out, aad=AAD, max_size=99, chunk_size=CHUNK)
+    ingest = SealedIngest.start(Sealing(DATA_KEY, AAD, 99, CHUNK), Recorder(), out)
     ingest.feed(b"x" * 40)
     digest = ingest.finish().sealed_digest
     sealed = out.getvalue()
@@ -92,16 +91,14 @@ def test_the_sealed_digest_commits_to_header_and_tags() -> None:
 
 
 def test_the_size_limit_is_checked_before_sealing() -> None:
-    ingest = SealedIngest.start(
-        DATA_KEY, Recorder(), io.BytesIO(), aad=AAD, max_size=40, chunk_size=CHUNK
-    )
+    ingest = SealedIngest.start(Sealing(DATA_KEY, AAD, 40, CHUNK), Recorder(), io.BytesIO())
     ingest.feed(b"a" * 40)
     with pytest.raises(FileTooLarge):
         ingest.feed(b"b")
 
 
 def test_an_empty_file_is_refused() -> None:
-    ingest = SealedIngest.start(DATA_KEY, Recorder(), io.BytesIO(), aad=AAD, max_size=9)
+    ingest = SealedIngest.start(Sealing(DATA_KEY, AAD, 9), Recorder(), io.BytesIO())
     with pytest.raises(ContentProblem) as refused:
         ingest.finish()
     assert refused.value.code == "empty_file"
@@ -111,9 +108,7 @@ def _resumable(tmp_path: Path, sent: bytes) -> tuple[Path, Path, SealingKey]:
     main, tail = tmp_path / "upload.part", tmp_path / "upload.tail.part"
     key = SealingKey(DATA_KEY)
     with open(main, "wb") as out:
-        ingest = SealedIngest.start(
-            DATA_KEY, Recorder(), out, aad=AAD, max_size=1 << 20, chunk_size=CHUNK
-        )
+        ingest = SealedIngest.start(Sealing(DATA_KEY, AAD, 1 << 20, CHUNK), Recorder(), out)
         ingest.feed(sent)
         write_tail(tail, key, "upload-1", ingest)
     return main, tail, key
@@ -123,13 +118,10 @@ def _resume(main: Path, tail: Path, key: SealingKey, handle: io.BufferedRandom) 
     header = main.read_bytes()[:HEADER_SIZE]
     chunks = (main.stat().st_size - HEADER_SIZE) // (CHUNK + TAG_SIZE)
     return SealedIngest.resume(
-        DATA_KEY,
+        Sealing(DATA_KEY, AAD, 1 << 20, CHUNK),
         Recorder(),
         handle,
-        aad=AAD,
-        tail=read_tail(tail, key, "upload-1", header, chunks),
-        max_size=1 << 20,
-        chunk_size=CHUNK,
+        read_tail(tail, key, "upload-1", header, chunks),
     )
 
 
@@ -182,9 +174,7 @@ def test_a_torn_or_tampered_upload_does_not_resume(tmp_path: Path) -> None:
     ],
 )
 def test_reports_are_checked(inspector: type, content: bytes, code: str | None) -> None:
-    ingest = SealedIngest.start(
-        DATA_KEY, inspector(), io.BytesIO(), aad=AAD, max_size=99, chunk_size=8
-    )
+    ingest = SealedIngest.start(Sealing(DATA_KEY, AAD, 99, 8), inspector(), io.BytesIO())
     try:
         for byte in content:
             ingest.feed(bytes([byte]))

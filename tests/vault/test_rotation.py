@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from tests.vault.conftest import NOW, lab_report, make_person
 from vault.keys.keyring import LocalKeyring
-from vault.keys.rotation import retire_unused_versions, rotate
+from vault.keys.rotation import Pacing, retire_unused_versions, rotate
 from vault.records.listing import RecordFilter, list_visible
 from vault.records.sealed import add_record, open_record
 from vault.runtime.opening import Vault
@@ -37,7 +37,7 @@ def test_rotation_rewraps_every_key_and_old_version_can_be_retired(vault: Vault)
     with Session(vault.engine) as session:
         before = {r.id: r.body_sealed for r in session.exec(select(Record)).all()}
     old = vault.keyring.current_version
-    report = rotate(vault.engine, vault.keyring, vault.keys, now=lambda: NOW, batch_size=3)
+    report = rotate(vault.engine, vault.keyring, vault.keys, now=lambda: NOW, pacing=Pacing(3))
     assert report.version == old + 1 and report.rewrapped == 7 and not report.resumed
     assert retire_unused_versions(vault.engine, vault.keyring) == [old]
     assert old not in vault.keyring.versions()
@@ -67,13 +67,12 @@ def test_an_interrupted_rotation_resumes(vault: Vault) -> None:
             vault.keyring,
             vault.keys,
             now=lambda: NOW,
-            batch_size=2,
-            progress=crash_after_first_batch,
+            pacing=Pacing(2, crash_after_first_batch),
         )
     version = vault.keyring.current_version
     assert retire_unused_versions(vault.engine, vault.keyring) == []  # old still in use
     _all_open(vault, contents)  # half-rotated: everything still opens
-    report = rotate(vault.engine, vault.keyring, vault.keys, now=lambda: NOW, batch_size=2)
+    report = rotate(vault.engine, vault.keyring, vault.keys, now=lambda: NOW, pacing=Pacing(2))
     assert report.resumed and report.version == version and report.rewrapped == 4
     assert len(retire_unused_versions(vault.engine, vault.keyring)) == 1
     _all_open(vault, contents)

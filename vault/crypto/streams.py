@@ -287,16 +287,14 @@ def seal_file(
     *,
     aad: bytes,
     chunk_size: int = CHUNK_SIZE,
-    digest: bool = True,
 ) -> StreamInfo:
-    """Seal everything ``src`` holds into ``dst``, one chunk in memory at a time.
-    With ``digest=False`` the returned ``sha256`` is the empty string."""
-    sealer = StreamSealer(data_key, aad=aad, chunk_size=chunk_size, digest=digest)
+    """Seal everything ``src`` holds into ``dst``, one chunk in memory at a time."""
+    sealer = StreamSealer(data_key, aad=aad, chunk_size=chunk_size)
     dst.write(sealer.header)
     while plaintext := src.read(chunk_size):
         dst.write(sealer.update(plaintext))
     dst.write(sealer.finalize())
-    return sealer.info if digest else StreamInfo(sealer.plaintext_size, "")
+    return sealer.info
 
 
 def open_file(
@@ -329,12 +327,12 @@ def open_range(
     src: BinaryIO,
     *,
     aad: bytes,
-    start: int,
-    end_inclusive: int,
+    span: tuple[int, int],
     chunk_size: int = CHUNK_SIZE,
 ) -> Iterator[bytes]:
-    """Yield exactly plaintext[start : end_inclusive + 1] of the sealed object in the
-    seekable ``src``, opening only the chunks that overlap it (for HTTP Range).
+    """Yield exactly ``plaintext[start : end_inclusive + 1]`` (``span`` is ``(start,
+    end_inclusive)``) of the sealed object in the seekable ``src``, opening only the
+    chunks that overlap it (for HTTP Range).
 
     The chunk count comes from the sealed size, and the flagged last chunk is
     authenticated first, so a truncated or extended object fails even when the range
@@ -346,9 +344,10 @@ def open_range(
     src.seek(0)
     opener = StreamOpener(data_key, _read_exactly(src, HEADER_SIZE), aad=aad, chunk_size=chunk_size)
     last_plaintext = _open_at(opener, src, layout, layout.last_index)
+    start, end_inclusive = span
     if not 0 <= start <= end_inclusive < layout.plaintext_size:
         raise ValueError(f"range {start}-{end_inclusive} of {layout.plaintext_size} bytes")
-    return _open_span(opener, src, layout, (start, end_inclusive), last_plaintext)
+    return _open_span(opener, src, layout, span, last_plaintext)
 
 
 def _open_span(

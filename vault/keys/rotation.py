@@ -62,37 +62,38 @@ def keys_behind(session: Session, version: int) -> int:
     return int(count)
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """How a rotation goes: data keys re-wrapped per committed batch, and who hears of
+    each batch (``progress(done, total)``)."""
+
+    batch_size: int = 500
+    progress: Progress | None = None
+
+
 def rotate(
     engine: Engine,
     keyring: LocalKeyring,
     keys: DataKeys,
     *,
     now: Callable[[], datetime],
-    batch_size: int = 500,
-    progress: Progress | None = None,
+    pacing: Pacing = Pacing(),
 ) -> RotationReport:
     """Add a keyring version (unless a rotation is unfinished) and re-wrap every key."""
     with keyring_mutation(keyring):
         with Session(engine) as session:
-            behind = keys_behind(session, keyring.current_version)
-        resumed = behind > 0
+            resumed = keys_behind(session, keyring.current_version) > 0
         if not resumed:
             keyring.add_version()
-            with Session(engine) as session:
-                behind = keys_behind(session, keyring.current_version)
-        done = _rewrap_all(engine, keyring.current_version, keys, now, batch_size, behind, progress)
+        done = _rewrap_all(engine, keyring.current_version, keys, now, pacing)
     return RotationReport(keyring.current_version, done, resumed)
 
 
 def _rewrap_all(
-    engine: Engine,
-    version: int,
-    keys: DataKeys,
-    now: Callable[[], datetime],
-    batch_size: int,
-    total: int,
-    progress: Progress | None,
+    engine: Engine, version: int, keys: DataKeys, now: Callable[[], datetime], pacing: Pacing
 ) -> int:
+    with Session(engine) as session:
+        total = keys_behind(session, version)
     done = 0
     while True:
         with transaction(engine) as session:
@@ -100,7 +101,7 @@ def _rewrap_all(
                 select(PersonDataKey)
                 .where(col(PersonDataKey.key_version) < version)
                 .order_by(col(PersonDataKey.person_id))
-                .limit(batch_size)
+                .limit(pacing.batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
             for row in rows:
@@ -109,8 +110,8 @@ def _rewrap_all(
         if not rows:
             return done
         done += len(rows)
-        if progress is not None:
-            progress(done, total)
+        if pacing.progress is not None:
+            pacing.progress(done, total)
 
 
 def retire_unused_versions(engine: Engine, keyring: LocalKeyring) -> list[int]:

@@ -143,60 +143,49 @@ class Ingested:
     patient_id: str | None = field(default=None, repr=False)
 
 
+@dataclass(frozen=True)
+class Sealing:
+    """How one upload is sealed: under the person's data key with the object's AAD, in
+    chunks of ``chunk_size``, up to ``max_size`` bytes of plaintext."""
+
+    data_key: bytes = field(repr=False)
+    aad: bytes
+    max_size: int
+    chunk_size: int = CHUNK_SIZE
+
+
 class SealedIngest:
     """Cuts plaintext into chunks, inspects them and writes them sealed to ``out``."""
 
     def __init__(
-        self,
-        sealer: StreamSealer,
-        inspector: Inspector,
-        out: BinaryIO,
-        *,
-        max_size: int,
-        chunk_size: int = CHUNK_SIZE,
+        self, sealer: StreamSealer, inspector: Inspector, out: BinaryIO, sealing: Sealing
     ) -> None:
         self._sealer = sealer
         self._inspector = inspector
         self._out = out
-        self._max_size = max_size
-        self._chunk_size = chunk_size
+        self._max_size = sealing.max_size
+        self._chunk_size = sealing.chunk_size
         self._buffer = bytearray()
         self._chunks = 0
         self._tags = hashlib.sha256(sealer.header)
 
     @classmethod
-    def start(
-        cls,
-        data_key: bytes,
-        inspector: Inspector,
-        out: BinaryIO,
-        *,
-        aad: bytes,
-        max_size: int,
-        chunk_size: int = CHUNK_SIZE,
-    ) -> SealedIngest:
+    def start(cls, sealing: Sealing, inspector: Inspector, out: BinaryIO) -> SealedIngest:
         """A new sealed object: its header goes to ``out`` at once."""
-        sealer = StreamSealer(data_key, aad=aad, chunk_size=chunk_size)
+        sealer = StreamSealer(sealing.data_key, aad=sealing.aad, chunk_size=sealing.chunk_size)
         out.write(sealer.header)
-        return cls(sealer, inspector, out, max_size=max_size, chunk_size=chunk_size)
+        return cls(sealer, inspector, out, sealing)
 
     @classmethod
     def resume(
-        cls,
-        data_key: bytes,
-        inspector: Inspector,
-        sealed: BinaryIO,
-        *,
-        aad: bytes,
-        tail: bytes,
-        max_size: int,
-        chunk_size: int = CHUNK_SIZE,
+        cls, sealing: Sealing, inspector: Inspector, sealed: BinaryIO, tail: bytes
     ) -> SealedIngest:
         """Continue the unfinished object in ``sealed`` (opened ``r+b``), whose
         unfinished chunk's plaintext is ``tail``. Every whole chunk is opened again (and so
         authenticated) to restore the digest and the inspector; :class:`TornUpload` if
         the file does not end on a chunk boundary, :class:`DecryptionFailed` if a chunk
         does not open."""
+        data_key, aad, chunk_size = sealing.data_key, sealing.aad, sealing.chunk_size
         end = sealed.seek(0, os.SEEK_END)
         chunks, torn = divmod(end - HEADER_SIZE, chunk_size + TAG_SIZE)
         if end < HEADER_SIZE or torn:
@@ -205,9 +194,9 @@ class SealedIngest:
         header = sealed.read(HEADER_SIZE)
         opener = StreamOpener(data_key, header, aad=aad, chunk_size=chunk_size)
         tags = hashlib.sha256(header)
-        replay = _replay(opener, sealed, chunks, chunk_size, inspector, tags)
+        replay = _replay(_Replay(opener, sealed, chunks, chunk_size), inspector, tags)
         sealer = StreamSealer.resume(data_key, header, replay, aad=aad, chunk_size=chunk_size)
-        ingest = cls(sealer, inspector, sealed, max_size=max_size, chunk_size=chunk_size)
+        ingest = cls(sealer, inspector, sealed, sealing)
         ingest._chunks, ingest._tags = chunks, tags
         sealed.seek(0, os.SEEK_END)
         ingest.feed(tail)
@@ -278,14 +267,23 @@ class SealedIngest:
         self._out.write(sealed)
 
 
-def _replay(
-    opener: StreamOpener,
-    sealed: BinaryIO,
-    chunks: int,
-    chunk_size: int,
-    inspector: Inspector,
-    tags: hashlib._Hash,
-) -> Iterator[bytes]:
+@dataclass(frozen=True)
+class _Replay:
+    """The whole chunks of an unfinished sealed upload, to open again in order."""
+
+    opener: StreamOpener
+    sealed: BinaryIO
+    chunks: int
+    chunk_size: int
+
+
+def _replay(replay: _Replay, inspector: Inspector, tags: hashlib._Hash) -> Iterator[bytes]:
+    opener, sealed, chunks, chunk_size = (
+        replay.opener,
+        replay.sealed,
+        replay.chunks,
+        replay.chunk_size,
+    )
     for index in range(chunks):
         ciphertext = sealed.read(chunk_size + TAG_SIZE)
         plaintext = opener.open_chunk(index, ciphertext, last=False)

@@ -36,6 +36,7 @@ from vault.radiology.ingest import (
     Inspector,
     PdfInspector,
     SealedIngest,
+    Sealing,
     TextInspector,
     TornUpload,
     read_tail,
@@ -110,6 +111,10 @@ class FileContext:
     def aad(self) -> bytes:
         return aad.blob(self.person_id, self.record_id, self.blob_name)
 
+    def sealing(self, limits: UploadLimits) -> Sealing:
+        """How this file is sealed, within ``limits``."""
+        return Sealing(self.data_key, self.aad, limits.max_file_bytes, limits.chunk_size)
+
     def inspector(self) -> Inspector:
         if self.category == Category.RADIOLOGY_IMAGES:
             return DicomInspector(self.check_identity)
@@ -137,14 +142,8 @@ class FileUpload:
         self.stored_metadata: dict[str, str] = {}
         self._pending = _temporary(blobs)
         try:
-            self._ingest = SealedIngest.start(
-                context.data_key,
-                context.inspector(),
-                self._pending.handle,
-                aad=context.aad,
-                max_size=limits.max_file_bytes,
-                chunk_size=limits.chunk_size,
-            )
+            sealing = context.sealing(limits)
+            self._ingest = SealedIngest.start(sealing, context.inspector(), self._pending.handle)
         except BaseException:
             self.abort()
             raise
@@ -284,15 +283,7 @@ class UploadFiles:
         header = handle.read(HEADER_SIZE)
         chunks = max(0, size - HEADER_SIZE) // (self.limits.chunk_size + TAG_SIZE)
         tail = read_tail(tail_path, key, context.file_id, header, chunks)
-        return SealedIngest.resume(
-            context.data_key,
-            context.inspector(),
-            handle,
-            aad=context.aad,
-            tail=tail,
-            max_size=self.limits.max_file_bytes,
-            chunk_size=self.limits.chunk_size,
-        )
+        return SealedIngest.resume(context.sealing(self.limits), context.inspector(), handle, tail)
 
     def start(self, context: FileContext) -> None:
         """A new sealed stream (its header only) for the upload, written atomically."""
@@ -301,14 +292,7 @@ class UploadFiles:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as handle:
-                SealedIngest.start(
-                    context.data_key,
-                    context.inspector(),
-                    handle,
-                    aad=context.aad,
-                    max_size=self.limits.max_file_bytes,
-                    chunk_size=self.limits.chunk_size,
-                )
+                SealedIngest.start(context.sealing(self.limits), context.inspector(), handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, main)

@@ -62,8 +62,7 @@ class BlobContent:
                 self.data_key,
                 source,
                 aad=self.aad,
-                start=start,
-                end_inclusive=end_inclusive,
+                span=(start, end_inclusive),
                 chunk_size=self.chunk_size,
             )
 
