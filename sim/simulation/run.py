@@ -52,7 +52,6 @@ from sim.simulation.tally import Tally
 from sim.simulation.timeline import plan
 
 EXIT_OK, EXIT_STOPPED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-DEFAULT_SCALE = 0.01
 DEFAULT_WORKERS = 4
 
 

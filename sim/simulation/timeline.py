@@ -40,8 +40,7 @@ T = TypeVar("T")
 
 LAST_VISIT_DAY = 29  # authorisations last 30 days (policy default); stay clear of the end
 FIRST_LATE_DAY = 31
-LAST_DEPOSIT_DAY = 13  # radiology authorisations last 14 days
-FIRST_LATE_DEPOSIT_DAY = 15
+FIRST_LATE_DEPOSIT_DAY = 15  # radiology authorisations last 14 days
 ELSEWHERE = "mainland_other"  # a Personal Folder record from a non-designated provider
 FOLDER_CATEGORIES: tuple[tuple[Category, float], ...] = (
     (Category.DOCUMENT, 40),
