@@ -17,7 +17,7 @@ import httpx
 
 from sim.benchmarks import Measurement, framework_probe
 from sim.benchmarks.loadgen import LoadResult, load
-from sim.server import OPERATOR_SECRET, bearer, running_server
+from sim.server import OPERATOR_SECRET, ServerOptions, bearer, running_server
 
 PASSWORD = "bench-password-0123"
 RECORDS = 50
@@ -132,12 +132,15 @@ def run(scale: float) -> list[Measurement]:
     seconds = max(2.0, 5.0 * scale)
     workers, concurrency = 1, 8
     runs: dict[str, list[LoadResult]] = {"bare": [], "list": [], "probe_bare": [], "probe": []}
-    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp), workers=workers) as served:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_server(Path(tmp), ServerOptions(workers)) as served,
+    ):
         opened = open_viewing_session(served.base)
         url, headers = opened.url, opened.headers
         _capture_probe_body(Path(tmp), url, headers)
         factory = framework_probe.FACTORY
-        with running_server(Path(tmp), workers=workers, factory=factory) as control:
+        with running_server(Path(tmp), ServerOptions(workers, factory=factory)) as control:
             probe = f"{control.base}{framework_probe.probe_path(opened.session_id)}?limit={RECORDS}"
             rounds = {
                 "bare": (f"{served.base}/healthz", {}),

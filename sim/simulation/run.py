@@ -42,7 +42,7 @@ from rich.progress import (
 )
 
 from policies.policy_file import Policy, PolicyError, load_policy
-from sim.server import OPERATOR_SECRET, running_server
+from sim.server import OPERATOR_SECRET, ServerOptions, running_server
 from sim.simulation import plots, report
 from sim.simulation.client import Api, ServerGone, ServerRefused
 from sim.simulation.driver import MIDNIGHT, NOON, Driver, Interrupted, instant
@@ -224,7 +224,9 @@ def _server(inputs: Inputs, options: Options) -> Iterator[tuple[str, str, str]]:
         return
     with (
         tempfile.TemporaryDirectory(prefix="crossvault-simulate-") as data,
-        running_server(Path(data), policy=inputs.policy_path, simulated_clock=True) as served,
+        running_server(
+            Path(data), ServerOptions(policy=inputs.policy_path, simulated_clock=True)
+        ) as served,
     ):
         yield served.base, OPERATOR_SECRET, "embedded (SQLite, temporary)"
 
