@@ -35,9 +35,7 @@ from policies.dates import HONG_KONG
 from policies.policy_file import Policy
 from policies.vocabulary import Profession, Region
 from sim.simulation.client import Answer, Api, Headers, Login, ServerRefused
-from sim.simulation.population import Person, Population
-from sim.simulation.tally import Tally
-from sim.simulation.timeline import (
+from sim.simulation.events import (
     ELSEWHERE,
     Apply,
     AppointCaregiver,
@@ -48,13 +46,15 @@ from sim.simulation.timeline import (
     Event,
     ForeignScan,
     GiveConsent,
-    Plan,
     ProviderView,
     Register,
     RevokeConsent,
     UploadToFolder,
     Visit,
 )
+from sim.simulation.population import Person, Population
+from sim.simulation.tally import Tally
+from sim.simulation.timeline import Plan
 from sim.studies import Study, instance
 
 NOON = time(12, 0)
