@@ -126,7 +126,7 @@ def demo(
     pause: Annotated[float, typer.Option(min=0, help="seconds to wait between steps")] = 0.0,
     plain: Annotated[bool, typer.Option(help="no colours or styles")] = False,
 ) -> None:
-    """A narrated walk-through of the cross-border flow over real HTTP (see sim/demo.py)."""
+    """A narrated walk-through of the cross-border flow over real HTTP (see sim/demo/)."""
     from sim.demo import main as run
 
     raise typer.Exit(run(url, operator_secret, pause=pause, plain=plain))

@@ -33,42 +33,30 @@ def free_port() -> int:
         return port
 
 
-@contextmanager
-def running_server(
-    data_dir: Path,
-    *,
-    workers: int = 1,
-    database_url: str | None = None,
-    policy: Path | None = None,
-    simulated_clock: bool = False,
-    demo: bool = False,
-    factory: str | None = None,
-) -> Iterator[ServedApi]:
-    """Serve the real app (embedded SQLite unless ``database_url``); stop it afterwards.
-
+@dataclass(frozen=True)
+class ServerOptions:
+    """How a throwaway server runs. ``database_url`` replaces the embedded SQLite,
     ``policy`` selects a policy file, ``simulated_clock`` lets the operator move the
-    server's clock (``POST /v1/admin/clock``), ``demo`` seeds the demo data.
-    ``factory`` ("module:function") serves another app factory with uvicorn directly
-    instead of ``crossvault serve`` (the benchmark's control app, on a data dir that
-    ``crossvault serve`` has already set up).
+    server's clock (``POST /v1/admin/clock``). ``factory`` ("module:function") serves
+    another app factory with uvicorn directly instead of ``crossvault serve`` (the
+    benchmark's control app, on a data dir that ``crossvault serve`` has already set up).
     """
+
+    workers: int = 1
+    database_url: str | None = None
+    policy: Path | None = None
+    simulated_clock: bool = False
+    factory: str | None = None
+
+
+@contextmanager
+def running_server(data_dir: Path, options: ServerOptions | None = None) -> Iterator[ServedApi]:
+    """Serve the real app on a free port (see :class:`ServerOptions`); stop it afterwards."""
+    options = options or ServerOptions()
     port = free_port()
-    # Nothing of the caller's own configuration (a deployment keyring, database, policy)
-    # leaks into this throwaway server.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CROSSVAULT_", "DATABASE_"))}
-    env["CROSSVAULT_DATA_DIR"] = str(data_dir)
-    env["CROSSVAULT_OPERATOR_SECRET"] = OPERATOR_SECRET
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    if policy is not None:
-        env["CROSSVAULT_POLICY"] = str(policy)
-    if simulated_clock:
-        env["CROSSVAULT_CLOCK"] = "simulated"
-    if demo:
-        env["CROSSVAULT_DEMO"] = "1"
     process = subprocess.Popen(
-        _command(port, workers, factory),
-        env=env,
+        _command(port, options),
+        env=_environment(data_dir, options),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -78,21 +66,41 @@ def running_server(
         _wait_ready(base, process, tail)
         yield ServedApi(base, process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        reader.join(timeout=5)
-        if process.stderr is not None:
-            process.stderr.close()
+        _stop(process, reader)
 
 
-def _command(port: int, workers: int, factory: str | None) -> list[str]:
-    served = ["--port", str(port), "--workers", str(workers)]
-    if factory is None:
+def _environment(data_dir: Path, options: ServerOptions) -> dict[str, str]:
+    """The server's environment. Nothing of the caller's own configuration (a deployment
+    keyring, database, policy) leaks into this throwaway server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CROSSVAULT_", "DATABASE_"))}
+    env["CROSSVAULT_DATA_DIR"] = str(data_dir)
+    env["CROSSVAULT_OPERATOR_SECRET"] = OPERATOR_SECRET
+    if options.database_url:
+        env["DATABASE_URL"] = options.database_url
+    if options.policy is not None:
+        env["CROSSVAULT_POLICY"] = str(options.policy)
+    if options.simulated_clock:
+        env["CROSSVAULT_CLOCK"] = "simulated"
+    return env
+
+
+def _stop(process: subprocess.Popen[bytes], reader: threading.Thread) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    reader.join(timeout=5)
+    if process.stderr is not None:
+        process.stderr.close()
+
+
+def _command(port: int, options: ServerOptions) -> list[str]:
+    served = ["--port", str(port), "--workers", str(options.workers)]
+    if options.factory is None:
         return [sys.executable, "-m", "crossvault", "serve", *served]
+    factory = options.factory
     return [sys.executable, "-m", "uvicorn", factory, "--factory", "--no-access-log", *served]
 
 

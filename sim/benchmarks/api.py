@@ -15,12 +15,13 @@ from pathlib import Path
 
 import httpx
 
-from sim.benchmarks import Measurement, framework_probe
+from sim.benchmarks import Measurement, accounts, framework_probe
 from sim.benchmarks.loadgen import LoadResult, load
-from sim.server import OPERATOR_SECRET, bearer, running_server
+from sim.server import ServerOptions, running_server
 
-PASSWORD = "bench-password-0123"
 RECORDS = 50
+WORKERS, CONCURRENCY = 1, 8  # one worker, saturated by eight connections
+DOCTOR = ("Bench", "doctor")  # a professional's name and profession
 
 
 @dataclass(frozen=True)
@@ -34,41 +35,10 @@ def open_viewing_session(base: str, records: int = RECORDS) -> OpenSession:
     """Set up through the API: a person with ``records`` HA records in the lookback, a
     cross-border authorisation for HKU-SZ, and an open session."""
     with httpx.Client(base_url=base, timeout=30) as http:
-        operator = bearer(
-            http,
-            grant_type="client_credentials",
-            client_id="operator",
-            client_secret=OPERATOR_SECRET,
-        )
-        pid = (
-            http.post(
-                "/v1/persons",
-                headers=operator,
-                json={
-                    "name": "Bench Person",
-                    "date_of_birth": "1950-01-01",
-                    "password": PASSWORD,
-                    "joined": True,
-                },
-            )
-            .raise_for_status()
-            .json()["id"]
-        )
-        ha = _professional(http, operator, "ha")
-        today = date.today()
-        for i in range(records):
-            http.post(
-                f"/v1/patients/{pid}/records",
-                headers=ha,
-                json={
-                    "category": "lab_report",
-                    "clinical_date": str(today - timedelta(days=7 * i)),
-                    "title": f"Result {i}",
-                    "content": "x" * 512,
-                    "content_type": "text/plain",
-                },
-            ).raise_for_status()
-        me = bearer(http, grant_type="password", username=pid, password=PASSWORD)
+        operator = accounts.operator(http)
+        pid = accounts.register_person(http, operator, "Bench Person", "1950-01-01")
+        _deposit_records(http, accounts.professional(http, operator, "ha", *DOCTOR), pid, records)
+        me = accounts.citizen(http, pid)
         codes = (
             http.post(
                 "/v1/me/cross-border-authorisations", headers=me, json={"institution_id": "hku_sz"}
@@ -76,7 +46,7 @@ def open_viewing_session(base: str, records: int = RECORDS) -> OpenSession:
             .raise_for_status()
             .json()
         )
-        viewer = _professional(http, operator, "hku_sz")
+        viewer = accounts.professional(http, operator, "hku_sz", *DOCTOR)
         session = (
             http.post(
                 "/v1/cross-border/sessions",
@@ -96,26 +66,21 @@ def open_viewing_session(base: str, records: int = RECORDS) -> OpenSession:
         return OpenSession(url, viewer, sid)
 
 
-def _professional(http: httpx.Client, operator: dict[str, str], iid: str) -> dict[str, str]:
-    creds = (
-        http.post(f"/v1/institutions/{iid}/credentials", headers=operator).raise_for_status().json()
-    )
-    prof = (
+def _deposit_records(http: httpx.Client, ha: dict[str, str], pid: str, records: int) -> None:
+    """``records`` lab reports a week apart, the newest today."""
+    today = date.today()
+    for i in range(records):
         http.post(
-            f"/v1/institutions/{iid}/professionals",
-            headers=operator,
-            json={"name": "Bench", "profession": "doctor"},
-        )
-        .raise_for_status()
-        .json()
-    )
-    return bearer(
-        http,
-        grant_type="client_credentials",
-        client_id=creds["client_id"],
-        client_secret=creds["client_secret"],
-        professional_id=prof["id"],
-    )
+            f"/v1/patients/{pid}/records",
+            headers=ha,
+            json={
+                "category": "lab_report",
+                "clinical_date": str(today - timedelta(days=7 * i)),
+                "title": f"Result {i}",
+                "content": "x" * 512,
+                "content_type": "text/plain",
+            },
+        ).raise_for_status()
 
 
 def _best(results: list[LoadResult]) -> LoadResult:
@@ -130,29 +95,10 @@ def _capture_probe_body(data_dir: Path, url: str, headers: dict[str, str]) -> No
 
 def run(scale: float) -> list[Measurement]:
     seconds = max(2.0, 5.0 * scale)
-    workers, concurrency = 1, 8
-    runs: dict[str, list[LoadResult]] = {"bare": [], "list": [], "probe_bare": [], "probe": []}
-    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp), workers=workers) as served:
-        opened = open_viewing_session(served.base)
-        url, headers = opened.url, opened.headers
-        _capture_probe_body(Path(tmp), url, headers)
-        factory = framework_probe.FACTORY
-        with running_server(Path(tmp), workers=workers, factory=factory) as control:
-            probe = f"{control.base}{framework_probe.probe_path(opened.session_id)}?limit={RECORDS}"
-            rounds = {
-                "bare": (f"{served.base}/healthz", {}),
-                "list": (url, headers),
-                "probe_bare": (f"{control.base}/healthz", {}),
-                "probe": (probe, headers),
-            }
-            for _ in range(2):  # alternate so drift (thermal, caches) hits all alike
-                for name, (target, sent) in rounds.items():
-                    runs[name].append(
-                        load(target, headers=sent, concurrency=concurrency, seconds=seconds)
-                    )
+    runs = _alternating_loads(seconds)
     b, a = _best(runs["bare"]), _best(runs["list"])
     pb, p = _best(runs["probe_bare"]), _best(runs["probe"])
-    note = f"{workers} worker, {concurrency} connections, {seconds:.0f}s x2 alternating"
+    note = f"{WORKERS} worker, {CONCURRENCY} connections, {seconds:.0f}s x2 alternating"
     return [
         Measurement(
             "api",
@@ -186,6 +132,34 @@ def run(scale: float) -> list[Measurement]:
             note="1/list - 1/control: decision, audit, notification, page, titles, commit",
         ),
     ]
+
+
+def _alternating_loads(seconds: float) -> dict[str, list[LoadResult]]:
+    """Two rounds of the four loads (the list, the control, and each server's
+    ``/healthz``), each run for ``seconds``."""
+    runs: dict[str, list[LoadResult]] = {"bare": [], "list": [], "probe_bare": [], "probe": []}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_server(Path(tmp), ServerOptions(WORKERS)) as served,
+    ):
+        opened = open_viewing_session(served.base)
+        url, headers = opened.url, opened.headers
+        _capture_probe_body(Path(tmp), url, headers)
+        factory = framework_probe.FACTORY
+        with running_server(Path(tmp), ServerOptions(WORKERS, factory=factory)) as control:
+            probe = f"{control.base}{framework_probe.probe_path(opened.session_id)}?limit={RECORDS}"
+            rounds = {
+                "bare": (f"{served.base}/healthz", {}),
+                "list": (url, headers),
+                "probe_bare": (f"{control.base}/healthz", {}),
+                "probe": (probe, headers),
+            }
+            for _ in range(2):  # alternate so drift (thermal, caches) hits all alike
+                for name, (target, sent) in rounds.items():
+                    runs[name].append(
+                        load(target, headers=sent, concurrency=CONCURRENCY, seconds=seconds)
+                    )
+    return runs
 
 
 def _vault_share_ms(listed: LoadResult, control: LoadResult) -> float:

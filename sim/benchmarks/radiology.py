@@ -25,8 +25,8 @@ from pathlib import Path
 
 import httpx
 
-from sim.benchmarks import Measurement
-from sim.server import OPERATOR_SECRET, bearer, running_server
+from sim.benchmarks import Measurement, accounts
+from sim.server import running_server
 from sim.studies import Study, write_large_file
 from vault.crypto import aad
 from vault.crypto.envelope import KEY_SIZE
@@ -38,7 +38,6 @@ MB = 1e6
 REPEATS = 3
 MEMORY_BUDGET_MIB = 64.0
 THROUGHPUT_TARGET = 0.6
-PASSWORD = "bench-password-0123"
 PERSON = ("Chan Tai Man", "CHAN^TAI MAN")
 DEPOSITOR = "hku_sz"
 
@@ -158,47 +157,15 @@ def _reset_peak(pid: int) -> float:
 def _open_deposit(base: str) -> tuple[dict[str, str], str]:
     """A person, their radiology authorisation for HKU-SZ, and an open deposit."""
     with httpx.Client(base_url=base, timeout=60) as http:
-        operator = bearer(
-            http,
-            grant_type="client_credentials",
-            client_id="operator",
-            client_secret=OPERATOR_SECRET,
-        )
-        person = http.post(
-            "/v1/persons",
-            headers=operator,
-            json={
-                "name": PERSON[0],
-                "date_of_birth": "1958-04-02",
-                "password": PASSWORD,
-                "joined": True,
-            },
-        )
-        person.raise_for_status()
-        citizen = bearer(
-            http, grant_type="password", username=person.json()["id"], password=PASSWORD
-        )
+        operator = accounts.operator(http)
+        person_id = accounts.register_person(http, operator, PERSON[0], "1958-04-02")
         code = http.post(
             "/v1/me/radiology-authorisations",
-            headers=citizen,
+            headers=accounts.citizen(http, person_id),
             json={"institution_id": DEPOSITOR},
         )
         code.raise_for_status()
-        credentials = http.post(f"/v1/institutions/{DEPOSITOR}/credentials", headers=operator)
-        credentials.raise_for_status()
-        professional = http.post(
-            f"/v1/institutions/{DEPOSITOR}/professionals",
-            headers=operator,
-            json={"name": "Radiographer", "profession": "radiographer"},
-        )
-        professional.raise_for_status()
-        depositor = bearer(
-            http,
-            grant_type="client_credentials",
-            client_id=credentials.json()["client_id"],
-            client_secret=credentials.json()["client_secret"],
-            professional_id=professional.json()["id"],
-        )
+        depositor = accounts.professional(http, operator, DEPOSITOR, "Radiographer", "radiographer")
         deposit = http.post(
             "/v1/radiology/deposits",
             headers=depositor,

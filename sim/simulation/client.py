@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +55,28 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who makes a call: the actor kind the tally counts it under, and their headers."""
+
+    actor_kind: str
+    headers: Headers | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP call, of a ``kind`` the tally counts and times (``open_session``…)."""
+
+    kind: str
+    method: str
+    path: str
+    json: Any = field(default=None, repr=False)
+    params: dict[str, Any] | None = None
+    data: dict[str, str] | None = field(default=None, repr=False)
+    content: bytes | None = field(default=None, repr=False)
+    content_type: str | None = None  # sent as Content-Type, besides the caller's headers
+
+
+@dataclass(frozen=True)
 class Login:
     """How an actor obtains a token: the form for ``POST /v1/auth/token``."""
 
@@ -93,23 +115,21 @@ class Api:
 
     # --- calls ---------------------------------------------------------------------------
 
-    def call(
-        self,
-        kind: str,
-        actor_kind: str,
-        method: str,
-        path: str,
-        *,
-        headers: Headers | None = None,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        data: dict[str, str] | None = None,
-        content: bytes | None = None,
-    ) -> Answer:
+    def call(self, caller: Caller, call: Call) -> Answer:
+        """Make ``call`` as ``caller``; count and time the answer."""
+        headers = caller.headers
+        if call.content_type is not None:
+            headers = {**(headers or {}), "Content-Type": call.content_type}
         started = time.perf_counter()
         try:
             response = self.http.request(
-                method, path, headers=headers, json=json, params=params, data=data, content=content
+                call.method,
+                call.path,
+                headers=headers,
+                json=call.json,
+                params=call.params,
+                data=call.data,
+                content=call.content,
             )
         except httpx.TransportError as exc:
             raise ServerGone(
@@ -117,7 +137,7 @@ class Api:
             ) from None
         elapsed = time.perf_counter() - started
         answer = Answer(response.status_code, _json(response))
-        self.tally.answer(kind, actor_kind, answer.outcome, elapsed)
+        self.tally.answer(call.kind, caller.actor_kind, answer.outcome, elapsed)
         return answer
 
     # --- tokens --------------------------------------------------------------------------
@@ -133,11 +153,8 @@ class Api:
             if cached is not None and fresh and time.monotonic() - cached[1] < TOKEN_REUSE_SECONDS:
                 return cached[2]
             answer = self.call(
-                f"login_{login.actor_kind}",
-                login.actor_kind,
-                "POST",
-                "/v1/auth/token",
-                data=login.form,
+                Caller(login.actor_kind),
+                Call(f"login_{login.actor_kind}", "POST", "/v1/auth/token", data=login.form),
             )
             token = answer.field("access_token")
             if not answer.ok or not isinstance(token, str):
@@ -156,12 +173,8 @@ class Api:
         """Move the server's simulated clock (``POST /v1/admin/clock``); every token
         issued before is dropped (they are bound to server time)."""
         answer = self.call(
-            "set_clock",
-            "operator",
-            "POST",
-            "/v1/admin/clock",
-            headers=self.operator(),
-            json={"set_to": instant.isoformat()},
+            Caller("operator", self.operator()),
+            Call("set_clock", "POST", "/v1/admin/clock", json={"set_to": instant.isoformat()}),
         )
         if answer.status == 409:
             raise ServerRefused(

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -132,16 +133,10 @@ def comparison(baseline: dict[str, Any], variant: dict[str, Any], path: Path) ->
     reasons = sorted(set(denials_a) | set(denials_b))[::-1]
     height = max(4.0, 0.3 * (len(labels) + len(reasons)) + 2)
     figure, (left, right) = plt.subplots(1, 2, figsize=(14, height))
-    _paired(left, labels, [a[k] for k in labels], [b[k] for k in labels], a_name, b_name)
+    names = (a_name, b_name)
+    _paired(left, labels, (a, b), names)
     left.set_title("Key figures", fontsize="medium")
-    _paired(
-        right,
-        reasons,
-        [denials_a.get(r, 0) for r in reasons],
-        [denials_b.get(r, 0) for r in reasons],
-        a_name,
-        b_name,
-    )
+    _paired(right, reasons, (denials_a, denials_b), names)
     right.set_title("Denials by reason", fontsize="medium")
     figure.suptitle(
         f"scenario {baseline['scenario']['name']}, seed {baseline['seed']}, "
@@ -153,10 +148,17 @@ def comparison(baseline: dict[str, Any], variant: dict[str, Any], path: Path) ->
 
 
 def _paired(
-    axes: Any, labels: list[str], a: list[int], b: list[int], a_name: str, b_name: str
+    axes: Any,
+    labels: list[str],
+    runs: tuple[Mapping[str, int], Mapping[str, int]],
+    names: tuple[str, str],
 ) -> None:
+    """Each label's value in the two runs, as a pair of bars (the first run above)."""
     positions = list(range(len(labels)))
-    axes.barh([p + 0.2 for p in positions], a, height=0.4, label=a_name, color="#2b6cb0")
-    axes.barh([p - 0.2 for p in positions], b, height=0.4, label=b_name, color="#dd6b20")
+    for values, name, shift, colour in zip(
+        runs, names, (0.2, -0.2), ("#2b6cb0", "#dd6b20"), strict=True
+    ):
+        bars = [values.get(label, 0) for label in labels]
+        axes.barh([p + shift for p in positions], bars, height=0.4, label=name, color=colour)
     axes.set_yticks(positions, labels, fontsize="small")
     axes.legend(fontsize="small")

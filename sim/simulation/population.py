@@ -134,12 +134,19 @@ def build_population(
         for i in policy.institutions.values()
         if i.region is Region.HONG_KONG and i.kind is InstitutionKind.PUBLIC
     )
-    people = [
-        _person(n, n < users, scenario, rng, private, public or private)
-        for n in range(users + others)
-    ]
+    providers = _Providers(private, public or private)
+    people = [_person(n, n < users, scenario, rng, providers) for n in range(users + others)]
     _assign_caregivers(people, scenario, rng)
     return Population(tuple(people))
+
+
+@dataclass(frozen=True)
+class _Providers:
+    """The Hong Kong institutions people see: private ones, and public ones (or, with
+    none, the private ones) that wrote most of their history."""
+
+    private: list[str]
+    public: list[str]
 
 
 def _person(
@@ -147,10 +154,10 @@ def _person(
     cross_border_user: bool,
     scenario: Scenario,
     rng: random.Random,
-    private: list[str],
-    public: list[str],
+    providers: _Providers,
 ) -> Person:
     spec = scenario.population
+    private = providers.private
     name = f"{rng.choice(SURNAMES)} {rng.choice(SYLLABLES)} {rng.choice(SYLLABLES)}"
     dob = _date_of_birth(rng, spec.ages, scenario)
     joined = rng.random() >= spec.not_joined_share
@@ -160,7 +167,7 @@ def _person(
     consent = None
     if provider is not None and rng.random() < spec.private_consent_share:
         consent = "one_year" if rng.random() < spec.one_year_consent_share else "indefinite"
-    history = _history(rng, scenario, dob, public, provider)
+    history = _history(rng, scenario, dob, providers.public, provider)
     return Person(index, name, dob, joined, cross_border_user, provider, consent, history)
 
 

@@ -42,17 +42,16 @@ from rich.progress import (
 )
 
 from policies.policy_file import Policy, PolicyError, load_policy
-from sim.server import OPERATOR_SECRET, running_server
+from sim.server import OPERATOR_SECRET, ServerOptions, running_server
 from sim.simulation import plots, report
-from sim.simulation.client import Api, ServerGone, ServerRefused
-from sim.simulation.driver import MIDNIGHT, NOON, Driver, Interrupted, instant
-from sim.simulation.population import build_population
+from sim.simulation.client import Api, Call, Caller, ServerGone, ServerRefused
+from sim.simulation.driver import MIDNIGHT, NOON, Driver, Interrupted, World, instant
+from sim.simulation.population import Population, build_population
 from sim.simulation.scenario import Scenario, ScenarioError, load_scenario
 from sim.simulation.tally import Tally
-from sim.simulation.timeline import plan
+from sim.simulation.timeline import Plan, plan
 
 EXIT_OK, EXIT_STOPPED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-DEFAULT_SCALE = 0.01
 DEFAULT_WORKERS = 4
 
 
@@ -85,6 +84,20 @@ class Inputs:
 @dataclass
 class Outcome:
     summary: dict[str, Any]
+    interrupted: bool = False
+    error: str | None = None
+
+
+@dataclass
+class _Attempt:
+    """One run as it goes: the people and the plan, what was counted, the server driven
+    (its description), the driver once made, and how the run ended."""
+
+    population: Population
+    timeline: Plan
+    tally: Tally
+    server: str
+    driver: Driver | None = None
     interrupted: bool = False
     error: str | None = None
 
@@ -225,14 +238,16 @@ def _server(inputs: Inputs, options: Options) -> Iterator[tuple[str, str, str]]:
         return
     with (
         tempfile.TemporaryDirectory(prefix="crossvault-simulate-") as data,
-        running_server(Path(data), policy=inputs.policy_path, simulated_clock=True) as served,
+        running_server(
+            Path(data), ServerOptions(policy=inputs.policy_path, simulated_clock=True)
+        ) as served,
     ):
         yield served.base, OPERATOR_SECRET, "embedded (SQLite, temporary)"
 
 
 def _check_registry(api: Api, policy: Policy) -> None:
     """The server's public registry must be the policy's (what the plan was made from)."""
-    answer = api.call("list_institutions", "anyone", "GET", "/v1/institutions")
+    answer = api.call(Caller("anyone"), Call("list_institutions", "GET", "/v1/institutions"))
     if not answer.ok or not isinstance(answer.body, list):
         raise BadInput(f"{api.base}/v1/institutions answered {answer.outcome}")
     served = {i["id"]: i for i in answer.body}
@@ -288,56 +303,46 @@ class _Run:
         rng = random.Random(options.seed)
         population = build_population(inputs.scenario, inputs.policy, rng, options.scale)
         timeline = plan(inputs.scenario, population, inputs.policy, rng, options.scale)
-        tally = Tally()
-        driver: Driver | None = None
-        interrupted, error, server = False, None, options.url or "embedded"
+        attempt = _Attempt(population, timeline, Tally(), options.url or "embedded")
         try:
             with _server(inputs, options) as (base, secret, server):
-                api = Api(base, secret, tally, connections=options.workers + 2)
-                try:
-                    driver = Driver(
-                        api,
-                        population,
-                        timeline,
-                        inputs.policy,
-                        tally,
-                        workers=options.workers,
-                        stop=self.stop,
-                    )
-                    self._simulate(api, driver)
-                except (ServerGone, ServerRefused, BadInput) as exc:
-                    # Ctrl-C in a terminal also stops the server we started (same
-                    # process group): its going away may be seen before the interrupt.
-                    if isinstance(exc, ServerGone):
-                        self.stop.wait(1.0)
-                    if self.stop.is_set():
-                        interrupted = True
-                    elif tally.steps_done == 0:
-                        self.refused = str(exc)
-                        return
-                    else:
-                        error = str(exc)
-                except Interrupted:
-                    interrupted = True
-                finally:
-                    api.close()
+                attempt.server = server
+                self._drive(attempt, base, secret)
         except KeyboardInterrupt:  # while the server was starting or stopping
             self.stop.set()
-            interrupted = True
-        summary = _summary(
-            inputs,
-            options,
-            server,
-            timeline.event_count,
-            driver.step_count if driver else 0,
-            population.summary(),
-            timeline.planned,
-            tally,
-            complete=not interrupted and error is None,
-            stopped_by="interrupt" if interrupted else error,
-            seconds=time.perf_counter() - started,
-        )
-        self.outcome = Outcome(summary, interrupted, error)
+            attempt.interrupted = True
+        if self.refused is None:
+            summary = _summary(inputs, options, attempt, time.perf_counter() - started)
+            self.outcome = Outcome(summary, attempt.interrupted, attempt.error)
+
+    def _drive(self, attempt: _Attempt, base: str, secret: str) -> None:
+        """Run the plan against the server at ``base``; how it ended goes in ``attempt``
+        (or in ``refused``, if the server refused before any step was done)."""
+        api = Api(base, secret, attempt.tally, connections=self.options.workers + 2)
+        try:
+            world = World(api, attempt.population, self.inputs.policy, attempt.tally)
+            attempt.driver = Driver(
+                world, attempt.timeline, workers=self.options.workers, stop=self.stop
+            )
+            self._simulate(api, attempt.driver)
+        except (ServerGone, ServerRefused, BadInput) as exc:
+            self._stopped_by(exc, attempt)
+        except Interrupted:
+            attempt.interrupted = True
+        finally:
+            api.close()
+
+    def _stopped_by(self, exc: Exception, attempt: _Attempt) -> None:
+        # Ctrl-C in a terminal also stops the server we started (same process group):
+        # its going away may be seen before the interrupt.
+        if isinstance(exc, ServerGone):
+            self.stop.wait(1.0)
+        if self.stop.is_set():
+            attempt.interrupted = True
+        elif attempt.tally.steps_done == 0:
+            self.refused = str(exc)
+        else:
+            attempt.error = str(exc)
 
     def _simulate(self, api: Api, driver: Driver) -> None:
         """Set up, live through the timeline, read the access logs back."""
@@ -349,7 +354,7 @@ class _Run:
         task = progress.add_task(f"{name}: simulating", total=driver.step_count)
         driver.on_step = lambda: progress.advance(task)
         self.err.print(
-            f"simulating {driver.step_count:,} events for {len(driver.states):,} people "
+            f"simulating {driver.step_count:,} events for {len(driver.world.states):,} people "
             f"on {api.base} (policy {name}, seed {self.options.seed}, "
             f"scale {self.options.scale})",
             highlight=False,
@@ -358,7 +363,7 @@ class _Run:
             driver.run()
             before = _decisions(api)
             collecting = progress.add_task(
-                f"{name}: reading access logs back", total=len(driver.states)
+                f"{name}: reading access logs back", total=len(driver.world.states)
             )
             collection = instant(inputs.scenario.end + timedelta(days=1), NOON)
             driver.collect(collection, lambda: progress.advance(collecting))
@@ -368,7 +373,7 @@ class _Run:
         if self.stop.is_set():
             raise Interrupted
         for (reason, allowed), value in sorted(before.items()):
-            driver.tally.metric(reason, allowed, value - at_start.get((reason, allowed), 0))
+            driver.world.tally.metric(reason, allowed, value - at_start.get((reason, allowed), 0))
 
 
 def _progress(err: Console) -> Progress:
@@ -401,25 +406,12 @@ def _decisions(api: Api) -> dict[tuple[str, bool], int]:
     return found
 
 
-def _summary(
-    inputs: Inputs,
-    options: Options,
-    server: str,
-    planned_events: int,
-    planned_steps: int,
-    population: dict[str, int],
-    planned: dict[str, int],
-    tally: Tally,
-    *,
-    complete: bool,
-    stopped_by: str | None,
-    seconds: float,
-) -> dict[str, Any]:
+def _summary(inputs: Inputs, options: Options, attempt: _Attempt, seconds: float) -> dict[str, Any]:
     scenario, policy = inputs.scenario, inputs.policy
     return {
         "format": report.FORMAT,
-        "complete": complete,
-        "stopped_by": stopped_by,
+        "complete": not attempt.interrupted and attempt.error is None,
+        "stopped_by": "interrupt" if attempt.interrupted else attempt.error,
         "scenario": {
             "name": scenario.name,
             "path": scenario.path,
@@ -433,17 +425,17 @@ def _summary(
         },
         "seed": options.seed,
         "scale": options.scale,
-        "server": server,
+        "server": attempt.server,
         "events": {
-            "planned": planned_steps,
-            "done": tally.steps_done,
-            "plan_events": planned_events,
+            "planned": attempt.driver.step_count if attempt.driver else 0,
+            "done": attempt.tally.steps_done,
+            "plan_events": attempt.timeline.event_count,
         },
         "counts": {
-            "population": population,
-            "planned": dict(sorted(planned.items())),
-            **tally.counts(),
+            "population": attempt.population.summary(),
+            "planned": dict(sorted(attempt.timeline.planned.items())),
+            **attempt.tally.counts(),
         },
-        "latency_ms": tally.latencies(),
+        "latency_ms": attempt.tally.latencies(),
         "wall_seconds": round(seconds, 2),
     }

@@ -5,7 +5,7 @@ A scenario is TOML (``sim/scenarios/default.toml`` documents every key, all requ
 registry names the institutions) and raises :class:`ScenarioError` with one line naming
 the file and the line (TOML syntax) or the exact key path
 (``events.applications.per_person: expected a number, got 'many'``). Unknown keys are
-errors.
+errors (the typed reads are :mod:`sim.simulation.scenario_reader`).
 
 Counts (people, applications, records, authorisations) are the published figures at
 ``--scale 1``: :meth:`Scenario.scaled` multiplies and rounds them (a positive count never
@@ -14,18 +14,30 @@ rounds to 0). Shares, rates and durations are not scaled.
 
 from __future__ import annotations
 
-import difflib
-import math
-import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
 
 from policies.policy_file import Policy
-from policies.vocabulary import Region
+from sim.simulation.scenario_reader import Reader, ScenarioError, Table, read_toml, shown
+
+__all__ = [
+    "Adversarial",
+    "AgeBand",
+    "Applications",
+    "Caregivers",
+    "Folder",
+    "HongKongCare",
+    "Population",
+    "Radiology",
+    "Revocations",
+    "Scenario",
+    "ScenarioError",
+    "Visits",
+    "default_scenario_path",
+    "load_scenario",
+]
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -33,11 +45,6 @@ SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 def default_scenario_path() -> Path:
     """``sim/scenarios/default.toml`` as shipped in the package."""
     return SCENARIO_DIR / "default.toml"
-
-
-class ScenarioError(ValueError):
-    """A scenario file that cannot be used. The message names the file and the line or
-    key, in one line."""
 
 
 # --- the loaded scenario -----------------------------------------------------------------
@@ -170,173 +177,22 @@ class Scenario:
 def load_scenario(path: str | Path, policy: Policy) -> Scenario:
     """Read and validate a scenario file; institution ids are checked against
     ``policy``'s registry."""
-    label = str(path)
-    try:
-        with Path(path).open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ScenarioError(f"{label}: no such scenario file") from None
-    except IsADirectoryError:
-        raise ScenarioError(f"{label}: is a directory, not a scenario file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{label}: {_toml_problem(exc)}") from None
-    return _Reader(label, policy).scenario(_Table(data, ""))
+    return _Sections(str(path), policy).scenario(Table(read_toml(path), ""))
 
 
-def _toml_problem(exc: tomllib.TOMLDecodeError) -> str:
-    """``line 7, column 12: not valid TOML: Expected '=' after a key…`` from tomllib's
-    message (which ends with ``(at line 7, column 12)``)."""
-    message = str(exc)
-    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
-    if found is None:
-        return f"not valid TOML: {message}"
-    return f"line {found[1]}, column {found[2]}: not valid TOML: {message[: found.start()]}"
+class _Sections(Reader):
+    """The scenario's sections, each read completely (an unknown key is an error)."""
 
-
-class _Table:
-    """One TOML table and the dotted path that leads to it; remembers which keys were
-    read, so that whatever is left over is an unknown key."""
-
-    def __init__(self, data: Mapping[str, Any], path: str) -> None:
-        self.data = data
-        self.path = path
-        self.read: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def take(self, name: str) -> Any:
-        self.read.add(name)
-        return self.data.get(name, _MISSING)
-
-    def leftover(self) -> list[str]:
-        return [k for k in self.data if k not in self.read]
-
-
-_MISSING = object()
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return repr(value)
-
-
-class _Reader:
-    """Typed reads; every failure names ``file: key.path: what was wrong``."""
-
-    def __init__(self, label: str, policy: Policy) -> None:
-        self.label = label
-        self.policy = policy
-
-    def fail(self, key: str, message: str) -> NoReturn:
-        raise ScenarioError(f"{self.label}: {key}: {message}")
-
-    # scalar kinds
-
-    def value(self, table: _Table, name: str) -> Any:
-        value = table.take(name)
-        if value is _MISSING:
-            near = difflib.get_close_matches(name, [str(k) for k in table.data], n=1, cutoff=0.75)
-            hint = f" (found {near[0]!r}: misspelt?)" if near else ""
-            self.fail(table.key(name), f"missing{hint}")
-        return value
-
-    def text(self, table: _Table, name: str) -> str:
-        value = self.value(table, name)
-        if not isinstance(value, str) or not value.strip():
-            self.fail(table.key(name), f"expected a non-empty string, got {_shown(value)}")
-        return value
-
-    def day(self, table: _Table, name: str) -> date:
-        value = self.value(table, name)
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return value
-        self.fail(table.key(name), f"expected a date (YYYY-MM-DD), got {_shown(value)}")
-
-    def number(
-        self, table: _Table, name: str, *, low: float = 0.0, high: float = math.inf
-    ) -> float:
-        value = self.value(table, name)
-        key = table.key(name)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(key, f"expected a number, got {_shown(value)}")
-        if math.isnan(value) or math.isinf(value):
-            self.fail(key, f"expected a finite number, got {value!r}")
-        if value < low:
-            self.fail(key, "must not be negative" if low == 0 else f"must be at least {low:g}")
-        if value > high:
-            self.fail(key, f"must be at most {high:g}, got {value!r}")
-        return float(value)
-
-    def share(self, table: _Table, name: str) -> float:
-        value = self.value(table, name)
-        if isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value <= 1:
-            self.fail(table.key(name), f"expected a share between 0 and 1, got {value!r}")
-        return self.number(table, name, high=1.0)
-
-    def whole(self, table: _Table, name: str, *, low: int = 0, high: int = 10_000) -> int:
-        value = self.value(table, name)
-        key = table.key(name)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(key, f"expected a whole number, got {_shown(value)}")
-        if value < low:
-            self.fail(key, "must not be negative" if low == 0 else f"must be at least {low}")
-        if value > high:
-            self.fail(key, f"must be at most {high}, got {value}")
-        return value
-
-    # structure
-
-    def table(self, parent: _Table, name: str) -> _Table:
-        value = self.value(parent, name)
-        if not isinstance(value, dict):
-            self.fail(parent.key(name), f"expected a table, got {_shown(value)}")
-        return _Table(value, parent.key(name))
-
-    def done(self, table: _Table) -> None:
-        for name in table.leftover():
-            self.fail(table.key(name), "unknown key")
-
-    def institution(self, key: str, value: Any, *, region: Region) -> str:
-        if not isinstance(value, str):
-            self.fail(key, f"expected an institution id, got {_shown(value)}")
-        institution = self.policy.institutions.get(value)
-        if institution is None:
-            self.fail(key, f"unknown institution {value!r} (not in policy {self.policy.name!r})")
-        if institution.region is not region:
-            self.fail(key, f"{value!r} is not a {region.value.replace('_', ' ')} institution")
-        return value
-
-    def institution_weights(self, parent: _Table, name: str) -> dict[str, float]:
-        table = self.table(parent, name)
-        weights: dict[str, float] = {}
-        for iid in list(table.data):
-            self.institution(table.key(iid), iid, region=Region.MAINLAND)
-            weights[iid] = self.number(table, iid)
-        return weights
-
-    def institutions(self, table: _Table, name: str) -> tuple[str, ...]:
-        values = self.value(table, name)
-        key = table.key(name)
-        if not isinstance(values, list) or not values:
-            self.fail(key, f"expected a non-empty array of institution ids, got {_shown(values)}")
-        return tuple(
-            self.institution(f"{key}[{n}]", v, region=Region.MAINLAND) for n, v in enumerate(values)
-        )
-
-    def ages(self, parent: _Table, name: str) -> tuple[AgeBand, ...]:
+    def ages(self, parent: Table, name: str) -> tuple[AgeBand, ...]:
         values = self.value(parent, name)
         key = parent.key(name)
         if not isinstance(values, list) or not values:
-            self.fail(key, f"expected a non-empty array of tables, got {_shown(values)}")
+            self.fail(key, f"expected a non-empty array of tables, got {shown(values)}")
         bands = []
         for n, item in enumerate(values):
             if not isinstance(item, dict):
-                self.fail(f"{key}[{n}]", f"expected a table, got {_shown(item)}")
-            band = _Table(item, f"{key}[{n}]")
+                self.fail(f"{key}[{n}]", f"expected a table, got {shown(item)}")
+            band = Table(item, f"{key}[{n}]")
             low, high = self.whole(band, "from", high=120), self.whole(band, "to", high=120)
             if high < low:
                 self.fail(band.key("to"), f"must not be below `from` ({low}), got {high}")
@@ -348,7 +204,7 @@ class _Reader:
 
     # the sections
 
-    def scenario(self, top: _Table) -> Scenario:
+    def scenario(self, top: Table) -> Scenario:
         name, description = self.text(top, "name"), self.text(top, "description")
         start, end = self.day(top, "start"), self.day(top, "end")
         if end < start:
@@ -378,7 +234,7 @@ class _Reader:
         self.done(top)
         return scenario
 
-    def population(self, t: _Table) -> Population:
+    def population(self, t: Table) -> Population:
         population = Population(
             cross_border_users=self.number(t, "cross_border_users"),
             other_people=self.number(t, "other_people"),
@@ -393,7 +249,7 @@ class _Reader:
         self.done(t)
         return population
 
-    def caregivers(self, t: _Table) -> Caregivers:
+    def caregivers(self, t: Table) -> Caregivers:
         caregivers = Caregivers(
             children_share=self.share(t, "children_share"),
             elderly_from_age=self.whole(t, "elderly_from_age", low=16, high=120),
@@ -403,7 +259,7 @@ class _Reader:
         self.done(t)
         return caregivers
 
-    def applications(self, t: _Table) -> Applications:
+    def applications(self, t: Table) -> Applications:
         applications = Applications(
             per_person=self.number(t, "per_person", high=20),
             pilot_share=self.share(t, "pilot_share"),
@@ -413,7 +269,7 @@ class _Reader:
         self.done(t)
         return applications
 
-    def visits(self, t: _Table) -> Visits:
+    def visits(self, t: Table) -> Visits:
         visits = Visits(
             views_per_visit=self.number(t, "views_per_visit", high=50),
             same_day_share=self.share(t, "same_day_share"),
@@ -424,7 +280,7 @@ class _Reader:
         self.done(t)
         return visits
 
-    def folder(self, t: _Table) -> Folder:
+    def folder(self, t: Table) -> Folder:
         folder = Folder(
             records=self.number(t, "records"),
             pilot_institutions=self.institutions(t, "pilot_institutions"),
@@ -434,7 +290,7 @@ class _Reader:
         self.done(t)
         return folder
 
-    def radiology(self, t: _Table) -> Radiology:
+    def radiology(self, t: Table) -> Radiology:
         radiology = Radiology(
             authorisations=self.number(t, "authorisations"),
             window_days=self.whole(t, "window_days", low=1, high=3650),
@@ -448,7 +304,7 @@ class _Reader:
         self.done(t)
         return radiology
 
-    def hk_care(self, t: _Table) -> HongKongCare:
+    def hk_care(self, t: Table) -> HongKongCare:
         care = HongKongCare(
             deposits_per_person_year=self.number(t, "deposits_per_person_year", high=100),
             private_share=self.share(t, "private_share"),
@@ -459,7 +315,7 @@ class _Reader:
         self.done(t)
         return care
 
-    def revocations(self, t: _Table) -> Revocations:
+    def revocations(self, t: Table) -> Revocations:
         revocations = Revocations(
             cross_border_share=self.share(t, "cross_border_share"),
             sharing_consent_share=self.share(t, "sharing_consent_share"),
@@ -467,7 +323,7 @@ class _Reader:
         self.done(t)
         return revocations
 
-    def adversarial(self, t: _Table) -> Adversarial:
+    def adversarial(self, t: Table) -> Adversarial:
         adversarial = Adversarial(
             wrong_passcode_share=self.share(t, "wrong_passcode_share"),
             guessing_attack_share=self.share(t, "guessing_attack_share"),

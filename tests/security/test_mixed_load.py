@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sim.server import OPERATOR_SECRET, running_server
+from sim.server import OPERATOR_SECRET, ServerOptions, running_server
 from tests.security.support_load import (
     CLIENTS,
     Client,
@@ -81,7 +81,9 @@ def test_a_mixed_workload_loses_nothing_and_stays_flat(
             clock="simulated",
         )
     )
-    with running_server(data_dir, database_url=database_url, simulated_clock=True) as served:
+    with running_server(
+        data_dir, ServerOptions(database_url=database_url, simulated_clock=True)
+    ) as served:
         credentials = prepare(served.base)
         clients = [Client(served.base, credentials, seed) for seed in range(CLIENTS)]
         try:

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from sim.benchmarks import framework_probe
 from sim.benchmarks.api import _capture_probe_body, _vault_share_ms, open_viewing_session
 from sim.benchmarks.loadgen import LoadResult
-from sim.server import running_server
+from sim.server import ServerOptions, running_server
 from tests.support.databases import DatabaseKind
 
 
@@ -39,7 +39,7 @@ def test_the_control_answers_the_lists_bytes_without_touching_the_vault(
         url, headers = opened.url, opened.headers
         _capture_probe_body(tmp_path, url, headers)
         listed = httpx.get(url, headers=headers).raise_for_status().content
-        with running_server(tmp_path, factory=framework_probe.FACTORY) as control:
+        with running_server(tmp_path, ServerOptions(factory=framework_probe.FACTORY)) as control:
             probe = control.base + framework_probe.probe_path(opened.session_id)
             before = _counts(tmp_path)
             answered = httpx.get(probe, headers=headers)

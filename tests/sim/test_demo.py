@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from crossvault.cli import app
 from policies.dates import shift_years
 from sim.demo import HA_RECORDS, PLAINTEXT_CONTENT, DemoResult, main, run_demo, today_in_hong_kong
-from sim.server import OPERATOR_SECRET, running_server
+from sim.server import OPERATOR_SECRET, ServerOptions, running_server
 from tests.support.databases import DatabaseKind
 from tests.support.postgres import scratch_database
 from vault.keys.keyring import KEYRING_FILENAME, LocalKeyring
@@ -50,7 +50,7 @@ def server_url(
     with scratch_database(admin_url, "demo") as url:
         upgrade(url)
         LocalKeyring.create(data_dir / KEYRING_FILENAME)
-        with running_server(data_dir, database_url=url) as served:
+        with running_server(data_dir, ServerOptions(database_url=url)) as served:
             yield served.base
 
 

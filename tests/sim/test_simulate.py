@@ -24,7 +24,7 @@ import matplotlib.image
 import pytest
 
 from policies.policy_file import POLICY_DIR
-from sim.server import OPERATOR_SECRET, running_server
+from sim.server import OPERATOR_SECRET, ServerOptions, running_server
 from sim.simulation.scenario import default_scenario_path
 from tests.support.databases import DatabaseKind
 from tests.support.postgres import scratch_database
@@ -129,7 +129,9 @@ def served_url(
     with scratch_database(admin_url, "simulate") as url:
         upgrade(url)
         LocalKeyring.create(data_dir / KEYRING_FILENAME)
-        with running_server(data_dir, database_url=url, simulated_clock=True) as served:
+        with running_server(
+            data_dir, ServerOptions(database_url=url, simulated_clock=True)
+        ) as served:
             yield served.base
 
 
