@@ -150,11 +150,19 @@ class Judge:
         )
         return audit.append(session, event, at=occasion.now).seq
 
-    def notify(self, session: Session, notice: Notice) -> None:
-        """The simulated SMS/e-mail to the person (R11)."""
+    def notify(
+        self,
+        session: Session,
+        notice: Notice,
+        *,
+        seal_detail: Callable[[str], bytes] | None = None,
+    ) -> None:
+        """The simulated SMS/e-mail to the person (R11). ``seal_detail(notification_id)``
+        seals a detail only the person may read (e.g. an OTP)."""
         caller = notice.caller
+        notification_id = new_id()
         notification = {
-            "id": new_id(),
+            "id": notification_id,
             "person_id": notice.person_id,
             "at": notice.at,
             "channel": NOTIFICATION_CHANNEL,
@@ -163,7 +171,7 @@ class Judge:
             "actor_id": caller.actor_id,
             "institution_id": caller.actor.institution_id,
             "audit_seq": notice.audit_seq,
-            "detail_sealed": None,
+            "detail_sealed": None if seal_detail is None else seal_detail(notification_id),
         }
         _INSERT_NOTIFICATION.run(session, notification)
 

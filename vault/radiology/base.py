@@ -4,12 +4,13 @@ or ``READ_DEPOSIT_RECEIPT``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
 from policies.model import Decision, RecordRef
-from policies.vocabulary import Action, Source
+from policies.vocabulary import Action, Category, Source
 from vault.access.judge import Ask, Caller, Judge
 from vault.access.usecase import UseCase
 from vault.core.settings import DEFAULT_RADIOLOGY_MAX_FILE_BYTES
@@ -20,6 +21,18 @@ from vault.store.radiology_tables import RadiologyDeposit
 DEPOSIT_LIFETIME = timedelta(hours=24)
 DEFAULT_MAX_FILE_BYTES = DEFAULT_RADIOLOGY_MAX_FILE_BYTES
 STALE_UPLOAD_SECONDS = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class DepositStep:
+    """What a depositor does on a deposit: ``action`` with records of ``category``."""
+
+    category: str
+    action: Action = Action.DEPOSIT_RADIOLOGY
+
+
+IMAGES = DepositStep(str(Category.RADIOLOGY_IMAGES))
+RECEIPT = DepositStep(str(Category.RADIOLOGY_IMAGES), Action.READ_DEPOSIT_RECEIPT)
 
 
 class DepositService(UseCase):
@@ -59,17 +72,15 @@ class DepositService(UseCase):
         session: Session,
         caller: Caller,
         deposit: RadiologyDeposit,
-        category: str,
+        step: DepositStep,
         now: datetime,
-        action: Action = Action.DEPOSIT_RADIOLOGY,
     ) -> Decision:
-        """Ask the policy (audited) whether ``caller`` may do ``action`` with ``category``
-        on ``deposit`` now."""
+        """Ask the policy (audited) whether ``caller`` may take ``step`` on ``deposit`` now."""
         ref = RecordRef(
-            category, Source.PERSONAL_FOLDER, deposit.clinical_date, deposit.institution_id
+            step.category, Source.PERSONAL_FOLDER, deposit.clinical_date, deposit.institution_id
         )
         ask = Ask(
-            action,
+            step.action,
             deposit.person_id,
             record=ref,
             resource_id=deposit.id,

@@ -57,7 +57,7 @@ from vault.access.throttles import Limit, Throttle
 from vault.core.errors import NotFound, VaultError
 from vault.core.ids import new_id
 from vault.crypto.passwords import code_hash
-from vault.radiology.base import DepositService
+from vault.radiology.base import IMAGES, RECEIPT, DepositService, DepositStep
 from vault.radiology.receipts import DepositReceipt, receipt_of
 from vault.radiology.refusals import refusal_for, refused, state_problem
 from vault.radiology.rows import files_of, locked_deposit
@@ -119,7 +119,7 @@ class Deposits(DepositService):
             return self.guesses.failed(session, attempt, INVALID_CODE, refused(INVALID_CODE))
         self.guesses.succeeded(session, attempt)
         deposit = self._new_deposit(caller, authorisation, clinical_date, now)
-        decision = self.decide_deposit(session, caller, deposit, Category.RADIOLOGY_IMAGES, now)
+        decision = self.decide_deposit(session, caller, deposit, IMAGES, now)
         if not decision.allowed:
             return refusal_for(session, caller, deposit, decision, now)
         session.add(deposit)
@@ -153,14 +153,7 @@ class Deposits(DepositService):
             deposit = session.get(RadiologyDeposit, deposit_id)
             if deposit is None:
                 return NotFound("no such deposit")
-            decision = self.decide_deposit(
-                session,
-                caller,
-                deposit,
-                Category.RADIOLOGY_IMAGES,
-                now,
-                action=Action.READ_DEPOSIT_RECEIPT,
-            )
+            decision = self.decide_deposit(session, caller, deposit, RECEIPT, now)
             if not decision.allowed:
                 return NotFound("no such deposit")
             return self.deposit_receipt(session, deposit)
@@ -180,7 +173,7 @@ class Deposits(DepositService):
         files = files_of(session, deposit.id)
         categories = sorted({f.category for f in files}) or [str(Category.RADIOLOGY_IMAGES)]
         for category in categories:
-            decision = self.decide_deposit(session, caller, deposit, category, now)
+            decision = self.decide_deposit(session, caller, deposit, DepositStep(category), now)
             if not decision.allowed:
                 return refusal_for(session, caller, deposit, decision, now)
         deposit = locked_deposit(session, deposit_id)

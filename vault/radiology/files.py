@@ -19,7 +19,7 @@ from policies.vocabulary import Action
 from vault.access.judge import Caller
 from vault.core.errors import NotFound, VaultError
 from vault.core.ids import new_id
-from vault.radiology.base import DepositService
+from vault.radiology.base import DepositService, DepositStep
 from vault.radiology.ingest import FileTooLarge, Ingested
 from vault.radiology.receipts import FileReceipt, UploadStatus
 from vault.radiology.refusals import category_of, refusal_for, refused, state_problem
@@ -32,7 +32,7 @@ from vault.radiology.rows import (
     pinned,
     title_of,
 )
-from vault.radiology.uploads import FileContext, FileUpload, ResumableUpload
+from vault.radiology.uploads import FileContext, FileUpload, HeldUpload, ResumableUpload
 from vault.records.sealed import seal_metadata, seal_title
 from vault.registry.persons import person_name
 from vault.store.radiology_tables import STORED, UPLOADING, RadiologyDeposit, RadiologyFile
@@ -136,7 +136,7 @@ class DepositFiles(DepositService):
         except BaseException:
             os.close(lock_fd)
             raise
-        upload = ResumableUpload(self, self.uploads, context, length, lock_fd, live)
+        upload = ResumableUpload(self, self.uploads, context, HeldUpload(length, lock_fd, live))
         if offset != upload.offset:
             upload.pause()
             raise refused("upload_offset_mismatch")
@@ -177,9 +177,8 @@ class DepositFiles(DepositService):
             deposit = session.get(RadiologyDeposit, wanted.deposit_id)
             if deposit is None:
                 return NotFound("no such deposit")
-            decision = self.decide_deposit(
-                session, caller, deposit, wanted.category, now, wanted.action
-            )
+            step = DepositStep(wanted.category, wanted.action)
+            decision = self.decide_deposit(session, caller, deposit, step, now)
             if not decision.allowed:
                 return refusal_for(session, caller, deposit, decision, now)
             return state_problem(deposit, now) or self._gather(session, caller, deposit, wanted)

@@ -312,25 +312,29 @@ class UploadFiles:
             path.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class HeldUpload:
+    """A resumable upload one request holds: its declared length, the ``flock`` it holds
+    (a file descriptor) and its live ingest."""
+
+    length: int
+    lock_fd: int
+    live: LiveUpload
+
+
 class ResumableUpload:
     """One PATCH of a tus upload: holds the upload's lock until :meth:`pause`,
     :meth:`finish` or :meth:`discard`."""
 
     def __init__(
-        self,
-        store: FileStore,
-        files: UploadFiles,
-        context: FileContext,
-        length: int,
-        lock_fd: int,
-        live: LiveUpload,
+        self, store: FileStore, files: UploadFiles, context: FileContext, held: HeldUpload
     ) -> None:
         self._store = store
         self._files = files
         self.context = context
-        self.length = length
-        self._lock_fd = lock_fd
-        self._live = live
+        self.length = held.length
+        self._lock_fd = held.lock_fd
+        self._live = held.live
 
     @property
     def offset(self) -> int:

@@ -81,7 +81,6 @@ def add_record(
     new: NewRecord,
     *,
     now: datetime,
-    state: str = COMMITTED,
 ) -> Record:
     """Seal ``new`` with the person's data key and store it (in the caller's transaction)."""
     key = keys.get(session, person_id)
@@ -97,7 +96,7 @@ def add_record(
         size=len(new.content),
         digest="",
         title_sealed=b"",
-        state=state,
+        state=COMMITTED,
         created_at=now,
     )
     record.title_sealed = seal_title(key, record, new.title)

@@ -37,7 +37,7 @@ from sqlmodel import Session, select
 from policies.model import Decision
 from policies.vocabulary import Action, Category
 from vault.access.guesses import Attempt, ClientThrottle, Guesses, LockMessages
-from vault.access.judge import NOTIFICATION_CHANNEL, Ask, Caller, Judge
+from vault.access.judge import Ask, Caller, Judge, Notice
 from vault.access.throttles import Limit, Throttle
 from vault.access.usecase import UseCase, not_found
 from vault.core.errors import NotFound, VaultError
@@ -47,7 +47,7 @@ from vault.crypto.envelope import SealingKey
 from vault.crypto.passwords import code_hash, new_otp, same_code
 from vault.crypto.secrets import Secret
 from vault.store import audit
-from vault.store.tables import Notification, RestrictedAccessRequest
+from vault.store.tables import RestrictedAccessRequest
 
 OTP_VALIDITY = timedelta(minutes=10)
 BY_PROFESSIONAL = Throttle("restricted_otp_professional", Limit(5, timedelta(minutes=15)))
@@ -184,35 +184,22 @@ class RestrictedAccess(UseCase):
         )
         session.add(row)
         session.flush()
-        self._send_otp(session, key, caller, wanted.person_id, Secret(otp), now)
+        self._send_otp(
+            session, key, Secret(otp), Notice(wanted.person_id, caller, OTP_EVENT, now, None)
+        )
         return PendingRequest(wanted.id, _categories(row.categories), row.otp_expires_at)
 
     def _send_otp(
-        self,
-        session: Session,
-        key: SealingKey,
-        caller: Caller,
-        person_id: str,
-        otp: Secret[str],
-        now: datetime,
+        self, session: Session, key: SealingKey, otp: Secret[str], notice: Notice
     ) -> None:
-        """The simulated SMS: the OTP sealed for the person only."""
-        nid = new_id()
-        session.add(
-            Notification(
-                id=nid,
-                person_id=person_id,
-                at=now,
-                channel=NOTIFICATION_CHANNEL,
-                event=OTP_EVENT,
-                actor_kind=str(caller.actor.kind),
-                actor_id=caller.actor_id,
-                institution_id=caller.actor.institution_id,
-                audit_seq=audit.lock_head(session).seq,
-                detail_sealed=key.seal(otp.reveal().encode(), aad=aad.notification_detail(nid)),
-            )
-        )
-        session.flush()
+        """The simulated SMS: the OTP sealed for the person only, naming the audit entry of
+        the decision that allowed the request."""
+        notice = replace(notice, audit_seq=audit.lock_head(session).seq)
+
+        def sealed(notification_id: str) -> bytes:
+            return key.seal(otp.reveal().encode(), aad=aad.notification_detail(notification_id))
+
+        self.judge.notify(session, notice, seal_detail=sealed)
 
     # --- confirming ---------------------------------------------------------------------
 
