@@ -69,6 +69,15 @@ class BodyTooLarge(Exception):
     """Raised by ``receive`` when a streamed body passes its limit; the client gets 413."""
 
 
+@dataclass(frozen=True)
+class TargetLimits:
+    """How long a request's path and query may be, and how many query parameters."""
+
+    max_path_bytes: int = 2 * KiB
+    max_query_bytes: int = 4 * KiB
+    max_query_params: int = 64
+
+
 class BodyLimits:
     """Refuses, as problem+json and before any handler runs: request targets that are
     too long (414) or carry too many query parameters (400); bodies that are too large
@@ -83,16 +92,14 @@ class BodyLimits:
         app: ASGIApp,
         rules: Sequence[BodyRule] = DEFAULT_RULES,
         default: BodyRule = JSON_BODIES,
-        max_path_bytes: int = 2 * KiB,
-        max_query_bytes: int = 4 * KiB,
-        max_query_params: int = 64,
+        targets: TargetLimits = TargetLimits(),
     ) -> None:
         self.app = app
         self.rules = tuple(rules)
         self.default = default
-        self.max_path_bytes = max_path_bytes
-        self.max_query_bytes = max_query_bytes
-        self.max_query_params = max_query_params
+        self.max_path_bytes = targets.max_path_bytes
+        self.max_query_bytes = targets.max_query_bytes
+        self.max_query_params = targets.max_query_params
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,7 +122,7 @@ class BodyLimits:
         elif rule.streamed:
             await self.app(scope, receive, send)
         else:
-            await _pass_checked(self.app, rule, headers, scope, receive, send)
+            await _pass_checked(self.app, rule, headers, (scope, receive, send))
 
     def rule_for(self, path: str) -> BodyRule:
         return next((rule for rule in self.rules if rule.path.fullmatch(path)), self.default)
@@ -292,10 +299,9 @@ async def _pass_checked(
     app: ASGIApp,
     rule: BodyRule,
     headers: dict[str, str],
-    scope: Scope,
-    receive: Receive,
-    send: Send,
+    call: tuple[Scope, Receive, Send],
 ) -> None:
+    scope, receive, send = call
     try:
         body = await _read_body(receive, rule.max_bytes)
     except _ClientGone:

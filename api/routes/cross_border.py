@@ -29,7 +29,7 @@ from api.routes.cross_border_schemas import (
     ViewingSessionPublic,
     problems,
 )
-from api.routes.records import RecordQueryDep, content_of, page_of, public
+from api.routes.records import RecordAt, RecordQueryDep, content_of, page_of, public
 from api.schemas import RecordPage, RecordPublic
 from policies.vocabulary import Action, ActorKind
 from vault.access.judge import Caller
@@ -141,7 +141,7 @@ def session_record_content(
     """The decrypted content of one record inside the session's view (the person is
     notified of every view)."""
     person_id = _person(sessions, caller, sid, Action.READ_CONTENT)
-    return content_of(services, caller, person_id, record_id, session_id=sid)
+    return content_of(services, caller, RecordAt(person_id, record_id, sid))
 
 
 def _person(sessions: ViewingSessions, caller: Caller, sid: str, action: Action) -> str:

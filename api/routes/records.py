@@ -5,10 +5,12 @@ the same 404 as a missing one (R10)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from pydantic import BaseModel, Field
 
 from api.deps import ProfessionalCaller, ServicesDep
 from api.routes.radiology import blob_content_response
@@ -37,16 +39,28 @@ def public(view: RecordView) -> RecordPublic:
     )
 
 
-async def record_query(
-    category: Annotated[Category | None, Query()] = None,
-    source: Annotated[Source | None, Query()] = None,
-    since: Annotated[date | None, Query()] = None,
-    until: Annotated[date | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> RecordQuery:
+class RecordFilters(BaseModel):
+    """The filters every record list takes; they narrow what the policy lets the caller
+    see, never widen it."""
+
+    category: Category | None = Field(default=None, description="Only this category.")
+    source: Source | None = Field(default=None, description="Only this source.")
+    since: date | None = Field(default=None, description="Clinical dates on or after this.")
+    until: date | None = Field(default=None, description="Clinical dates on or before this.")
+    limit: int = Field(default=50, ge=1, le=200, description="At most this many items.")
+    cursor: str | None = Field(
+        default=None, max_length=200, description="A `next_cursor` of the previous page."
+    )
+
+
+async def record_query(filters: Annotated[RecordFilters, Query()]) -> RecordQuery:
     return RecordQuery(
-        category=category, source=source, since=since, until=until, limit=limit, cursor=cursor
+        category=filters.category,
+        source=filters.source,
+        since=filters.since,
+        until=filters.until,
+        limit=filters.limit,
+        cursor=filters.cursor,
     )
 
 
@@ -73,15 +87,20 @@ def page_of(
 RangeHeader = Annotated[str | None, Header(alias="Range", max_length=200)]
 
 
+@dataclass(frozen=True)
+class RecordAt:
+    """Which record: of which person, and through which viewing session (if any)."""
+
+    person_id: str
+    record_id: str
+    session_id: str | None = None
+
+
 def content_of(
-    services: ServicesDep,
-    caller: Caller,
-    person_id: str,
-    record_id: str,
-    session_id: str | None = None,
-    range_header: str | None = None,
+    services: ServicesDep, caller: Caller, at: RecordAt, range_header: str | None = None
 ) -> Response:
-    opened = services.records.content(caller, person_id, record_id, session_id=session_id)
+    """A record's content: inline, or a radiology study streamed with ``Range``."""
+    opened = services.records.content(caller, at.person_id, at.record_id, session_id=at.session_id)
     if opened.record.blob_name is not None:  # a radiology study: streamed, with Range
         return blob_content_response(services.vault, opened.record, range_header)
     return Response(
@@ -152,4 +171,4 @@ def patient_record_content(
     range_header: RangeHeader = None,
 ) -> Response:
     """A record's decrypted content, if the provider's consent covers it (R3)."""
-    return content_of(services, caller, pid, record_id, range_header=range_header)
+    return content_of(services, caller, RecordAt(pid, record_id), range_header)

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -86,6 +87,49 @@ def _non_negative(name: str, value: str | None) -> int:
 TusResumable = Annotated[str | None, Header(alias="Tus-Resumable")]
 
 
+@dataclass(frozen=True)
+class UploadAt:
+    """Which resumable upload: of which deposit."""
+
+    deposit_id: str
+    upload_id: str
+
+
+def upload_at(deposit_id: str, upload_id: str) -> UploadAt:
+    return UploadAt(deposit_id, upload_id)
+
+
+@dataclass(frozen=True)
+class NewUpload:
+    """A tus creation request: the declared length and the file's name and media type."""
+
+    length: int
+    name: str
+    content_type: str
+
+
+def new_upload(
+    tus_resumable: TusResumable = None,
+    upload_length: Annotated[str | None, Header(alias="Upload-Length")] = None,
+    metadata: Annotated[str | None, Header(alias="Upload-Metadata")] = None,
+) -> NewUpload:
+    """The tus headers of a creation request, checked."""
+    _require_tus(tus_resumable)
+    length = _non_negative("Upload-Length", upload_length)
+    fields = upload_metadata(metadata)
+    content_type = fields.get("content_type") or fields.get("filetype", "")
+    return NewUpload(length, fields.get("filename", ""), content_type)
+
+
+def upload_offset_of(
+    tus_resumable: TusResumable = None,
+    offset_header: Annotated[str | None, Header(alias="Upload-Offset")] = None,
+) -> int:
+    """The ``Upload-Offset`` of a PATCH, checked."""
+    _require_tus(tus_resumable)
+    return _non_negative("Upload-Offset", offset_header)
+
+
 @router.options(UPLOADS, status_code=204)
 def tus_options(deposit_id: str, service: RadiologyDep) -> Response:
     """The tus versions, extensions and largest upload this server takes."""
@@ -104,17 +148,12 @@ def create_upload(
     deposit_id: str,
     service: RadiologyDep,
     caller: ProfessionalCaller,
-    tus_resumable: TusResumable = None,
-    upload_length: Annotated[str | None, Header(alias="Upload-Length")] = None,
-    metadata: Annotated[str | None, Header(alias="Upload-Metadata")] = None,
+    upload: Annotated[NewUpload, Depends(new_upload)],
 ) -> Response:
     """Start a resumable upload of one file of the deposit."""
-    _require_tus(tus_resumable)
-    length = _non_negative("Upload-Length", upload_length)
-    fields = upload_metadata(metadata)
-    name = fields.get("filename", "")
-    content_type = fields.get("content_type") or fields.get("filetype", "")
-    created = service.create_upload(caller, deposit_id, name, content_type, length)
+    created = service.create_upload(
+        caller, deposit_id, upload.name, upload.content_type, upload.length
+    )
     location = f"{UPLOADS.format(deposit_id=deposit_id)}/{created.upload_id}"
     return Response(status_code=201, headers=_tus_headers(Location=location))
 
@@ -138,16 +177,13 @@ def upload_offset(
 
 @router.patch(UPLOADS + "/{upload_id}", status_code=204, response_class=Response)
 async def append_to_upload(
-    deposit_id: str,
-    upload_id: str,
+    at: Annotated[UploadAt, Depends(upload_at)],
     request: Request,
     service: RadiologyDep,
     caller: ProfessionalCaller,
-    tus_resumable: TusResumable = None,
-    offset_header: Annotated[str | None, Header(alias="Upload-Offset")] = None,
+    offset: Annotated[int, Depends(upload_offset_of)],
 ) -> Response:
     """Append the body at ``Upload-Offset``; answers the new offset."""
-    _require_tus(tus_resumable)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != OFFSET_MEDIA_TYPE:
         raise Problem(
@@ -156,8 +192,9 @@ async def append_to_upload(
             "Unsupported media type",
             f"PATCH bodies are {OFFSET_MEDIA_TYPE}.",
         )
-    offset = _non_negative("Upload-Offset", offset_header)
-    upload = await run_in_threadpool(service.resume_upload, caller, deposit_id, upload_id, offset)
+    upload = await run_in_threadpool(
+        service.resume_upload, caller, at.deposit_id, at.upload_id, offset
+    )
     try:
         await pump(request, upload.feed)
     except ClientDisconnect:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import CitizenCaller, ServicesDep, subject_of
-from api.routes.records import RangeHeader, RecordQueryDep, content_of, page_of, public
+from api.routes.records import RangeHeader, RecordAt, RecordQueryDep, content_of, page_of, public
 from api.schemas import RecordPage, RecordPublic
 
 router = APIRouter(tags=["citizen"])
@@ -36,4 +36,4 @@ def my_record_content(
     record_id: str, services: ServicesDep, caller: CitizenCaller, range_header: RangeHeader = None
 ) -> Response:
     """The record's decrypted content; radiology studies stream, with HTTP Range."""
-    return content_of(services, caller, subject_of(caller), record_id, range_header=range_header)
+    return content_of(services, caller, RecordAt(subject_of(caller), record_id), range_header)
