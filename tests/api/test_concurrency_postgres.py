@@ -49,16 +49,19 @@ class Read:
     status: int
 
 
-def _owner(
-    world: World,
-    base: str,
-    headers: dict[str, str],
-    timeline: Timeline,
-    stop: float,
-    errors: list[str],
-) -> None:
-    with httpx.Client(base_url=base, timeout=60) as http:
-        while time.monotonic() < stop:
+@dataclass(frozen=True)
+class Run:
+    """What every client thread shares: the server, when to stop, and where to complain."""
+
+    base: str
+    stop: float
+    errors: list[str]
+
+
+def _owner(run: Run, headers: dict[str, str], timeline: Timeline) -> None:
+    errors = run.errors
+    with httpx.Client(base_url=run.base, timeout=60) as http:
+        while time.monotonic() < run.stop:
             started = time.monotonic()
             r = http.post(
                 "/v1/me/sharing-consents",
@@ -81,16 +84,12 @@ def _owner(
 
 
 def _reader(
-    base: str,
-    headers: dict[str, str],
-    targets: list[tuple[str, str]],
-    reads: list[Read],
-    stop: float,
-    errors: list[str],
+    run: Run, headers: dict[str, str], targets: list[tuple[str, str]], reads: list[Read]
 ) -> None:
-    with httpx.Client(base_url=base, timeout=60) as http:
+    errors = run.errors
+    with httpx.Client(base_url=run.base, timeout=60) as http:
         i = 0
-        while time.monotonic() < stop:
+        while time.monotonic() < run.stop:
             person = i % len(targets)
             pid, record_id = targets[person]
             started = time.monotonic()
@@ -128,15 +127,12 @@ def test_sixteen_clients_grant_revoke_and_read(world: World) -> None:
     timelines = [Timeline() for _ in people]
     reads: list[Read] = []
     errors: list[str] = []
-    stop = time.monotonic() + SECONDS
+    run = Run(base, time.monotonic() + SECONDS, errors)
     threads = [
-        threading.Thread(target=_owner, args=(world, base, h, t, stop, errors))
+        threading.Thread(target=_owner, args=(run, h, t))
         for (_, h), t in zip(people, timelines, strict=True)
     ]
-    threads += [
-        threading.Thread(target=_reader, args=(base, h, targets, reads, stop, errors))
-        for h in readers
-    ]
+    threads += [threading.Thread(target=_reader, args=(run, h, targets, reads)) for h in readers]
     for thread in threads:
         thread.start()
     for thread in threads:

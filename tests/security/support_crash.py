@@ -410,25 +410,35 @@ class Checked:
     audit_entries: int = 0
 
 
+@dataclass(frozen=True)
+class Watch:
+    """What the checks after each restart compare against: the deployment, its people,
+    the ledger of what was sent and acknowledged, and what was verified so far."""
+
+    deployment: Deployment
+    population: Population
+    ledger: Ledger
+    checked: Checked
+
+
 def check_restarted(
-    deployment: Deployment,
-    server: Server,
-    population: Population,
-    ledger: Ledger,
-    checked: Checked,
-    rng: random.Random,
-    *,
-    open_all: bool = False,
+    watch: Watch, server: Server, rng: random.Random, *, open_all: bool = False
 ) -> None:
     """Everything a restart after a crash must show; raises AssertionError naming what
     failed."""
+    deployment, population, ledger, checked = (
+        watch.deployment,
+        watch.population,
+        watch.ledger,
+        watch.checked,
+    )
     assert not ledger.problems, "\n".join(ledger.problems[:20])
     with server.client() as http:
         check_audit_over_http(http, population, checked)
 
     def check(person: Person, person_rng: random.Random) -> None:
         with server.client() as http:
-            check_person(http, deployment, person, ledger, checked, person_rng, open_all=open_all)
+            check_person(http, watch, person, person_rng, open_all=open_all)
 
     with ThreadPoolExecutor(max_workers=len(population.persons)) as pool:
         rngs = [random.Random(rng.random()) for _ in population.persons]
@@ -454,18 +464,12 @@ def check_audit_over_http(http: httpx.Client, population: Population, checked: C
 
 
 def check_person(
-    http: httpx.Client,
-    deployment: Deployment,
-    person: Person,
-    ledger: Ledger,
-    checked: Checked,
-    rng: random.Random,
-    *,
-    open_all: bool,
+    http: httpx.Client, watch: Watch, person: Person, rng: random.Random, *, open_all: bool
 ) -> None:
     """The person's records: all listed ones open to exactly what was deposited, the
     database holds no committed record the list misses, acknowledged deposits are all
     there, deposits the server never saw (or refused) are not."""
+    deployment, ledger, checked = watch.deployment, watch.ledger, watch.checked
     listed = all_records(http, person.headers)
     ids = [item["id"] for item in listed]
     assert len(ids) == len(set(ids)), "a record is listed twice"

@@ -576,44 +576,57 @@ def verify(base: str, people: list[Person]) -> list[str]:
     in force exactly when it should be. Returns what is wrong."""
 
     def one(person: Person) -> list[str]:
-        problems: list[str] = []
         with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT) as http:
-            login = Login(http, dict(person.login.form))
-            me = login.headers()
-            listed = {r["id"]: r for r in _pages(http, "/v1/me/records", me)}
-            for rid, content in person.records.items():
-                if rid not in listed:
-                    problems.append(f"{person.id}: record {rid} not listed")
-                    continue
-                opened = http.get(f"/v1/me/records/{rid}/content", headers=me)
-                if opened.status_code != 200 or opened.content != content:
-                    problems.append(f"{person.id}: record {rid} opens as {opened.status_code}")
-            deposited = Counter(
-                hashlib.sha256(
-                    http.get(f"/v1/me/records/{rid}/content", headers=me).content
-                ).hexdigest()
-                for rid, r in listed.items()
-                if r["depositor_institution_id"] == DEPOSITOR
-            )
-            if deposited != Counter(person.radiology):
-                problems.append(f"{person.id}: radiology files {deposited} != sent")
-            consents = {c["id"]: c for c in _pages(http, "/v1/me/sharing-consents", me)}
-            for cid, active in person.consents.items():
-                if cid not in consents or consents[cid]["active"] is not active:
-                    problems.append(f"{person.id}: consent {cid} should be active={active}")
-            if sum(c["active"] for c in consents.values()) != sum(person.consents.values()):
-                problems.append(f"{person.id}: consents in force differ")
-            authorisations = {
-                a["id"]: a for a in _pages(http, "/v1/me/cross-border-authorisations", me)
-            }
-            for aid, active in person.authorisations.items():
-                status = authorisations.get(aid, {}).get("status")
-                if (status == "active") is not active or status is None:
-                    problems.append(f"{person.id}: authorisation {aid} is {status}")
-        return problems
+            me = Login(http, dict(person.login.form)).headers()
+            return [
+                *_records_problems(http, me, person),
+                *_consent_problems(http, me, person),
+                *_authorisation_problems(http, me, person),
+            ]
 
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         return [p for found in pool.map(one, people) for p in found]
+
+
+def _records_problems(http: httpx.Client, me: dict[str, str], person: Person) -> list[str]:
+    problems: list[str] = []
+    listed = {r["id"]: r for r in _pages(http, "/v1/me/records", me)}
+    for rid, content in person.records.items():
+        if rid not in listed:
+            problems.append(f"{person.id}: record {rid} not listed")
+            continue
+        opened = http.get(f"/v1/me/records/{rid}/content", headers=me)
+        if opened.status_code != 200 or opened.content != content:
+            problems.append(f"{person.id}: record {rid} opens as {opened.status_code}")
+    deposited = Counter(
+        hashlib.sha256(http.get(f"/v1/me/records/{rid}/content", headers=me).content).hexdigest()
+        for rid, r in listed.items()
+        if r["depositor_institution_id"] == DEPOSITOR
+    )
+    if deposited != Counter(person.radiology):
+        problems.append(f"{person.id}: radiology files {deposited} != sent")
+    return problems
+
+
+def _consent_problems(http: httpx.Client, me: dict[str, str], person: Person) -> list[str]:
+    problems: list[str] = []
+    consents = {c["id"]: c for c in _pages(http, "/v1/me/sharing-consents", me)}
+    for cid, active in person.consents.items():
+        if cid not in consents or consents[cid]["active"] is not active:
+            problems.append(f"{person.id}: consent {cid} should be active={active}")
+    if sum(c["active"] for c in consents.values()) != sum(person.consents.values()):
+        problems.append(f"{person.id}: consents in force differ")
+    return problems
+
+
+def _authorisation_problems(http: httpx.Client, me: dict[str, str], person: Person) -> list[str]:
+    authorisations = {a["id"]: a for a in _pages(http, "/v1/me/cross-border-authorisations", me)}
+    problems: list[str] = []
+    for aid, active in person.authorisations.items():
+        status = authorisations.get(aid, {}).get("status")
+        if (status == "active") is not active or status is None:
+            problems.append(f"{person.id}: authorisation {aid} is {status}")
+    return problems
 
 
 def rss_kib(pid: int) -> int:

@@ -123,26 +123,37 @@ def _serve() -> None:
         command: dict[str, Any] = json.loads(line)
         reply: dict[str, Any]
         if command["op"] == "spawn":
-            pid = os.fork()
-            if pid == 0:
-                _child(command["argv"], command["env"], command["log"])
-            children[pid] = None
-            reply = {"pid": pid}
+            reply = _spawn(command, children)
         elif command["op"] == "wait":
-            pid = int(command["pid"])
-            deadline = time.monotonic() + float(command["timeout"])
-            while children.get(pid) is None:
-                done, raw = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    children[pid] = _status(raw)
-                elif time.monotonic() >= deadline:
-                    break
-                else:
-                    time.sleep(0.005)
-            reply = {"status": children.get(pid)}
+            reply = {"status": _wait(int(command["pid"]), float(command["timeout"]), children)}
         else:
             reply = {"error": f"unknown op {command['op']!r}"}
         print(json.dumps(reply), flush=True)
+    _kill_left(children)
+
+
+def _spawn(command: dict[str, Any], children: dict[int, int | None]) -> dict[str, Any]:
+    pid = os.fork()
+    if pid == 0:
+        _child(command["argv"], command["env"], command["log"])
+    children[pid] = None
+    return {"pid": pid}
+
+
+def _wait(pid: int, timeout: float, children: dict[int, int | None]) -> int | None:
+    deadline = time.monotonic() + timeout
+    while children.get(pid) is None:
+        done, raw = os.waitpid(pid, os.WNOHANG)
+        if done:
+            children[pid] = _status(raw)
+        elif time.monotonic() >= deadline:
+            break
+        else:
+            time.sleep(0.005)
+    return children.get(pid)
+
+
+def _kill_left(children: dict[int, int | None]) -> None:
     for pid, status in children.items():
         if status is None:
             try:

@@ -44,6 +44,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -56,6 +57,7 @@ from tests.security.support_crash import (
     Deposit,
     Ledger,
     Load,
+    Watch,
     age_objects,
     check_restarted,
     creating_persons,
@@ -139,7 +141,7 @@ def test_kills_during_deposits_lose_nothing_acknowledged_and_leave_nothing_half(
             time.sleep(rng.uniform(0.15, 1.0))
             server.kill()
         server.start()
-        check_restarted(deployment, server, population, ledger, checked, rng)
+        check_restarted(Watch(deployment, population, ledger, checked), server, rng)
     assert _interrupted(ledger) > 0, "no kill cut off a deposit: the loop tested nothing"
     server.stop()
     _audit_verifies(deployment)
@@ -149,7 +151,7 @@ def test_kills_during_deposits_lose_nothing_acknowledged_and_leave_nothing_half(
     age_objects(deployment, ORPHAN_GRACE_SECONDS + 60)
     server.start()
     assert orphaned_objects(deployment) == []
-    check_restarted(deployment, server, population, ledger, checked, rng, open_all=True)
+    check_restarted(Watch(deployment, population, ledger, checked), server, rng, open_all=True)
 
 
 # --- (b) key rotation ---------------------------------------------------------------------------
@@ -162,17 +164,21 @@ def _keys_beyond(deployment: Deployment, version: int) -> int:
     return int(count)
 
 
+@dataclass(frozen=True)
+class KillPoint:
+    """When to kill a rotation: once ``at_keys`` keys are re-wrapped past
+    ``old_version``, or (``at_keys`` None) after ``at_seconds``."""
+
+    old_version: int
+    at_keys: int | None
+    at_seconds: float
+
+
 def _kill_when(
-    deployment: Deployment,
-    kill: Callable[[], object],
-    done: Callable[[], bool],
-    *,
-    old_version: int,
-    at_keys: int | None,
-    at_seconds: float,
+    deployment: Deployment, kill: Callable[[], object], done: Callable[[], bool], at: KillPoint
 ) -> int:
-    """Kill once ``at_keys`` keys are re-wrapped past ``old_version`` (or, with
-    ``at_keys`` None, after ``at_seconds``); returns the keys re-wrapped when it died."""
+    """Kill at ``at`` (or once ``done``); returns the keys re-wrapped when it died."""
+    old_version, at_keys, at_seconds = at.old_version, at.at_keys, at.at_seconds
     deadline = time.monotonic() + (at_seconds if at_keys is None else 60)
     with deployment.engine() as engine, engine.connect() as connection:
         while time.monotonic() < deadline and not done():
@@ -238,14 +244,8 @@ def test_an_interrupted_rotation_resumes_and_every_key_still_opens(
                     target=_rotate_over_http, args=(server, population, finished), daemon=True
                 )
                 rotating.start()
-                _kill_when(
-                    deployment,
-                    server.kill,
-                    finished.is_set,
-                    old_version=old_version,
-                    at_keys=at_keys,
-                    at_seconds=at_seconds,
-                )
+                at = KillPoint(old_version, at_keys, at_seconds)
+                _kill_when(deployment, server.kill, finished.is_set, at)
                 rotating.join(timeout=60)
             else:  # the command, killed part-way while the server serves on
                 _kill_rotation_command(deployment, old_version, at_keys, at_seconds + 0.3)
@@ -253,8 +253,8 @@ def test_an_interrupted_rotation_resumes_and_every_key_still_opens(
                 server.kill()
         resumed += _resume_and_check_keys(deployment, was_behind=_behind(deployment))
         server.start()
-        check_restarted(deployment, server, population, ledger, checked, rng)
-    check_restarted(deployment, server, population, ledger, checked, rng, open_all=True)
+        check_restarted(Watch(deployment, population, ledger, checked), server, rng)
+    check_restarted(Watch(deployment, population, ledger, checked), server, rng, open_all=True)
     assert resumed >= max(1, progress_kills // 2), (
         f"only {resumed} of {LOOPS} kills ({progress_kills} timed by progress) landed mid-rotation"
     )
@@ -269,13 +269,9 @@ def _kill_rotation_command(
     """``crossvault keys rotate``, SIGKILLed part-way (``at_seconds`` includes its start)."""
     pid, log = deployment.start_cli("keys", "rotate")
     launcher = deployment.launcher
+    at = KillPoint(old_version, at_keys, at_seconds)
     _kill_when(
-        deployment,
-        lambda: launcher.kill(pid),
-        lambda: launcher.wait(pid, 0) is not None,
-        old_version=old_version,
-        at_keys=at_keys,
-        at_seconds=at_seconds,
+        deployment, lambda: launcher.kill(pid), lambda: launcher.wait(pid, 0) is not None, at
     )
     assert "Traceback" not in log.read_text(errors="replace")
 
@@ -393,7 +389,7 @@ def test_kills_during_audit_appends_leave_a_chain_that_verifies(
             time.sleep(rng.uniform(0.1, 1.0))
             server.kill()
         server.start()
-        check_restarted(deployment, server, population, ledger, checked, rng)
+        check_restarted(Watch(deployment, population, ledger, checked), server, rng)
     assert len(ledger.read_request_ids) > LOOPS * 10, "too few reads to mean anything"
     server.stop()
     _audit_verifies(deployment)
@@ -426,7 +422,7 @@ def test_an_object_a_crash_left_without_its_record_is_collected_at_start(
     assert young_orphan.exists(), "an object inside the grace period was collected"
     assert all(p.exists() for p in objects), "an object a record names was collected"
     assert "removed 1 orphaned blob(s)" in server.log_text()
-    check_restarted(deployment, server, population, ledger, Checked(), rng, open_all=True)
+    check_restarted(Watch(deployment, population, ledger, Checked()), server, rng, open_all=True)
 
 
 def test_an_erasure_that_does_not_commit_keeps_the_blobs(deployment: Deployment) -> None:

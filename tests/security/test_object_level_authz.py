@@ -644,8 +644,9 @@ def _answer(response: httpx.Response) -> Answer:
 
 
 def _call(
-    estate: Estate, caller: Caller, method: str, path: str, route: Route, values: dict[str, str]
+    estate: Estate, caller: Caller, endpoint: tuple[str, str, Route], values: dict[str, str]
 ) -> httpx.Response:
+    method, path, route = endpoint
     url = path.format(**{p: values[p] for p in route.params})
     extra = route.body(values) if route.body else {}
     headers = {**caller.headers, **extra.pop("headers", {})}
@@ -713,8 +714,8 @@ def test_someone_elses_ids_answer_like_ids_that_do_not_exist(
         if allowed is None:
             continue
         for label, ours, fresh in _cases(estate, caller, route):
-            theirs = _call(estate, caller, method, path, route, ours)
-            missing = _call(estate, caller, method, path, route, fresh)
+            theirs = _call(estate, caller, (method, path, route), ours)
+            missing = _call(estate, caller, (method, path, route), fresh)
             tried += 1
             where = f"{caller.kind} ({label}: {ours})"
             if _answer(theirs) not in allowed:

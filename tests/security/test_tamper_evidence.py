@@ -66,12 +66,11 @@ def _text(
     person: Person,
     n: int,
     *,
-    category: str = "lab_report",
     ehr: bool = True,
 ) -> Stored:
     content = f"{CANARY} content {person.id} {n} " + "z" * (n * 37 % 500)
     body = {
-        "category": category,
+        "category": "lab_report",
         "clinical_date": f"2025-0{1 + n % 9}-1{n % 10}",
         "title": f"{CANARY} title {n}",
         "content": content,
