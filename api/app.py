@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors, observability, problems
+from api.headers import SecurityHeaders
 from api.limits import BodyLimits
 from api.routes import (
     auth,
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     errors.install(app)
     app.add_middleware(BodyLimits)  # before observability: refusals still get ids and metrics
     observability.install(app)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, refusals included
     app.include_router(observability.router)
     for module in (auth, operator, me, records, restricted, cross_border, radiology, tus, dicomweb):
         app.include_router(module.router)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote_plus, unquote_to_bytes
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import Problem, problem_response
@@ -110,8 +111,11 @@ class BodyLimits:
             await problem_response(problem)(scope, receive, send)
             return
         headers = _headers(scope)
-        if "content-length" not in headers and "transfer-encoding" not in headers:
-            await self.app(scope, receive, send)  # no body: nothing more to check
+        no_body = "content-length" not in headers and "transfer-encoding" not in headers
+        if no_body or not _routed(scope):
+            # No body: nothing more to check. A path no route serves: the router's 404,
+            # whatever the method and the body's type (never a 415 for a missing route).
+            await self.app(scope, receive, send)
             return
         rule = self.rule_for(scope["path"])
         problem = _declared_body_problem(rule, headers)
@@ -125,6 +129,7 @@ class BodyLimits:
             await _pass_checked(self.app, rule, headers, (scope, receive, send))
 
     def rule_for(self, path: str) -> BodyRule:
+        """The body rule of ``path`` (the first rule whose pattern matches, else the default)."""
         return next((rule for rule in self.rules if rule.path.fullmatch(path)), self.default)
 
     def _target_problem(self, scope: Scope) -> Problem | None:
@@ -359,3 +364,13 @@ async def _pass_counted(
             raise
     if exceeded and not started:
         await problem_response(too_large(max_bytes))(scope, receive, send)
+
+
+def _routed(scope: Scope) -> bool:
+    """Does any route of the app serve this path (with any method)?"""
+    app = scope.get("app")
+    router = getattr(app, "router", None)
+    if router is None:
+        return True  # not under an app: check as before
+    probe = {**scope, "method": "GET"}
+    return any(route.matches(probe)[0] is not Match.NONE for route in router.routes)

@@ -46,9 +46,9 @@ def problem_response(problem: Problem, instance: str | None = None) -> JSONRespo
     if problem.detail:
         body["detail"] = problem.detail
     body.update(problem.extra)
-    return JSONResponse(
-        body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers
-    )
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+    headers.update(problem.headers or {})
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 class ProblemDetails(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from policies.vocabulary import Category, ConsentKind, Profession, Source
 
@@ -32,7 +32,7 @@ class PersonCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     date_of_birth: date
     password: str = Field(min_length=8, max_length=256)
-    joined: bool = True
+    joined: StrictBool = True  # ``0`` or ``"yes"`` is a 422, never coerced
 
 
 class Created(BaseModel):
@@ -67,7 +67,7 @@ class ClockSet(Strict):
     model_config = example(set_to="2026-02-01T09:00:00+08:00")
     set_to: datetime | None = None
     advance_seconds: float | None = Field(
-        default=None, ge=0, le=MAX_ADVANCE_SECONDS, allow_inf_nan=False
+        default=None, strict=True, ge=0, le=MAX_ADVANCE_SECONDS, allow_inf_nan=False
     )
 
 

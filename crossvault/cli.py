@@ -101,6 +101,7 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,
+        server_header=False,  # no Server header naming the software
     )
 
 

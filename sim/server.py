@@ -101,7 +101,16 @@ def _command(port: int, options: ServerOptions) -> list[str]:
     if options.factory is None:
         return [sys.executable, "-m", "crossvault", "serve", *served]
     factory = options.factory
-    return [sys.executable, "-m", "uvicorn", factory, "--factory", "--no-access-log", *served]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        factory,
+        "--factory",
+        "--no-access-log",
+        "--no-server-header",
+        *served,
+    ]
 
 
 def _drain(process: subprocess.Popen[bytes]) -> tuple[deque[str], threading.Thread]:

@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from api.deps import ProfessionalCaller
+from api.headers import content_headers
 from api.problems import Problem
 from api.services import Services
 from vault.radiology.ingest import FileTooLarge
@@ -316,7 +317,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 def stream_blob(content: BlobContent, range_header: str | None, media_type: str) -> Response:
     """A 200 with the whole plaintext, or a 206 with the requested range; both decrypted
     on the fly, one chunk in memory. A chunk that fails to open aborts the response."""
-    headers = {"Accept-Ranges": "bytes", "Cache-Control": "no-store"}
+    headers = {"Accept-Ranges": "bytes", **content_headers(media_type)}
     span = byte_range(range_header, content.size)
     if span is None:
         headers["Content-Length"] = str(content.size)

@@ -10,9 +10,10 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from api.deps import ProfessionalCaller, ServicesDep
+from api.headers import content_headers
 from api.routes.radiology import blob_content_response
 from api.schemas import RecordCreate, RecordPage, RecordPublic
 from policies.vocabulary import Action, Category, Source
@@ -51,6 +52,12 @@ class RecordFilters(BaseModel):
     cursor: str | None = Field(
         default=None, max_length=200, description="A `next_cursor` of the previous page."
     )
+
+    @model_validator(mode="after")
+    def _a_range_that_can_hold_something(self) -> RecordFilters:
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ValueError("since lies after until")
+        return self
 
 
 async def record_query(filters: Annotated[RecordFilters, Query()]) -> RecordQuery:
@@ -103,9 +110,8 @@ def content_of(
     opened = services.records.content(caller, at.person_id, at.record_id, session_id=at.session_id)
     if opened.record.blob_name is not None:  # a radiology study: streamed, with Range
         return blob_content_response(services.vault, opened.record, range_header)
-    return Response(
-        opened.content, media_type=opened.record.content_type, headers={"Cache-Control": "no-store"}
-    )
+    media_type = opened.record.content_type
+    return Response(opened.content, media_type=media_type, headers=content_headers(media_type))
 
 
 # --- Hong Kong providers (R3) -----------------------------------------------------------

@@ -19,6 +19,7 @@ def serving(app: FastAPI) -> Iterator[str]:
     """Serve ``app`` over real HTTP; yields the base URL; stops the server afterwards."""
     config = uvicorn.Config(
         app,
+        server_header=False,
         host="127.0.0.1",
         port=free_port(),
         log_level="warning",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from argon2 import PasswordHasher
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vault.crypto import passwords
 
@@ -30,3 +32,18 @@ def test_codes_are_compared_by_hash() -> None:
     assert code.startswith("CB-") and len(code.replace("-", "")) == 18
     assert passwords.same_code(passwords.code_hash(code), code)
     assert not passwords.same_code(passwords.code_hash(code), code + "X")
+
+
+@given(st.data())
+def test_a_code_typed_any_way_is_the_code_issued(data: st.DataObject) -> None:
+    """Any letter case, dashes or not, spaces and line breaks anywhere between groups."""
+    from vault.crypto.passwords import canonical_code, new_code
+
+    code = new_code(data.draw(st.sampled_from(["CB", "PC", "RA"])), 16)
+    typed = "".join(
+        data.draw(st.sampled_from([c, c.lower()]))
+        + data.draw(st.sampled_from(["", " ", "-", "\n"]))
+        for c in code.replace("-", "")
+    )
+    assert canonical_code(typed) == code
+    assert canonical_code(code[:-1]) != code

@@ -44,7 +44,7 @@ from vault.access.throttles import Limit, Throttle
 from vault.access.usecase import UseCase
 from vault.core.errors import NotFound, VaultError
 from vault.core.ids import new_id
-from vault.crypto.passwords import code_hash, same_code
+from vault.crypto.passwords import canonical_code, code_hash, same_code
 from vault.crypto.secrets import Secret
 from vault.store import audit
 from vault.store.engine import reading
@@ -103,7 +103,8 @@ class CodePair:
 
     @classmethod
     def of(cls, application_code: str, passcode: str) -> CodePair:
-        return cls(Secret(application_code.strip()), Secret(passcode.strip()))
+        """The pair as typed (any case; dashes and spaces or not), in its issued form."""
+        return cls(Secret(canonical_code(application_code)), Secret(canonical_code(passcode)))
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,24 @@ _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 def new_code(prefix: str, length: int) -> str:
     """A random code, grouped in fours for people who type it: ``CB-7KQ2-M9XD-…``."""
     body = "".join(secrets.choice(_ALPHABET) for _ in range(length))
-    groups = [body[i : i + 4] for i in range(0, length, 4)]
-    return "-".join([prefix, *groups])
+    return _grouped(prefix, body)
+
+
+def _grouped(prefix: str, body: str) -> str:
+    return "-".join([prefix, *(body[i : i + 4] for i in range(0, len(body), 4))])
+
+
+CODE_PREFIX_LENGTH = 2  # CB, PC, RA
+
+
+def canonical_code(typed: str) -> str:
+    """A code as it was issued, from however a person typed or pasted it: any letter
+    case, with or without the dashes, spaces and line breaks between its groups. What is
+    not such a code comes back as something no code hashes to."""
+    letters = "".join(c for c in typed.upper() if c.isalnum())
+    if len(letters) <= CODE_PREFIX_LENGTH:
+        return letters
+    return _grouped(letters[:CODE_PREFIX_LENGTH], letters[CODE_PREFIX_LENGTH:])
 
 
 def new_otp() -> str:

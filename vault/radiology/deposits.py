@@ -56,7 +56,7 @@ from vault.access.judge import Ask, Caller, Notice
 from vault.access.throttles import Limit, Throttle
 from vault.core.errors import NotFound, VaultError
 from vault.core.ids import new_id
-from vault.crypto.passwords import code_hash
+from vault.crypto.passwords import canonical_code, code_hash
 from vault.radiology.base import IMAGES, RECEIPT, DepositService, DepositStep
 from vault.radiology.receipts import DepositReceipt, receipt_of
 from vault.radiology.refusals import refusal_for, refused, state_problem
@@ -107,7 +107,7 @@ class Deposits(DepositService):
     ) -> DepositReceipt | VaultError:
         authorisation = session.exec(
             select(RadiologyAuthorisation).where(
-                RadiologyAuthorisation.code_hash == code_hash(code.strip())
+                RadiologyAuthorisation.code_hash == code_hash(canonical_code(code))
             )
         ).first()
         person = authorisation.person_id if authorisation is not None else None

@@ -15,11 +15,12 @@ from datetime import date, datetime
 
 from sqlmodel import Session, select
 
+from policies.dates import hk_date
 from policies.model import Decision, RecordRef
 from policies.vocabulary import Action, ActorKind
 from vault.access import paging
 from vault.access.judge import Ask, Caller
-from vault.access.usecase import UseCase, denied, not_found, refusal
+from vault.access.usecase import Unusable, UseCase, denied, not_found, refusal
 from vault.crypto.envelope import SealingKey
 from vault.records.listing import Page, find_visible, list_visible, record_ref, visible_filter
 from vault.records.sealed import (
@@ -135,6 +136,11 @@ class Records(UseCase):
         """An HK provider's eHR deposit, or a person's own Personal Folder upload (R6): the
         person (or caregiver) is refused like every other account action (a would-be
         caregiver gets the canonical ``NotFound``); a provider's refusal names the action."""
+        if new.clinical_date > hk_date(self.judge.now()):
+            raise Unusable(
+                "clinical_date_in_future",
+                "clinical_date lies after today's date in Hong Kong.",
+            )
         ref = RecordRef(new.category, new.source, new.clinical_date, new.depositor_institution_id)
 
         def store(session: Session, now: datetime) -> Record:
