@@ -20,7 +20,12 @@ with ``access_log=False``: its own access line carries the raw path and query st
 
 * ``crossvault_requests_total{method,route,status}``
 * ``crossvault_request_seconds{method,route}`` (histogram)
-* ``crossvault_decisions_total{reason,allowed}`` via :func:`count_decision`
+* ``crossvault_decisions_total{reason,allowed}`` via :func:`count_decision` (the reason
+  as :mod:`vault.access.shown` labels it: a refusal answered like "not found" is
+  ``not_found``, whatever the audit log says)
+
+``/metrics`` needs a credential: the operator's token, or the scrape secret
+``CROSSVAULT_METRICS_TOKEN`` sent as a bearer token (for a Prometheus scraper).
 
 **Several workers.** Each uvicorn worker is a process with its own counters, and a scrape
 reaches one worker at random, so per-process numbers would jump between workers'
@@ -34,6 +39,7 @@ directory at start; set it yourself for ``crossvault serve --workers N`` outside
 from __future__ import annotations
 
 import contextvars
+import hmac
 import json
 import logging
 import os
@@ -42,9 +48,9 @@ import secrets
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -58,6 +64,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import Problem, problem_response
+from api.tokens import InvalidToken
 from vault.runtime.opening import Vault
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -284,8 +291,34 @@ def readyz(request: Request) -> Response:
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
-def metrics() -> Response:
+def metrics(_: Annotated[None, Depends(scraper)]) -> Response:
+    """For the operator's token, or the scrape secret ``CROSSVAULT_METRICS_TOKEN`` as a
+    bearer token. Labels never tell a hidden record, person, session or deposit from a
+    missing one (:mod:`vault.access.shown`)."""
     return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def scraper(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    """The operator, or whoever holds the scrape secret; anyone else is 401."""
+    services = request.app.state.services
+    presented = (
+        (authorization or "")[7:].strip() if (authorization or "").startswith("Bearer ") else ""
+    )
+    secret = services.settings.metrics_token
+    if presented and secret and hmac.compare_digest(presented.encode(), secret.encode()):
+        return
+    try:
+        claims = services.tokens.verify(presented, now=services.vault.clock.now())
+    except InvalidToken:
+        claims = None
+    if claims is None or claims.role != "operator":
+        raise Problem(
+            401,
+            "invalid_token",
+            "Authentication required",
+            "Metrics need the operator's token or the scrape secret.",
+            headers={"WWW-Authenticate": 'Bearer realm="crossvault"'},
+        )
 
 
 def _vault_of(app: FastAPI) -> Vault | None:

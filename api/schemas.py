@@ -114,10 +114,16 @@ class RecordPublic(BaseModel):
     category: str
     source: str
     clinical_date: date
-    title: str
+    title: str | None = Field(
+        description="The record's title; null when it failed its integrity check (see damaged)."
+    )
     depositor_institution_id: str | None
     content_type: str
     size: int
+    damaged: bool = Field(
+        default=False,
+        description="The stored record failed its integrity check: it is listed, not shown.",
+    )
 
 
 class RecordPage(BaseModel):

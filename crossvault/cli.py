@@ -52,11 +52,8 @@ def _start_up_housekeeping(vault: Vault) -> None:
     data dir is never raced."""
     from vault.keys.rotation import remove_keyring_leftovers
 
-    try:
-        orphans = vault.collect_orphaned_blobs()
-        leftovers = remove_keyring_leftovers(vault.keyring)
-    finally:
-        vault.close()
+    orphans = vault.collect_orphaned_blobs()
+    leftovers = remove_keyring_leftovers(vault.keyring)
     if orphans or leftovers:
         print(
             f"crossvault: removed {orphans} orphaned blob(s) and {leftovers} keyring "
@@ -88,12 +85,24 @@ def serve(
     """Serve the API (SQLite + local blobs + a generated keyring unless configured)."""
     import uvicorn
 
+    from api.app import create_app
+    from vault.core.settings import Settings
+
     _check_policy()
-    _start_up_housekeeping(_open_vault())  # refuses (one line) before uvicorn takes over
-    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    vault = _open_vault()  # refuses (one line) before uvicorn takes over
+    try:
+        _start_up_housekeeping(vault)
+        # access_log=False: uvicorn's access line prints raw paths and query strings; our
+        # JSON request log (api/observability.py) logs route templates only.
+        if workers == 1:  # the vault opened once: checked, cleaned and served
+            app = create_app(Settings(), vault)
+            uvicorn.run(app, host=host, port=port, access_log=False, server_header=False)
+            return
+    finally:
+        vault.close()
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="crossvault-metrics-")
-    # access_log=False: uvicorn's access line prints raw paths and query strings; our
-    # JSON request log (api/observability.py) logs route templates only.
+    # Several workers: each process opens its own vault (this one only checked it).
     uvicorn.run(
         "api.app:app_from_env",
         factory=True,
@@ -101,7 +110,7 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,
-        server_header=False,  # no Server header naming the software
+        server_header=False,
     )
 
 

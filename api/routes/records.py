@@ -37,6 +37,7 @@ def public(view: RecordView) -> RecordPublic:
         depositor_institution_id=r.depositor_institution_id,
         content_type=r.content_type,
         size=r.size,
+        damaged=view.damaged,
     )
 
 

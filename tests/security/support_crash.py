@@ -128,12 +128,15 @@ class Ledger:
         """sha256 → (kind, ledger item) for everything sent for the person that could
         have become a record."""
         found: dict[str, tuple[str, Any]] = {}
-        for d in self.deposits:
+        with self.lock:  # load threads add deposits and study files meanwhile
+            deposits = list(self.deposits)
+            studies = [(s, list(s.files.values())) for s in self.studies]
+        for d in deposits:
             if d.person_id == person_id and d.outcome in (OK, UNKNOWN):
                 found[digest(d.content)] = ("deposit", d)
-        for s in self.studies:
+        for s, contents in studies:
             if s.person_id == person_id:
-                for content in s.files.values():
+                for content in contents:
                     found[digest(content)] = ("study", s)
         return found
 
@@ -255,7 +258,8 @@ def radiology(w: Worker) -> None:
                 )
                 if r.status_code != 201:
                     return w.ledger.problem(f"file: {r.status_code} {r.text[:200]}")
-                deposit.files[name] = content
+                with w.ledger.lock:  # contents_of reads the files under the same lock
+                    deposit.files[name] = content
             deposit.complete = SENDING
             try:
                 r = w.checked(

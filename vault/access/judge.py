@@ -20,6 +20,7 @@ from policies import decide
 from policies.model import Actor, Decision, Facts, RecordRef, Request
 from policies.policy_file import Policy
 from policies.vocabulary import Action, ActorKind
+from vault.access.shown import decision_label, event_label
 from vault.core.ids import new_id
 from vault.runtime.opening import Vault
 from vault.store import audit
@@ -95,7 +96,8 @@ class Judge:
     ) -> None:
         self.vault = vault
         self.policy = policy
-        self.on_decision = on_decision  # e.g. the API's metrics counter (reason, allowed)
+        # e.g. the API's metrics counter, told (label, allowed): vault.access.shown
+        self.on_decision = on_decision
 
     def now(self) -> datetime:
         return self.vault.clock.now()
@@ -130,7 +132,8 @@ class Judge:
             head=head,
         )
         if self.on_decision is not None:
-            self.on_decision(str(decision.reason), decision.allowed)
+            label = decision_label(str(ask.action), str(decision.reason), decision.allowed)
+            self.on_decision(label, decision.allowed)
         if decision.allowed and decision.obligations.notify_person and ask.person_id:
             self.notify(session, Notice(ask.person_id, caller, str(ask.action), now, entry.seq))
         return decision
@@ -148,6 +151,8 @@ class Judge:
         event = _event(
             occasion.caller, occasion.ask, allowed=allowed, reason=reason, consent_id=consent_id
         )
+        if self.on_decision is not None:
+            self.on_decision(event_label(reason), allowed)
         return audit.append(session, event, at=occasion.now).seq
 
     def notify(

@@ -30,6 +30,7 @@ from policies.model import Decision
 from policies.policy_file import Policy
 from policies.vocabulary import Action, Reason
 from vault.access.judge import Ask, Caller, Judge
+from vault.access.shown import INVISIBLE
 from vault.core.errors import Denied, NotFound, VaultError
 from vault.runtime.opening import Vault
 from vault.store import audit
@@ -39,17 +40,6 @@ T = TypeVar("T")
 Work = Callable[[Session, datetime], T]
 DecidedWork = Callable[[Session, Decision, datetime], T]
 Refuse = Callable[[Action, Decision], VaultError]
-
-# Denials meaning "you may not act for this person at all": answered like a missing person.
-INVISIBLE = frozenset(
-    {
-        Reason.UNKNOWN_PERSON,
-        Reason.NOT_OWNER,
-        Reason.NO_DELEGATION,
-        Reason.DELEGATION_REVOKED,
-        Reason.DELEGATION_EXPIRED,
-    }
-)
 
 
 class Refused(Denied):

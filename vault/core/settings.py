@@ -10,6 +10,7 @@
 | ``CROSSVAULT_DEMO`` | ``0`` |
 | ``CROSSVAULT_CLOCK`` | ``system`` (or ``simulated``) |
 | ``CROSSVAULT_RADIOLOGY_MAX_FILE_BYTES`` | 4 GiB: the largest file a radiology deposit takes |
+| ``CROSSVAULT_METRICS_TOKEN`` | unset: ``/metrics`` only for the operator's token |
 
 Settings fail closed (see :class:`Settings`): a bad value is a one-line
 :class:`ConfigurationError` at construction, before anything is opened or written.
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
     demo: bool = False
     clock: Literal["system", "simulated"] = "system"
     radiology_max_file_bytes: int = Field(default=DEFAULT_RADIOLOGY_MAX_FILE_BYTES, gt=0)
+    metrics_token: str | None = None
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -90,6 +92,8 @@ class Settings(BaseSettings):
             self.database_url = normalise_database_url(self.database_url)
         if not self.demo and self.operator_secret is not None:
             _refuse_placeholder(self.operator_secret)
+        if not self.demo and self.metrics_token is not None:
+            _refuse_placeholder(self.metrics_token, "CROSSVAULT_METRICS_TOKEN")
         return self
 
     @property
@@ -165,10 +169,10 @@ def is_placeholder_secret(secret: str) -> bool:
     return not rest
 
 
-def _refuse_placeholder(secret: str) -> None:
+def _refuse_placeholder(secret: str, variable: str = "CROSSVAULT_OPERATOR_SECRET") -> None:
     if is_placeholder_secret(secret):
         raise ConfigurationError(
-            "CROSSVAULT_OPERATOR_SECRET looks like a placeholder (well-known words, or "
+            f"{variable} looks like a placeholder (well-known words, or "
             f"shorter than {MIN_OPERATOR_SECRET_LENGTH} characters); set a random one "
             "(`openssl rand -base64 32`) or unset it to have one generated"
         )

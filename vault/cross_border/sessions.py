@@ -68,6 +68,7 @@ WRONG_PASSCODE = "wrong_passcode"
 CODE_LOCKED = "codes_locked"  # an attempt on a locked pair
 CODE_LOCKED_OUT = "codes_locked_out"  # the failure that locked the pair
 SESSION_OPENED = "cross_border_session_opened"
+NO_SESSION = "no_session"  # a session id that names no session
 LOCKED_OUT_EVENT = "cross_border_locked_out"
 
 _UNKNOWN_PASSCODE_HASH = code_hash(secrets.token_urlsafe(32))
@@ -131,29 +132,31 @@ class ViewingSessions(UseCase):
 
     def person_of(self, caller: Caller, session_id: str, action: Action) -> str:
         """The person whose records ``session_id`` shows, if it is the caller's session.
-        Anyone else's session (or none) is :class:`NotFound` — and audited if it exists."""
+        Anyone else's session, and a session that does not exist, is :class:`NotFound`
+        after the same work: one lookup and one audited refusal (R10: no timing oracle)."""
         actor = caller.actor
         with reading(self.vault.engine) as session:
             found = _SESSION_PARTIES.first(session, {"id": session_id})
-        if found is None:
-            raise NotFound("no such viewing session")
-        person_id: str = found[0]
-        professional_id, institution_id = found[1], found[2]
-        if (
-            actor.kind is ActorKind.MAINLAND_PROFESSIONAL
-            and professional_id == actor.professional_id
-            and institution_id == actor.institution_id
-        ):
-            return person_id
-        reason = (
-            Reason.WRONG_PROFESSIONAL
-            if institution_id == actor.institution_id
-            else Reason.WRONG_INSTITUTION
-        )
+        person_id: str | None = None
+        reason = NO_SESSION
+        if found is not None:
+            person_id, professional_id, institution_id = found
+            if (
+                actor.kind is ActorKind.MAINLAND_PROFESSIONAL
+                and professional_id == actor.professional_id
+                and institution_id == actor.institution_id
+            ):
+                assert person_id is not None
+                return person_id
+            reason = str(
+                Reason.WRONG_PROFESSIONAL
+                if institution_id == actor.institution_id
+                else Reason.WRONG_INSTITUTION
+            )
         ask = Ask(action, person_id, resource_id=session_id, session_id=session_id)
 
         def refuse(session: Session, now: datetime) -> VaultError:
-            self.judge.record_event(session, Occasion(caller, ask, now), str(reason))
+            self.judge.record_event(session, Occasion(caller, ask, now), reason)
             return NotFound("no such viewing session")
 
         return self.transact(refuse)

@@ -11,8 +11,9 @@ from sqlmodel import Session
 
 from policies.model import Decision, RecordRef
 from policies.vocabulary import Action, Category, Source
-from vault.access.judge import Ask, Caller, Judge
+from vault.access.judge import Ask, Caller, Judge, Occasion
 from vault.access.usecase import UseCase
+from vault.core.errors import NotFound
 from vault.core.settings import DEFAULT_RADIOLOGY_MAX_FILE_BYTES
 from vault.crypto.streams import CHUNK_SIZE
 from vault.radiology.uploads import UploadFiles, UploadLimits
@@ -66,6 +67,21 @@ class DepositService(UseCase):
     @property
     def chunk_size(self) -> int:
         return self.limits.chunk_size
+
+    def own_deposit(
+        self, session: Session, caller: Caller, deposit_id: str, step: DepositStep, now: datetime
+    ) -> RadiologyDeposit | NotFound:
+        """The deposit if it is the caller's institution's; otherwise — another
+        institution's, or none — :class:`NotFound` after the same work: one audited
+        refusal (R10: neither the answer nor its timing tells the two apart)."""
+        deposit = session.get(RadiologyDeposit, deposit_id)
+        if deposit is not None and deposit.institution_id == caller.actor.institution_id:
+            return deposit
+        person_id = deposit.person_id if deposit is not None else None
+        reason = "wrong_institution" if deposit is not None else "no_such_deposit"
+        ask = Ask(step.action, person_id, resource_id=deposit_id)
+        self.judge.record_event(session, Occasion(caller, ask, now), reason)
+        return NotFound("no such deposit")
 
     def decide_deposit(
         self,

@@ -150,9 +150,9 @@ class Deposits(DepositService):
         else's deposit (or none) is :class:`NotFound`."""
 
         def read(session: Session, now: datetime) -> DepositReceipt | VaultError:
-            deposit = session.get(RadiologyDeposit, deposit_id)
-            if deposit is None:
-                return NotFound("no such deposit")
+            deposit = self.own_deposit(session, caller, deposit_id, RECEIPT, now)
+            if isinstance(deposit, NotFound):
+                return deposit
             decision = self.decide_deposit(session, caller, deposit, RECEIPT, now)
             if not decision.allowed:
                 return NotFound("no such deposit")
@@ -167,9 +167,9 @@ class Deposits(DepositService):
     def _complete(
         self, session: Session, caller: Caller, deposit_id: str, now: datetime
     ) -> DepositReceipt | VaultError:
-        deposit = session.get(RadiologyDeposit, deposit_id)
-        if deposit is None:
-            return NotFound("no such deposit")
+        deposit = self.own_deposit(session, caller, deposit_id, IMAGES, now)
+        if isinstance(deposit, NotFound):
+            return deposit
         files = files_of(session, deposit.id)
         categories = sorted({f.category for f in files}) or [str(Category.RADIOLOGY_IMAGES)]
         for category in categories:

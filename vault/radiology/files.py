@@ -19,7 +19,7 @@ from policies.vocabulary import Action
 from vault.access.judge import Caller
 from vault.core.errors import NotFound, VaultError
 from vault.core.ids import new_id
-from vault.radiology.base import DepositService, DepositStep
+from vault.radiology.base import IMAGES, DepositService, DepositStep
 from vault.radiology.ingest import FileTooLarge, Ingested
 from vault.radiology.receipts import FileReceipt, UploadStatus
 from vault.radiology.refusals import category_of, refusal_for, refused, state_problem
@@ -148,6 +148,11 @@ class DepositFiles(DepositService):
         with Session(self.vault.engine) as session:
             row = session.get(RadiologyFile, upload_id)
         if row is None or row.deposit_id != deposit_id or row.upload_length is None:
+            step = DepositStep(IMAGES.category, action)
+            # Another institution's deposit and a missing one: the same audited refusal.
+            self.transact(
+                lambda session, now: self.own_deposit(session, caller, deposit_id, step, now)
+            )
             raise NotFound("no such upload")
         wanted = FileAsk(deposit_id, row.name, row.content_type, row.category, row, action)
         context = self._file_context(caller, wanted)
@@ -174,10 +179,10 @@ class DepositFiles(DepositService):
         committed."""
 
         def decide(session: Session, now: datetime) -> FileContext | VaultError:
-            deposit = session.get(RadiologyDeposit, wanted.deposit_id)
-            if deposit is None:
-                return NotFound("no such deposit")
             step = DepositStep(wanted.category, wanted.action)
+            deposit = self.own_deposit(session, caller, wanted.deposit_id, step, now)
+            if isinstance(deposit, NotFound):
+                return deposit
             decision = self.decide_deposit(session, caller, deposit, step, now)
             if not decision.allowed:
                 return refusal_for(session, caller, deposit, decision, now)

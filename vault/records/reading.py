@@ -10,7 +10,7 @@ exist (R10); a refused deposit names only the action tried.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlmodel import Session, select
@@ -19,8 +19,9 @@ from policies.dates import hk_date
 from policies.model import Decision, RecordRef
 from policies.vocabulary import Action, ActorKind
 from vault.access import paging
-from vault.access.judge import Ask, Caller
+from vault.access.judge import Ask, Caller, Occasion
 from vault.access.usecase import Unusable, UseCase, denied, not_found, refusal
+from vault.core.errors import DecryptionFailed
 from vault.crypto.envelope import SealingKey
 from vault.records.listing import Page, find_visible, list_visible, record_ref, visible_filter
 from vault.records.sealed import (
@@ -45,10 +46,20 @@ class RecordQuery:
     cursor: str | None = None
 
 
+INTEGRITY_FAILURE = "integrity_failure"  # audited when a stored record fails to open
+
+
 @dataclass(frozen=True)
 class RecordView:
+    """A record as a caller sees it: its row and its title (``None``: the title failed
+    its integrity check, and the item says so instead of failing the whole list)."""
+
     record: AnyRecord
-    title: str
+    title: str | None
+
+    @property
+    def damaged(self) -> bool:
+        return self.title is None
 
 
 @dataclass(frozen=True)
@@ -76,8 +87,15 @@ class _SealedPage:
         key = self.key
         if key is None:
             return RecordList([], self.page.next_cursor)
-        views = [RecordView(r, record_title(key, r)) for r in self.page.records]
+        views = [RecordView(r, _title_or_none(key, r)) for r in self.page.records]
         return RecordList(views, self.page.next_cursor)
+
+
+def _title_or_none(key: SealingKey, record: AnyRecord) -> str | None:
+    try:
+        return record_title(key, record)
+    except DecryptionFailed:
+        return None
 
 
 class Records(UseCase):
@@ -97,7 +115,17 @@ class Records(UseCase):
             return _SealedPage(found, key)
 
         ask = Ask(Action.LIST_RECORDS, person_id, session_id=session_id)
-        return self.decide_then(caller, ask, page, refuse=not_found, savepoint=False).opened()
+        listed = self.decide_then(caller, ask, page, refuse=not_found, savepoint=False).opened()
+        damaged = [v.record.id for v in listed.items if v.damaged]
+        if damaged:  # after the commit: the list itself was audited already
+            self._audit_damage(caller, replace(ask, resource_id=",".join(damaged)))
+        return listed
+
+    def _audit_damage(self, caller: Caller, ask: Ask) -> None:
+        def record(session: Session, now: datetime) -> None:
+            self.judge.record_event(session, Occasion(caller, ask, now), INTEGRITY_FAILURE)
+
+        self.transact(record)
 
     def get(
         self, caller: Caller, person_id: str, record_id: str, *, session_id: str | None = None
@@ -126,7 +154,12 @@ class Records(UseCase):
         def read(session: Session, decision: Decision, now: datetime) -> OpenedRecord:
             visible = visible_filter(decision.obligations)
             record = find_visible(session, person_id, record_id, visible)
-            return open_record(session, self.vault.keys, record)
+            try:
+                return open_record(session, self.vault.keys, record)
+            except DecryptionFailed:  # the view stays audited, and so does the failure
+                ask = Ask(action, person_id, resource_id=record_id, session_id=session_id)
+                self.judge.record_event(session, Occasion(caller, ask, now), INTEGRITY_FAILURE)
+                raise
 
         return self.decide_then(caller, ask, read, refuse=not_found, savepoint=False)
 
