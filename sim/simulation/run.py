@@ -390,7 +390,7 @@ def _progress(err: Console) -> Progress:
 
 def _decisions(api: Api) -> dict[tuple[str, bool], int]:
     """``crossvault_decisions_total`` from ``/metrics``: {(reason, allowed): count}."""
-    answer = api.http.get("/metrics")
+    answer = api.http.get("/metrics", headers=api.operator())  # metrics are not public
     found: dict[tuple[str, bool], int] = {}
     for line in answer.text.splitlines():
         if not line.startswith("crossvault_decisions_total{"):

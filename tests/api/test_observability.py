@@ -15,17 +15,28 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import observability
+from api.problems import Problem, problem_response
 from vault.core.settings import Settings
 from vault.runtime.opening import Vault, provision
 from vault.store.engine import make_engine
 
+SCRAPE_SECRET = "a-scrape-secret-for-the-tests-0123456789"
+SCRAPER = {"Authorization": f"Bearer {SCRAPE_SECRET}"}
+
+
+async def _problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(exc)
+
 
 def _app() -> FastAPI:
     app = FastAPI()
+    app.state.services = SimpleNamespace(settings=SimpleNamespace(metrics_token=SCRAPE_SECRET))
+    app.add_exception_handler(Problem, _problem)
     observability.install(app)
     app.include_router(observability.router)
 
@@ -60,7 +71,7 @@ def _get(app: FastAPI, url: str, **kw: object) -> httpx.Response:
 
 def _sample(app: FastAPI, name: str, **labels: str) -> float:
     """The value of one sample in the app's /metrics (0 if absent)."""
-    text = _get(app, "/metrics").text
+    text = _get(app, "/metrics", headers=SCRAPER).text
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
@@ -157,7 +168,7 @@ def test_probes_are_not_logged_at_the_default_level(
     app: FastAPI, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capsys.readouterr()
-    _call(app, ("GET", "/healthz", {}), ("GET", "/metrics", {}))
+    _call(app, ("GET", "/healthz", {}), ("GET", "/metrics", {"headers": SCRAPER}))
     assert _log_lines(capsys) == []
 
 
@@ -174,7 +185,7 @@ def test_install_twice_logs_once(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_the_exposition_parses_and_has_the_three_families(app: FastAPI) -> None:
     _get(app, "/v1/patients/p1/records")
-    response = _get(app, "/metrics")
+    response = _get(app, "/metrics", headers=SCRAPER)
     assert response.headers["content-type"].startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(response.text)}
     assert families["crossvault_requests"].type == "counter"
@@ -274,3 +285,13 @@ def test_readyz_is_503_without_a_vault(app: FastAPI) -> None:
     response = _get(app, "/readyz")
     assert response.status_code == 503
     assert response.json()["detail"] == "keyring not loaded; database unreachable"
+
+
+def test_metrics_need_the_scrape_secret_or_the_operator(app: FastAPI) -> None:
+    """``/metrics`` is no public oracle (R10 in full): without the scrape secret (or the
+    operator's token) it is a 401 problem, and a wrong secret is the same 401."""
+    for headers in ({}, {"Authorization": "Bearer not-the-secret"}, {"Authorization": "x"}):
+        response = _get(app, "/metrics", headers=headers)
+        assert response.status_code == 401, headers
+        assert response.json()["code"] == "invalid_token"
+        assert "crossvault_" not in response.text
