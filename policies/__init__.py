@@ -50,17 +50,8 @@ from policies.model import (
     SharingConsent,
     ViewingSession,
 )
-from policies.policy_file import (
-    BreakGlassRule,
-    Durations,
-    Institution,
-    Policy,
-    PolicyError,
-    TimelineEntry,
-    bundled_policy_paths,
-    default_policy_path,
-    load_policy,
-)
+from policies.policy import BreakGlassRule, Durations, Institution, Policy, TimelineEntry
+from policies.policy_file import PolicyError, bundled_policy_paths, default_policy_path, load_policy
 from policies.vocabulary import (
     Action,
     ActorKind,

@@ -24,7 +24,7 @@ from policies.model import (
     Request,
     RestrictedAccessGrant,
 )
-from policies.policy_file import Institution, Policy
+from policies.policy import Institution, Policy
 from policies.vocabulary import Action, ActorKind, Category, Reason, Region, Source
 
 _CATEGORIES = frozenset(Category)

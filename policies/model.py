@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from policies.policy_file import Policy
+from policies.policy import Policy
 from policies.vocabulary import Action, ActorKind, Category, ConsentKind, Reason, Source
 
 # --- the request -------------------------------------------------------------------------
