@@ -63,6 +63,7 @@ from policies.vocabulary import (
     Region,
     SharingScope,
     Source,
+    Standing,
 )
 
 __all__ = [
@@ -96,6 +97,7 @@ __all__ = [
     "SharingConsent",
     "SharingScope",
     "Source",
+    "Standing",
     "TimelineEntry",
     "ViewingSession",
     "age_on",

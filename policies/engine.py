@@ -25,7 +25,7 @@ from policies.model import (
     RestrictedAccessGrant,
 )
 from policies.policy import Institution, Policy
-from policies.vocabulary import Action, ActorKind, Category, Reason, Region, Source
+from policies.vocabulary import Action, ActorKind, Category, Reason, Region, Source, Standing
 
 _CATEGORIES = frozenset(Category)
 _SOURCES = frozenset(Source)
@@ -64,6 +64,19 @@ _OPERATOR_ACTIONS = frozenset({Action.MANAGE_REGISTRY, Action.MANAGE_KEYS, Actio
 _HELD = frozenset({Reason.SHARING_CONSENT, Reason.IMPLIED_SHARING})
 
 _DENIED = {reason: Decision(False, reason) for reason in Reason}
+_LAPSED_DELEGATION = {
+    Standing.REVOKED: Reason.DELEGATION_REVOKED,
+    Standing.EXPIRED: Reason.DELEGATION_EXPIRED,
+}
+_LAPSED_CONSENT = {
+    Standing.REVOKED: Reason.CONSENT_REVOKED,
+    Standing.EXPIRED: Reason.CONSENT_EXPIRED,
+}
+_LAPSED_AUTHORISATION = {
+    Standing.REVOKED: Reason.AUTHORISATION_REVOKED,
+    Standing.EXPIRED: Reason.AUTHORISATION_EXPIRED,
+    Standing.PENDING: Reason.AUTHORISATION_PENDING,
+}
 
 
 def _deny(reason: Reason) -> Decision:
@@ -160,15 +173,13 @@ def _caregiver(request: Request, facts: Facts, now: datetime) -> Decision:
     why_not = Reason.NO_DELEGATION
     delegation: CaregiverDelegation | None = None
     for d in facts.delegations:
-        if d.person_id != person.id or d.caregiver_id != actor.person_id or now < d.granted_at:
+        if d.person_id != person.id or d.caregiver_id != actor.person_id:
             continue
-        if d.revoked_at is not None and d.revoked_at <= now:
-            why_not = Reason.DELEGATION_REVOKED
-        elif d.expires_at is not None and d.expires_at <= now:
-            why_not = Reason.DELEGATION_EXPIRED
-        else:
+        standing = d.status_at(now)
+        if standing is Standing.ACTIVE:
             delegation = d
             break
+        why_not = _LAPSED_DELEGATION.get(standing, why_not)
     if delegation is None:
         return _deny(why_not)
     if request.action is Action.MANAGE_CAREGIVERS:
@@ -327,13 +338,11 @@ def _sharing(
     relied_on = None
     any_active = False
     for c in facts.sharing_consents:
-        if c.institution_id != institution_id or c.person_id != person_id or now < c.granted_at:
+        if c.institution_id != institution_id or c.person_id != person_id:
             continue
-        if c.revoked_at is not None and c.revoked_at <= now:
-            why_not = Reason.CONSENT_REVOKED
-            continue
-        if c.expires_at is not None and c.expires_at <= now:
-            why_not = Reason.CONSENT_EXPIRED
+        standing = c.status_at(now)
+        if standing is not Standing.ACTIVE:
+            why_not = _LAPSED_CONSENT.get(standing, why_not)
             continue
         any_active = True
         scopes = scopes | c.scopes if scopes else c.scopes
@@ -357,11 +366,7 @@ def _consent_active(
     for c in facts.sharing_consents:
         if c.id == consent_id:
             return (
-                c.person_id == person.id
-                and c.institution_id == institution.id
-                and c.granted_at <= now
-                and (c.revoked_at is None or now < c.revoked_at)
-                and (c.expires_at is None or now < c.expires_at)
+                c.person_id == person.id and c.institution_id == institution.id and c.active_at(now)
             )
     return False
 
@@ -549,13 +554,10 @@ def _authorisation_problem(
         return Reason.NO_AUTHORISATION
     if authorisation.institution_id != institution.id:
         return Reason.WRONG_INSTITUTION
-    if authorisation.revoked_at is not None and authorisation.revoked_at <= now:
-        return Reason.AUTHORISATION_REVOKED
-    if authorisation.expires_at <= now:
-        return Reason.AUTHORISATION_EXPIRED
     ready_at, applied_on, min_age = _application(policy, authorisation.issued_at)
-    if now < ready_at:
-        return Reason.AUTHORISATION_PENDING
+    standing = authorisation.status_at(now, ready_at=ready_at)
+    if standing is not Standing.ACTIVE:
+        return _LAPSED_AUTHORISATION[standing]
     if min_age and age_on(person.date_of_birth, applied_on) < min_age:
         return Reason.NOT_ELIGIBLE
     return None
@@ -693,8 +695,8 @@ def _mainland_deposit_radiology(
             a.person_id == person.id
             and a.institution_id == institution.id
             and (wanted is None or a.id == wanted)
-            and a.issued_at <= now < a.expires_at
-            and (a.revoked_at is None or now < a.revoked_at)
+            and a.status_at(now) is Standing.ACTIVE
+            and a.issued_at <= now
         ):
             return Decision(True, Reason.RADIOLOGY_AUTHORISATION, a.id, obligations=_OPEN)
     return _deny(Reason.NO_RADIOLOGY_AUTHORISATION)

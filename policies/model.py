@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from policies.policy import Policy
-from policies.vocabulary import Action, ActorKind, Category, ConsentKind, Reason, Source
+from policies.vocabulary import (
+    Action,
+    ActorKind,
+    Category,
+    ConsentKind,
+    Reason,
+    Source,
+    Standing,
+)
 
 # --- the request -------------------------------------------------------------------------
 
@@ -135,6 +143,15 @@ class SharingConsent:
     expires_at: datetime | None = None  # None for indefinite
     revoked_at: datetime | None = None
 
+    def status_at(self, now: datetime) -> Standing:
+        """``not_yet`` before ``granted_at``; then ``revoked`` from ``revoked_at``, else
+        ``expired`` from ``expires_at``; else ``active``."""
+        return _granted_standing(now, self.granted_at, self.revoked_at, self.expires_at)
+
+    def active_at(self, now: datetime) -> bool:
+        """Whether the consent is in force at ``now`` (R3, R8)."""
+        return self.status_at(now) is Standing.ACTIVE
+
 
 @dataclass(frozen=True, slots=True)
 class CrossBorderAuthorisation:
@@ -147,6 +164,18 @@ class CrossBorderAuthorisation:
     issued_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+
+    def status_at(self, now: datetime, *, ready_at: datetime, locked: bool = False) -> Standing:
+        """``revoked`` from ``revoked_at``, else ``expired`` from ``expires_at``, else
+        ``locked`` (the vault locks it after too many wrong passcodes), else ``pending``
+        before ``ready_at`` (:meth:`Policy.cross_border_ready_at`), else ``active``."""
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return Standing.REVOKED
+        if self.expires_at <= now:
+            return Standing.EXPIRED
+        if locked:
+            return Standing.LOCKED
+        return Standing.PENDING if now < ready_at else Standing.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +194,9 @@ class ViewingSession:
 
 @dataclass(frozen=True, slots=True)
 class RadiologyAuthorisation:
-    """The person's Authorisation QR code letting ``institution_id`` deposit radiology."""
+    """The person's Authorisation QR code letting ``institution_id`` deposit radiology.
+    ``used_at``: the deposit it was used for (a store may instead pass that instant as
+    ``revoked_at``)."""
 
     id: str
     person_id: str
@@ -173,6 +204,16 @@ class RadiologyAuthorisation:
     issued_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+    used_at: datetime | None = None
+
+    def status_at(self, now: datetime) -> Standing:
+        """``revoked`` from ``revoked_at``, else ``used`` from ``used_at``, else ``expired``
+        from ``expires_at``, else ``active``. A deposit also needs ``issued_at <= now``."""
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return Standing.REVOKED
+        if self.used_at is not None and self.used_at <= now:
+            return Standing.USED
+        return Standing.EXPIRED if self.expires_at <= now else Standing.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +244,15 @@ class CaregiverDelegation:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
 
+    def status_at(self, now: datetime) -> Standing:
+        """``not_yet`` before ``granted_at``; then ``revoked`` from ``revoked_at``, else
+        ``expired`` from ``expires_at``; else ``active``."""
+        return _granted_standing(now, self.granted_at, self.revoked_at, self.expires_at)
+
+    def active_at(self, now: datetime) -> bool:
+        """Whether the caregiver may act for the person at ``now`` (R2)."""
+        return self.status_at(now) is Standing.ACTIVE
+
 
 @dataclass(frozen=True, slots=True)
 class BreakGlassAccess:
@@ -232,6 +282,19 @@ class Facts:
     restricted_grants: tuple[RestrictedAccessGrant, ...] = ()
     delegations: tuple[CaregiverDelegation, ...] = ()
     break_glass_accesses: tuple[BreakGlassAccess, ...] = ()
+
+
+def _granted_standing(
+    now: datetime, granted_at: datetime, revoked_at: datetime | None, expires_at: datetime | None
+) -> Standing:
+    """The standing of a consent or delegation: revocation is checked before expiry."""
+    if now < granted_at:
+        return Standing.NOT_YET
+    if revoked_at is not None and revoked_at <= now:
+        return Standing.REVOKED
+    if expires_at is not None and expires_at <= now:
+        return Standing.EXPIRED
+    return Standing.ACTIVE
 
 
 # --- the answer --------------------------------------------------------------------------
