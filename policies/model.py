@@ -129,9 +129,38 @@ class Person:
     date_of_birth: date
     joined_at: datetime | None = None
 
+    def joined_by(self, now: datetime) -> bool:
+        """Whether they have joined eHealth by ``now``."""
+        return self.joined_at is not None and self.joined_at <= now
+
+
+class _Granted:
+    """The lifetime of a consent or delegation: from ``granted_at`` until revoked or
+    expired. Revocation is checked before expiry."""
+
+    __slots__ = ()
+    granted_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def status_at(self, now: datetime) -> Standing:
+        """``not_yet`` before ``granted_at``; then ``revoked`` from ``revoked_at``, else
+        ``expired`` from ``expires_at``; else ``active``."""
+        if now < self.granted_at:
+            return Standing.NOT_YET
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return Standing.REVOKED
+        if self.expires_at is not None and self.expires_at <= now:
+            return Standing.EXPIRED
+        return Standing.ACTIVE
+
+    def active_at(self, now: datetime) -> bool:
+        """Whether it is in force at ``now``."""
+        return self.status_at(now) is Standing.ACTIVE
+
 
 @dataclass(frozen=True, slots=True)
-class SharingConsent:
+class SharingConsent(_Granted):
     """Lets HK institution ``institution_id`` view the person's records in ``scopes``."""
 
     id: str
@@ -142,15 +171,6 @@ class SharingConsent:
     granted_at: datetime
     expires_at: datetime | None = None  # None for indefinite
     revoked_at: datetime | None = None
-
-    def status_at(self, now: datetime) -> Standing:
-        """``not_yet`` before ``granted_at``; then ``revoked`` from ``revoked_at``, else
-        ``expired`` from ``expires_at``; else ``active``."""
-        return _granted_standing(now, self.granted_at, self.revoked_at, self.expires_at)
-
-    def active_at(self, now: datetime) -> bool:
-        """Whether the consent is in force at ``now`` (R3, R8)."""
-        return self.status_at(now) is Standing.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +254,7 @@ class RestrictedAccessGrant:
 
 
 @dataclass(frozen=True, slots=True)
-class CaregiverDelegation:
+class CaregiverDelegation(_Granted):
     """``caregiver_id`` may act for ``person_id`` while active (R2)."""
 
     id: str
@@ -243,15 +263,6 @@ class CaregiverDelegation:
     granted_at: datetime
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
-
-    def status_at(self, now: datetime) -> Standing:
-        """``not_yet`` before ``granted_at``; then ``revoked`` from ``revoked_at``, else
-        ``expired`` from ``expires_at``; else ``active``."""
-        return _granted_standing(now, self.granted_at, self.revoked_at, self.expires_at)
-
-    def active_at(self, now: datetime) -> bool:
-        """Whether the caregiver may act for the person at ``now`` (R2)."""
-        return self.status_at(now) is Standing.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,19 +293,6 @@ class Facts:
     restricted_grants: tuple[RestrictedAccessGrant, ...] = ()
     delegations: tuple[CaregiverDelegation, ...] = ()
     break_glass_accesses: tuple[BreakGlassAccess, ...] = ()
-
-
-def _granted_standing(
-    now: datetime, granted_at: datetime, revoked_at: datetime | None, expires_at: datetime | None
-) -> Standing:
-    """The standing of a consent or delegation: revocation is checked before expiry."""
-    if now < granted_at:
-        return Standing.NOT_YET
-    if revoked_at is not None and revoked_at <= now:
-        return Standing.REVOKED
-    if expires_at is not None and expires_at <= now:
-        return Standing.EXPIRED
-    return Standing.ACTIVE
 
 
 # --- the answer --------------------------------------------------------------------------

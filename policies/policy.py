@@ -90,7 +90,7 @@ class Policy:
     break_glass: BreakGlassRule
     _starts: tuple[date, ...] = field(init=False, repr=False)
     memo: dict[Hashable, Any] = field(init=False, repr=False, default_factory=dict)
-    """Immutable values :mod:`policies.engine` derives from this policy (visible sets,
+    """Immutable values the rules (:mod:`policies.rules`) derive from this policy (visible sets,
     timeline lookups) and interns (identical answers), so that ``decide`` need not
     rebuild them. Never a cache of decisions: every call re-judges the facts (R8)."""
 
