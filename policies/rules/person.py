@@ -132,7 +132,7 @@ def _record_problem(request: Request) -> Reason | None:
     return problem
 
 
-# --- consents the person gives: the target institution must be of the right kind ----------
+# --- consents the person gives: the target institution must be of the right kind ---------
 
 
 def _target(request: Request, policy: Policy, region: Region) -> Institution | Reason:

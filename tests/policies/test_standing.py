@@ -37,6 +37,7 @@ from tests.policies.builders import (
     MICRO,
     PERSON,
     PROPERTY,
+    Ends,
     around,
     consent,
     for_each_policy,
@@ -63,6 +64,10 @@ class Lifetime(NamedTuple):
     expires_at: datetime | None
     revoked_at: datetime | None
 
+    @property
+    def ends(self) -> Ends:
+        return Ends(self.expires_at, self.revoked_at)
+
 
 @st.composite
 def lifetimes(draw: st.DrawFn, now: st.SearchStrategy[datetime] | None = None) -> Lifetime:
@@ -73,16 +78,14 @@ def lifetimes(draw: st.DrawFn, now: st.SearchStrategy[datetime] | None = None) -
 
 
 def sharing(life: Lifetime, ident: str = "c1", institution: str = "hksh") -> SharingConsent:
-    return consent(
-        institution, life.start, ident=ident, expires_at=life.expires_at, revoked_at=life.revoked_at
-    )
+    return consent(institution, life.start, ident=ident, ends=life.ends)
 
 
-# --- the status functions themselves ------------------------------------------------------
+# --- the status functions themselves -----------------------------------------------------
 
 
 def test_revocation_is_checked_before_expiry() -> None:
-    c = consent("hksh", NOW - timedelta(days=9), expires_at=NOW, revoked_at=NOW)
+    c = consent("hksh", NOW - timedelta(days=9), ends=Ends(NOW, NOW))
     assert c.status_at(NOW) is Standing.REVOKED
     assert c.status_at(NOW - MICRO) is Standing.ACTIVE
     assert c.status_at(NOW - timedelta(days=10)) is Standing.NOT_YET
@@ -132,7 +135,7 @@ def test_active_means_started_and_not_yet_ended(life: Lifetime) -> None:
     assert c.status_at(life.now) is d.status_at(life.now)
 
 
-# --- the engine agrees --------------------------------------------------------------------
+# --- the engine agrees -------------------------------------------------------------------
 
 LAPSED_CONSENT = {
     Standing.NOT_YET: Reason.NO_SHARING_CONSENT,
@@ -178,10 +181,9 @@ def test_the_consent_relied_on_is_the_latest_active_one_covering_the_source(
     policy: Policy, lives: list[Lifetime], scopes: list[frozenset[Source]], source: Source
 ) -> None:
     consents = tuple(
-        consent("hksh", life.start, ident=f"c{n}", scopes=scopes[n], expires_at=life.expires_at,
-                revoked_at=life.revoked_at)
+        consent("hksh", life.start, ident=f"c{n}", scopes=scopes[n], ends=life.ends)
         for n, life in enumerate(lives)
-    )  # fmt: skip
+    )
     covering = [c for c in consents if c.active_at(NOW) and source in c.scopes]
     request = Request(HKSH_DOCTOR, Action.READ_RECORD, PERSON, record=record(source=source))
     decision = decide(request, Facts(policy, person(), consents), NOW)
