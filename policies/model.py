@@ -6,6 +6,10 @@ safe to share between threads. Values that arrive from outside (an institution i
 profession, a record's category or source) are plain ``str`` so that an unknown value is
 representable; :func:`policies.decide` turns it into a deny with its own reason, never an
 exception.
+
+Each consent kind says where it stands at an instant (``status_at``, a
+:class:`~policies.vocabulary.Standing`): the one definition of "in force" that the rules
+use, and that a store showing consents to the person should use too.
 """
 
 from __future__ import annotations
