@@ -50,17 +50,8 @@ from policies.model import (
     SharingConsent,
     ViewingSession,
 )
-from policies.policy_file import (
-    BreakGlassRule,
-    Durations,
-    Institution,
-    Policy,
-    PolicyError,
-    TimelineEntry,
-    bundled_policy_paths,
-    default_policy_path,
-    load_policy,
-)
+from policies.policy import BreakGlassRule, Durations, Institution, Policy, TimelineEntry
+from policies.policy_file import PolicyError, bundled_policy_paths, default_policy_path, load_policy
 from policies.vocabulary import (
     Action,
     ActorKind,
@@ -72,6 +63,7 @@ from policies.vocabulary import (
     Region,
     SharingScope,
     Source,
+    Standing,
 )
 
 __all__ = [
@@ -105,6 +97,7 @@ __all__ = [
     "SharingConsent",
     "SharingScope",
     "Source",
+    "Standing",
     "TimelineEntry",
     "ViewingSession",
     "age_on",

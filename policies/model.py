@@ -6,6 +6,10 @@ safe to share between threads. Values that arrive from outside (an institution i
 profession, a record's category or source) are plain ``str`` so that an unknown value is
 representable; :func:`policies.decide` turns it into a deny with its own reason, never an
 exception.
+
+Each consent kind says where it stands at an instant (``status_at``, a
+:class:`~policies.vocabulary.Standing`): the one definition of "in force" that the rules
+use, and that a store showing consents to the person should use too.
 """
 
 from __future__ import annotations
@@ -13,8 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from policies.policy_file import Policy
-from policies.vocabulary import Action, ActorKind, Category, ConsentKind, Reason, Source
+from policies.policy import Policy
+from policies.vocabulary import (
+    Action,
+    ActorKind,
+    Category,
+    ConsentKind,
+    Reason,
+    Source,
+    Standing,
+)
 
 # --- the request -------------------------------------------------------------------------
 
@@ -121,9 +133,38 @@ class Person:
     date_of_birth: date
     joined_at: datetime | None = None
 
+    def joined_by(self, now: datetime) -> bool:
+        """Whether they have joined eHealth by ``now``."""
+        return self.joined_at is not None and self.joined_at <= now
+
+
+class _Granted:
+    """The lifetime of a consent or delegation: from ``granted_at`` until revoked or
+    expired. Revocation is checked before expiry."""
+
+    __slots__ = ()
+    granted_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def status_at(self, now: datetime) -> Standing:
+        """``not_yet`` before ``granted_at``; then ``revoked`` from ``revoked_at``, else
+        ``expired`` from ``expires_at``; else ``active``."""
+        if now < self.granted_at:
+            return Standing.NOT_YET
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return Standing.REVOKED
+        if self.expires_at is not None and self.expires_at <= now:
+            return Standing.EXPIRED
+        return Standing.ACTIVE
+
+    def active_at(self, now: datetime) -> bool:
+        """Whether it is in force at ``now``."""
+        return self.status_at(now) is Standing.ACTIVE
+
 
 @dataclass(frozen=True, slots=True)
-class SharingConsent:
+class SharingConsent(_Granted):
     """Lets HK institution ``institution_id`` view the person's records in ``scopes``."""
 
     id: str
@@ -148,6 +189,18 @@ class CrossBorderAuthorisation:
     expires_at: datetime
     revoked_at: datetime | None = None
 
+    def status_at(self, now: datetime, *, ready_at: datetime, locked: bool = False) -> Standing:
+        """``revoked`` from ``revoked_at``, else ``expired`` from ``expires_at``, else
+        ``locked`` (the vault locks it after too many wrong passcodes), else ``pending``
+        before ``ready_at`` (:meth:`Policy.cross_border_ready_at`), else ``active``."""
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return Standing.REVOKED
+        if self.expires_at <= now:
+            return Standing.EXPIRED
+        if locked:
+            return Standing.LOCKED
+        return Standing.PENDING if now < ready_at else Standing.ACTIVE
+
 
 @dataclass(frozen=True, slots=True)
 class ViewingSession:
@@ -165,7 +218,9 @@ class ViewingSession:
 
 @dataclass(frozen=True, slots=True)
 class RadiologyAuthorisation:
-    """The person's Authorisation QR code letting ``institution_id`` deposit radiology."""
+    """The person's Authorisation QR code letting ``institution_id`` deposit radiology.
+    ``used_at``: the deposit it was used for (a store may instead pass that instant as
+    ``revoked_at``)."""
 
     id: str
     person_id: str
@@ -173,6 +228,16 @@ class RadiologyAuthorisation:
     issued_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+    used_at: datetime | None = None
+
+    def status_at(self, now: datetime) -> Standing:
+        """``revoked`` from ``revoked_at``, else ``used`` from ``used_at``, else ``expired``
+        from ``expires_at``, else ``active``. A deposit also needs ``issued_at <= now``."""
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return Standing.REVOKED
+        if self.used_at is not None and self.used_at <= now:
+            return Standing.USED
+        return Standing.EXPIRED if self.expires_at <= now else Standing.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +258,7 @@ class RestrictedAccessGrant:
 
 
 @dataclass(frozen=True, slots=True)
-class CaregiverDelegation:
+class CaregiverDelegation(_Granted):
     """``caregiver_id`` may act for ``person_id`` while active (R2)."""
 
     id: str

@@ -78,6 +78,19 @@ SharingScope = Source
 """A sharing consent's scopes are record sources (``ehr``, ``personal_folder``)."""
 
 
+class Standing(StrEnum):
+    """Where one consent, delegation or authorisation stands at an instant (``status_at``).
+    Only ``active`` gives anything; the others say why not."""
+
+    NOT_YET = "not_yet"  # before granted_at
+    ACTIVE = "active"
+    REVOKED = "revoked"  # from revoked_at on
+    EXPIRED = "expired"  # from expires_at on
+    USED = "used"  # a radiology authorisation, from the deposit it was used for
+    LOCKED = "locked"  # a cross-border authorisation, after too many wrong passcodes
+    PENDING = "pending"  # a cross-border authorisation, before its processing delay ends
+
+
 class Profession(StrEnum):
     DOCTOR = "doctor"
     NURSE = "nurse"

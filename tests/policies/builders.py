@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import settings
@@ -69,15 +69,10 @@ OPERATOR_ACTIONS = frozenset({Action.MANAGE_REGISTRY, Action.MANAGE_KEYS, Action
 SHARABLE = frozenset(DEFAULT.sharable_categories)
 
 
-def utc(
-    year: int,
-    month: int,
-    day: int,
-    hour: int = 0,
-    minute: int = 0,
-    second: int = 0,
-    micro: int = 0,
-) -> datetime:
+def utc(year: int, month: int, day: int, *clock: int) -> datetime:
+    """An instant in UTC; ``clock`` is hour, minute, second, microsecond (each optional)."""
+    assert len(clock) <= 4, clock
+    hour, minute, second, micro = (*clock, 0, 0, 0, 0)[:4]
     return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
 
 
@@ -114,18 +109,41 @@ def view(actor: Actor, action: Action = Action.READ_RECORD, **kwargs: object) ->
     return Request(actor, action, subject_id=PERSON, **kwargs)  # type: ignore[arg-type]
 
 
+class Ends(NamedTuple):
+    """When a consent stops being in force: expiry and revocation (``None``: never)."""
+
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+NEVER = Ends()
+"""In force until further notice."""
+
+
+class Probe(NamedTuple):
+    """A view to ask for: read or list, and the record a read is about."""
+
+    action: Action
+    record: RecordRef
+
+    def by(self, actor: Actor) -> Request:
+        """``actor`` asks for this view of PERSON's records."""
+        record = None if self.action is Action.LIST_RECORDS else self.record
+        return Request(actor, self.action, PERSON, record)
+
+
 def consent(
     institution: str,
     granted_at: datetime,
     *,
     ident: str = "consent-1",
     scopes: frozenset[Source] = frozenset({Source.EHR}),
-    expires_at: datetime | None = None,
-    revoked_at: datetime | None = None,
-    kind: ConsentKind = ConsentKind.INDEFINITE,
-    pid: str = PERSON,
+    ends: Ends = NEVER,
 ) -> SharingConsent:
-    return SharingConsent(ident, pid, institution, kind, scopes, granted_at, expires_at, revoked_at)
+    """PERSON's indefinite consent to ``institution``."""
+    return SharingConsent(
+        ident, PERSON, institution, ConsentKind.INDEFINITE, scopes, granted_at, *ends
+    )
 
 
 def cross_border(
@@ -135,10 +153,15 @@ def cross_border(
     ident: str = "auth-1",
     expires_at: datetime | None = None,
     revoked_at: datetime | None = None,
-    pid: str = PERSON,
 ) -> CrossBorderAuthorisation:
+    """PERSON's authorisation for ``institution``, expiring after 30 days by default."""
     return CrossBorderAuthorisation(
-        ident, pid, institution, issued_at, expires_at or issued_at + timedelta(days=30), revoked_at
+        ident,
+        PERSON,
+        institution,
+        issued_at,
+        expires_at or issued_at + timedelta(days=30),
+        revoked_at,
     )
 
 
@@ -231,6 +254,7 @@ known_records = st.builds(
     depositor_institution_id=st.none() | all_institutions,
 )
 
+probes = st.builds(Probe, st.sampled_from(VIEWS), known_records)
 actors = st.one_of(
     st.sampled_from([Actor.citizen(PERSON), Actor.citizen(OTHER_PERSON), Actor.citizen(CAREGIVER)]),
     st.sampled_from([Actor.caregiver(CAREGIVER), Actor.caregiver(SECOND_CAREGIVER)]),
@@ -311,113 +335,189 @@ _DELEGATORS = st.sampled_from([PERSON, PERSON, CAREGIVER])
 _CAREGIVERS = st.sampled_from([CAREGIVER, SECOND_CAREGIVER])
 
 
+class _Around:
+    """Draws for one :func:`facts_at`: instants around ``now``, and institutions and staff
+    that are ``near``'s own (the asker's) much of the time."""
+
+    def __init__(self, draw: st.DrawFn, now: datetime, near: Actor | None) -> None:
+        self.draw, self.now, self.near = draw, now, near
+        self.own = near.institution_id if near is not None else None
+
+    def hk_institution(self) -> str:
+        own = self.own
+        return own if own in HK_IDS and self.draw(_MOSTLY_OWN) else self.draw(_HK_INSTITUTION)
+
+    def ml_institution(self) -> str:
+        own = self.own
+        return own if own in MAINLAND_IDS and self.draw(_MOSTLY_OWN) else self.draw(_ML_INSTITUTION)
+
+    def hk_staff(self) -> tuple[str, str, str]:
+        near = self.near
+        mine = [s for s in HK_STAFF if near is not None and s[1] == near.professional_id]
+        prefer_own: bool = self.draw(_COIN)
+        return mine[0] if mine and prefer_own else self.draw(_HK_STAFF)
+
+    def start(self) -> datetime:
+        return self.now + self.draw(_START)
+
+    def end(self) -> datetime | None:
+        delta = self.draw(_END)
+        return None if delta is None else self.now + delta
+
+    def revoked(self) -> datetime | None:
+        delta = self.draw(_REVOKED)
+        return None if delta is None else self.now + delta
+
+    def must_end(self) -> datetime:
+        return self.now + (self.draw(_END) or timedelta(days=30))
+
+    def pick(self, options: list[Any]) -> Any:
+        return self.draw(st.sampled_from(options))
+
+    def how_many(self) -> range:
+        return range(self.draw(_HOW_MANY))
+
+
 @st.composite
 def facts_at(draw: st.DrawFn, policy: Policy, now: datetime, near: Actor | None = None) -> Facts:
     """Random facts about PERSON (and a little about others) with times around ``now``;
     about ``near``'s institution and professional half the time. Built from module-level
     strategies only: constructing strategies per draw is slow."""
-    own = near.institution_id if near is not None else None
-
-    def hk_institution() -> str:
-        return own if own in HK_IDS and draw(_MOSTLY_OWN) else draw(_HK_INSTITUTION)
-
-    def ml_institution() -> str:
-        return own if own in MAINLAND_IDS and draw(_MOSTLY_OWN) else draw(_ML_INSTITUTION)
-
-    def hk_staff() -> tuple[str, str, str]:
-        mine = [s for s in HK_STAFF if near is not None and s[1] == near.professional_id]
-        prefer_own: bool = draw(_COIN)
-        return mine[0] if mine and prefer_own else draw(_HK_STAFF)
-
-    def start() -> datetime:
-        return now + draw(_START)
-
-    def end() -> datetime | None:
-        delta = draw(_END)
-        return None if delta is None else now + delta
-
-    def revoked() -> datetime | None:
-        delta = draw(_REVOKED)
-        return None if delta is None else now + delta
-
-    def must_end() -> datetime:
-        return now + (draw(_END) or timedelta(days=30))
-
-    def pick(options: list[Any]) -> Any:
-        return draw(st.sampled_from(options))
-
-    consents = [
-        SharingConsent(
-            f"c{n + 1}", draw(_PID), hk_institution(), draw(_KINDS), draw(_SCOPES),
-            start(), end(), revoked(),
+    around = _Around(draw, now, near)
+    consents = _consents(around)
+    authorisations = _authorisations(around)
+    sessions = _sessions(around, authorisations)
+    grants = _grants(around, consents)
+    delegations = [
+        CaregiverDelegation(
+            f"d{n + 1}", draw(_DELEGATORS), draw(_CAREGIVERS), around.start(), around.end(),
+            around.revoked(),
         )
-        for n in range(draw(_HOW_MANY))
+        for n in around.how_many()
     ]  # fmt: skip
-    authorisations = [
-        CrossBorderAuthorisation(
-            f"a{n + 1}", draw(_PID), ml_institution(), start(), must_end(), revoked()
+    radiology = [
+        RadiologyAuthorisation(
+            f"r{n + 1}", draw(_PID), around.ml_institution(), around.start(), around.must_end(),
+            around.revoked(),
         )
-        for n in range(draw(_HOW_MANY))
-    ]
+        for n in range(draw(_FEW))
+    ]  # fmt: skip
+    emergencies = _emergencies(around)
+    _anchor(around, consents, authorisations, sessions)
+    return Facts(
+        policy,
+        _subject(around),
+        tuple(consents),
+        tuple(authorisations),
+        tuple(sessions),
+        tuple(radiology),
+        tuple(grants),
+        tuple(delegations),
+        tuple(emergencies),
+    )
+
+
+def _consents(around: _Around) -> list[SharingConsent]:
+    draw = around.draw
+    return [
+        SharingConsent(
+            f"c{n + 1}", draw(_PID), around.hk_institution(), draw(_KINDS), draw(_SCOPES),
+            around.start(), around.end(), around.revoked(),
+        )
+        for n in around.how_many()
+    ]  # fmt: skip
+
+
+def _authorisations(around: _Around) -> list[CrossBorderAuthorisation]:
+    draw = around.draw
+    return [
+        CrossBorderAuthorisation(
+            f"a{n + 1}", draw(_PID), around.ml_institution(), around.start(), around.must_end(),
+            around.revoked(),
+        )
+        for n in around.how_many()
+    ]  # fmt: skip
+
+
+def _sessions(
+    around: _Around, authorisations: list[CrossBorderAuthorisation]
+) -> list[ViewingSession]:
+    """Sessions mostly on the drawn authorisations, by the asker when it is a colleague."""
     sessions = []
-    for n in range(draw(_HOW_MANY)):
-        institution, professional, _ = draw(_ML_STAFF)
+    for n in around.how_many():
+        institution, professional, _ = around.draw(_ML_STAFF)
         authorisation_id = "a9"
         if authorisations:
-            a = pick(authorisations)
+            a = around.pick(authorisations)
             authorisation_id = a.id
-            colleagues = [s for s in MAINLAND_STAFF if s[0] == a.institution_id]
-            if near is not None and (near.institution_id, near.professional_id) in {
-                s[:2] for s in colleagues
-            }:
-                colleagues = [s for s in colleagues if s[1] == near.professional_id]
-            prefer_colleague: bool = draw(_MOSTLY_OWN)
+            colleagues = _colleagues(around.near, a.institution_id)
+            prefer_colleague: bool = around.draw(_MOSTLY_OWN)
             if colleagues and prefer_colleague:
-                institution, professional, _ = pick(colleagues)
-        opened = now + draw(_OPENED)
+                institution, professional, _ = around.pick(colleagues)
+        opened = around.now + around.draw(_OPENED)
         sessions.append(
             ViewingSession(
-                f"s{n + 1}", authorisation_id, institution, professional, opened, must_end(),
-                revoked(),
+                f"s{n + 1}", authorisation_id, institution, professional, opened,
+                around.must_end(), around.revoked(),
             )
         )  # fmt: skip
+    return sessions
+
+
+def _colleagues(near: Actor | None, institution: str) -> list[tuple[str, str, str]]:
+    """Mainland staff of ``institution``: only ``near`` if they are among them."""
+    colleagues = [s for s in MAINLAND_STAFF if s[0] == institution]
+    if near is not None and (near.institution_id, near.professional_id) in {
+        s[:2] for s in colleagues
+    }:
+        colleagues = [s for s in colleagues if s[1] == near.professional_id]
+    return colleagues
+
+
+def _grants(around: _Around, consents: list[SharingConsent]) -> list[RestrictedAccessGrant]:
+    """Grants mostly confirmed, under one of the institution's consents (or none, or a
+    consent that does not exist)."""
+    draw = around.draw
     grants = []
-    for n in range(draw(_HOW_MANY)):
-        institution, professional, _ = hk_staff()
+    for n in around.how_many():
+        institution, professional, _ = around.hk_staff()
         theirs = [c.id for c in consents if c.institution_id == institution]
-        confirmed = now + draw(st.timedeltas(timedelta(minutes=-40), timedelta(minutes=5)))
+        confirmed = around.now + draw(st.timedeltas(timedelta(minutes=-40), timedelta(minutes=5)))
         grants.append(
             RestrictedAccessGrant(
                 f"g{n + 1}", draw(_PID), institution, professional, draw(_CATEGORY_SETS),
-                pick([None, "c9", *theirs, *theirs]), confirmed if draw(_MOSTLY) else None,
-                must_end(),
+                around.pick([None, "c9", *theirs, *theirs]),
+                confirmed if draw(_MOSTLY) else None, around.must_end(),
             )
         )  # fmt: skip
-    delegations = [
-        CaregiverDelegation(
-            f"d{n + 1}", draw(_DELEGATORS), draw(_CAREGIVERS), start(), end(), revoked()
-        )
-        for n in range(draw(_HOW_MANY))
-    ]
-    radiology = [
-        RadiologyAuthorisation(
-            f"r{n + 1}", draw(_PID), ml_institution(), start(), must_end(), revoked()
-        )
-        for n in range(draw(_FEW))
-    ]
+    return grants
+
+
+def _emergencies(around: _Around) -> list[BreakGlassAccess]:
+    draw = around.draw
     emergencies = []
     for n in range(draw(_FEW)):
-        institution, professional, _ = hk_staff()
-        began = now + draw(st.timedeltas(timedelta(hours=-2), timedelta(minutes=5)))
+        institution, professional, _ = around.hk_staff()
+        began = around.now + draw(st.timedeltas(timedelta(hours=-2), timedelta(minutes=5)))
         emergencies.append(
             BreakGlassAccess(
                 f"b{n + 1}", draw(_PID), institution, professional, draw(_JUSTIFICATIONS),
-                began, must_end(),
+                began, around.must_end(),
             )
         )  # fmt: skip
-    # Anchors: most of the time the asker's own institution holds a plain, active consent
-    # (HK) or a usable authorisation and session (Mainland), that the tests then revoke,
-    # widen or move.
+    return emergencies
+
+
+def _anchor(
+    around: _Around,
+    consents: list[SharingConsent],
+    authorisations: list[CrossBorderAuthorisation],
+    sessions: list[ViewingSession],
+) -> None:
+    """Most of the time the asker's own institution holds a plain, active consent (HK) or
+    a usable authorisation and session (Mainland), that the tests then revoke, widen or
+    move."""
+    draw, now, own, near = around.draw, around.now, around.own, around.near
     anchored: bool = draw(_MOSTLY_OWN)
     if anchored and own in HK_IDS:
         consents.insert(
@@ -439,21 +539,15 @@ def facts_at(draw: st.DrawFn, policy: Policy, now: datetime, near: Actor | None 
                 "s0", "a0", own, near.professional_id, opened, opened + timedelta(hours=2)
             ),
         )
-    subject = None
-    if draw(_MOSTLY):
-        joined = now + draw(_JOINED) if draw(_MOSTLY) else None
-        subject = Person(draw(_SUBJECT_IDS), draw(_BIRTHS), joined)
-    return Facts(
-        policy,
-        subject,
-        tuple(consents),
-        tuple(authorisations),
-        tuple(sessions),
-        tuple(radiology),
-        tuple(grants),
-        tuple(delegations),
-        tuple(emergencies),
-    )
+
+
+def _subject(around: _Around) -> Person | None:
+    """PERSON (now and then someone else), mostly joined; now and then no one."""
+    draw = around.draw
+    if not draw(_MOSTLY):
+        return None
+    joined = around.now + draw(_JOINED) if draw(_MOSTLY) else None
+    return Person(draw(_SUBJECT_IDS), draw(_BIRTHS), joined)
 
 
 staff_actors = st.sampled_from(

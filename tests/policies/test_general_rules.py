@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import assume, given
@@ -46,6 +46,8 @@ from tests.policies.builders import (
     PERSON,
     PROPERTY,
     VIEWS,
+    Ends,
+    Probe,
     around,
     consent,
     cross_border,
@@ -57,10 +59,12 @@ from tests.policies.builders import (
     mainland_staff,
     maybe_offsets,
     person,
+    probes,
     record,
     requests,
     session_for,
     situations,
+    sources,
     staff_actors,
     utc,
     view,
@@ -120,12 +124,12 @@ Scenario = tuple[Request, Facts]
 
 
 def consent_revoked(policy: Policy, end: datetime) -> Scenario:
-    c = consent("hksh", end - timedelta(days=200), revoked_at=end)
+    c = consent("hksh", end - timedelta(days=200), ends=Ends(revoked_at=end))
     return view(hk_staff(2)), Facts(policy, person(), (c,))
 
 
 def consent_expired(policy: Policy, end: datetime) -> Scenario:
-    c = consent("hksh", end - timedelta(days=365), expires_at=end)
+    c = consent("hksh", end - timedelta(days=365), ends=Ends(expires_at=end))
     return view(hk_staff(2), Action.LIST_RECORDS), Facts(policy, person(), (c,))
 
 
@@ -500,27 +504,25 @@ def test_consent_to_one_gives_nothing_to_another(policy: Policy, data: st.DataOb
         assert not decision.allowed
 
 
+class ConsentGiven(NamedTuple):
+    institution: str
+    scopes: frozenset[Source]
+
+
 @for_each_policy
 @PROPERTY
 @given(
-    granted=st.sampled_from(HK_IDS),
+    given=st.builds(ConsentGiven, st.sampled_from(HK_IDS), st.frozensets(sources, min_size=1)),
     asker=st.sampled_from(HK_STAFF),
-    action=st.sampled_from(VIEWS),
-    probe=known_records,
-    scopes=st.frozensets(st.sampled_from(list(Source)), min_size=1),
+    probe=probes,
     now=instants(),
 )
 def test_a_consent_to_one_institution_gives_nothing_to_another(
-    policy: Policy,
-    granted: str,
-    asker: tuple[str, str, str],
-    action: Action,
-    probe: RecordRef,
-    scopes: frozenset[Source],
-    now: datetime,
+    policy: Policy, given: ConsentGiven, asker: tuple[str, str, str], probe: Probe, now: datetime
 ) -> None:
     """A consent (and OTP grants, even naming the same professional id) at ``granted``
     gives nothing to a professional asking for another institution."""
+    granted, scopes = given
     institution, professional, profession = asker
     assume(institution != granted)
     c = consent(granted, now - timedelta(days=1), scopes=scopes)
@@ -533,12 +535,13 @@ def test_a_consent_to_one_institution_gives_nothing_to_another(
     )  # fmt: skip
     facts = Facts(policy, person(), (c,), restricted_grants=grants)
     actor = Actor.hk_professional(institution, professional, profession)
-    request = Request(actor, action, PERSON, None if action is Action.LIST_RECORDS else probe)
+    request = probe.by(actor)
     if not policy.institutions[institution].implied_sharing:
         assert not decide(request, facts, now).allowed
     # ... while the same facts do open the record to the granted institution's staff.
     colleague = Actor.hk_professional(granted, professional, profession)
-    if action is Action.LIST_RECORDS or probe.source in scopes:
+    listed = probe.action is Action.LIST_RECORDS
+    if listed or probe.record.source in scopes:
         assert decide(dataclasses.replace(request, actor=colleague), facts, now).allowed
     # With its own consent, the asker sees its role's categories, never the grants'.
     own = consent(institution, now - timedelta(days=1), scopes=frozenset(Source), ident="c2")
@@ -547,7 +550,7 @@ def test_a_consent_to_one_institution_gives_nothing_to_another(
     listing = decide(Request(actor, Action.LIST_RECORDS, PERSON), facts, now)
     assert listing.obligations.categories == general
     decision = decide(request, facts, now)
-    assert decision.allowed == (probe.category in general or action is Action.LIST_RECORDS)
+    assert decision.allowed == (listed or probe.record.category in general)
 
 
 @for_each_policy
@@ -688,35 +691,36 @@ def test_notification_on_cross_border_list_and_hk_read() -> None:
 
 # --- bad input ---------------------------------------------------------------------------
 
-junk = st.text(max_size=12)
+
+class Junk(NamedTuple):
+    """Strings where a request names an institution, a profession, a category, a source."""
+
+    institution: str
+    profession: str
+    category: str
+    source: str
+
+
+junk_text = st.text(max_size=12)
 
 
 @for_each_policy
 @PROPERTY
 @given(
-    institution=junk,
-    profession=junk,
-    category=junk,
-    source=junk,
+    junk=st.builds(Junk, junk_text, junk_text, junk_text, junk_text),
     kind=st.sampled_from([ActorKind.HK_PROFESSIONAL, ActorKind.MAINLAND_PROFESSIONAL]),
     action=st.sampled_from(list(Action)),
     now=instants(),
 )
 def test_junk_in_a_request_is_a_deny_never_an_exception(
-    policy: Policy,
-    institution: str,
-    profession: str,
-    category: str,
-    source: str,
-    kind: ActorKind,
-    action: Action,
-    now: datetime,
+    policy: Policy, junk: Junk, kind: ActorKind, action: Action, now: datetime
 ) -> None:
-    actor = Actor(kind, None, institution, "someone", profession)
-    junk_record = RecordRef(category, source, date(2025, 1, 1), institution)
+    institution = junk.institution
+    actor = Actor(kind, None, institution, "someone", junk.profession)
+    junk_record = RecordRef(junk.category, junk.source, date(2025, 1, 1), institution)
     request = Request(actor, action, PERSON, record=junk_record, target_institution_id=institution)
     decision = decide(request, Facts(policy, person()), now)
-    if institution not in policy.institutions or profession not in policy.general_categories:
+    if institution not in policy.institutions or junk.profession not in policy.general_categories:
         assert not decision.allowed
     assert decide(
         Request(Actor.citizen(PERSON), action, PERSON, record=junk_record),

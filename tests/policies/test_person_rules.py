@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,10 +25,12 @@ from policies import (
 from tests.policies.builders import (
     BROAD,
     CAREGIVER,
+    NEVER,
     PERSON,
     PROPERTY,
     SECOND_CAREGIVER,
     VIEWS,
+    Ends,
     actions,
     facts_at,
     for_each_policy,
@@ -88,10 +91,21 @@ def test_the_person_cannot_deposit_an_ehr_or_radiology(policy: Policy) -> None:
         assert not decide(request, Facts(policy, person()), now).allowed
 
 
-def delegation(granted: datetime, **ends: datetime | None) -> CaregiverDelegation:
-    return CaregiverDelegation(
-        "d1", PERSON, CAREGIVER, granted, ends.get("expires_at"), ends.get("revoked_at")
-    )
+def delegation(granted: datetime, ends: Ends = NEVER) -> CaregiverDelegation:
+    """PERSON's delegation d1 to CAREGIVER."""
+    return CaregiverDelegation("d1", PERSON, CAREGIVER, granted, *ends)
+
+
+class Ending(NamedTuple):
+    """How a delegation granted 30 days before ``now`` ends: ``after`` that long, by
+    expiry or by revocation."""
+
+    revoked: bool
+    after: timedelta
+
+    def ends(self, granted: datetime) -> Ends:
+        end = granted + self.after
+        return Ends(revoked_at=end) if self.revoked else Ends(expires_at=end)
 
 
 def as_caregiver(request: Request, header: bool) -> Request:
@@ -104,30 +118,26 @@ def as_caregiver(request: Request, header: bool) -> Request:
 @for_each_policy
 @PROPERTY
 @given(
-    action=actions,
-    probe=st.none() | known_records,
+    own=st.builds(
+        Request, st.just(Actor.citizen(PERSON)), actions, st.just(PERSON), st.none() | known_records
+    ),
     now=instants(),
     header=st.booleans(),
-    lifetime=st.timedeltas(timedelta(microseconds=1), timedelta(days=800)),
-    how=st.sampled_from(["revoked_at", "expires_at"]),
+    ending=st.builds(
+        Ending, st.booleans(), st.timedeltas(timedelta(microseconds=1), timedelta(days=800))
+    ),
 )
 def test_caregiver_has_the_persons_rights_until_the_delegation_ends(
-    policy: Policy,
-    action: Action,
-    probe: RecordRef | None,
-    now: datetime,
-    header: bool,
-    lifetime: timedelta,
-    how: str,
+    policy: Policy, own: Request, now: datetime, header: bool, ending: Ending
 ) -> None:
+    """``own``: a request by the person; the caregiver makes the same one."""
+    action = own.action
     granted = now - timedelta(days=30)
-    end = granted + lifetime
-    facts = Facts(policy, person(), delegations=(delegation(granted, **{how: end}),))
-    own = Request(Actor.citizen(PERSON), action, PERSON, record=probe)
+    facts = Facts(policy, person(), delegations=(delegation(granted, ending.ends(granted)),))
     theirs = as_caregiver(own, header)
     by_owner = decide(own, facts, now)
     by_caregiver = decide(theirs, facts, now)
-    if now >= end:
+    if now >= granted + ending.after:
         assert not by_caregiver.allowed
     elif action is Action.MANAGE_CAREGIVERS:
         assert by_caregiver.reason is Reason.DELEGATION_CANNOT_DELEGATE

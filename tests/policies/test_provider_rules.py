@@ -28,6 +28,7 @@ from tests.policies.builders import (
     MICRO,
     PERSON,
     PROPERTY,
+    Ends,
     categories,
     consent,
     for_each_policy,
@@ -52,25 +53,20 @@ def staff(institution: str, profession: str, ident: str = "pro-1") -> Actor:
 @for_each_policy
 @PROPERTY
 @given(
-    profession=professions,
-    institution=private,
+    actor=st.builds(staff, private, professions),
     probe=known_records,
     scopes=st.frozensets(sources, min_size=1),
     now=instants(),
 )
 def test_role_scope_and_consent_decide_a_read(
-    policy: Policy,
-    profession: Profession,
-    institution: str,
-    probe: RecordRef,
-    scopes: frozenset[Source],
-    now: datetime,
+    policy: Policy, actor: Actor, probe: RecordRef, scopes: frozenset[Source], now: datetime
 ) -> None:
     """With an active consent: allowed iff the source is in its scopes and the category
     is general for the profession. Without: never."""
-    actor = staff(institution, profession)
-    c = consent(institution, now - timedelta(days=1), scopes=scopes)
-    expected = probe.source in scopes and probe.category in policy.general_categories[profession]
+    assert actor.institution_id is not None and actor.profession is not None
+    c = consent(actor.institution_id, now - timedelta(days=1), scopes=scopes)
+    general = policy.general_categories[actor.profession]
+    expected = probe.source in scopes and probe.category in general
     assert decide(view(actor, record=probe), Facts(policy, person(), (c,)), now).allowed == (
         expected
     )
@@ -117,15 +113,13 @@ def grant(
     categories: frozenset[Category],
     *,
     consent_id: str | None = "consent-1",
-    professional: str = "pro-1",
-    institution: str = "hksh",
     confirmed: datetime | None = NOW - timedelta(minutes=5),
     minutes: int = 30,
-    ident: str = "g1",
 ) -> RestrictedAccessGrant:
+    """Grant g1 to hksh's pro-1 for ``categories``, lasting ``minutes`` from confirmation."""
     expires = (confirmed or NOW) + timedelta(minutes=minutes)
     return RestrictedAccessGrant(
-        ident, PERSON, institution, professional, categories, consent_id, confirmed, expires
+        "g1", PERSON, "hksh", "pro-1", categories, consent_id, confirmed, expires
     )
 
 
@@ -149,8 +143,8 @@ def test_restricted_category_needs_a_confirmed_grant(
     # Unconfirmed (no OTP yet), someone else's, or another institution's: nothing.
     for other in (
         grant(covered, confirmed=None),
-        grant(covered, professional="pro-2"),
-        grant(covered, institution="matilda"),
+        dataclasses.replace(grant(covered), professional_id="pro-2"),
+        dataclasses.replace(grant(covered), institution_id="matilda"),
     ):
         facts = Facts(policy, person(), (c,), restricted_grants=(other,))
         assert decide(view(actor, record=probe), facts, NOW).allowed == (category in general)
@@ -173,7 +167,7 @@ def test_grant_under_a_revoked_consent_does_not_survive_a_new_consent(policy: Po
     """R8: a grant ends with the consent it was obtained under, even if a new consent
     is given later."""
     nurse = staff("hksh", "nurse")
-    old = consent("hksh", NOW - timedelta(days=9), revoked_at=NOW - timedelta(minutes=2))
+    old = consent("hksh", NOW - timedelta(days=9), ends=Ends(revoked_at=NOW - timedelta(minutes=2)))
     new = consent("hksh", NOW - timedelta(minutes=1), ident="consent-2")
     g = grant(frozenset({Category.RADIOLOGY_REPORT}), consent_id=old.id)
     facts = Facts(policy, person(), (old, new), restricted_grants=(g,))
@@ -187,7 +181,7 @@ def test_requesting_restricted_access_needs_consent(policy: Policy) -> None:
     nurse = staff("matilda", "nurse")
     request = Request(nurse, Action.REQUEST_RESTRICTED_ACCESS, PERSON)
     assert decide(request, Facts(policy, person()), NOW).reason is Reason.NO_SHARING_CONSENT
-    c = consent("matilda", NOW - timedelta(days=1), kind=ConsentKind.ONE_YEAR)
+    c = dataclasses.replace(consent("matilda", NOW - timedelta(days=1)), kind=ConsentKind.ONE_YEAR)
     decision = decide(request, Facts(policy, person(), (c,)), NOW)
     assert decision.allowed and decision.consent_id == c.id
 
@@ -195,8 +189,8 @@ def test_requesting_restricted_access_needs_consent(policy: Policy) -> None:
 @for_each_policy
 def test_consent_reasons(policy: Policy) -> None:
     doctor = staff("hksh", "doctor")
-    revoked = consent("hksh", NOW - timedelta(days=9), revoked_at=NOW)
-    expired = consent("hksh", NOW - timedelta(days=9), expires_at=NOW)
+    revoked = consent("hksh", NOW - timedelta(days=9), ends=Ends(revoked_at=NOW))
+    expired = consent("hksh", NOW - timedelta(days=9), ends=Ends(expires_at=NOW))
     future = consent("hksh", NOW + MICRO)
     for c, reason in (
         (revoked, Reason.CONSENT_REVOKED),

@@ -60,28 +60,26 @@ def deposit(index: int, category: str, source: str = Source.PERSONAL_FOLDER) -> 
 @for_each_policy
 @PROPERTY
 @given(
-    index=st.sampled_from(range(len(MAINLAND_STAFF))),
-    category=categories,
-    source=sources,
+    request=st.builds(deposit, st.sampled_from(range(len(MAINLAND_STAFF))), categories, sources),
     now=instants(datetime(2025, 12, 1), datetime(2027, 1, 1)),
     authorised=st.booleans(),
 )
 def test_who_may_deposit_what(
-    policy: Policy, index: int, category: Category, source: Source, now: datetime,
-    authorised: bool,
-) -> None:  # fmt: skip
-    institution = MAINLAND_STAFF[index][0]
+    policy: Policy, request: Request, now: datetime, authorised: bool
+) -> None:
+    institution, deposited = request.actor.institution_id, request.record
+    assert institution is not None and deposited is not None
     others = [d for d in DEPOSITORS if d != institution]
     auths = [authorisation(others[0], now - timedelta(days=1), "r0")]  # someone else's
     if authorised:
         auths.append(authorisation(institution, now - timedelta(days=1)))
     facts = Facts(policy, person(), radiology_authorisations=tuple(auths))
-    decision = decide(deposit(index, category, source), facts, now)
+    decision = decide(request, facts, now)
     assert decision.allowed == (
         institution in DEPOSITORS
         and now >= LAUNCH
-        and category in (Category.RADIOLOGY_REPORT, Category.RADIOLOGY_IMAGES)
-        and source == Source.PERSONAL_FOLDER
+        and deposited.category in (Category.RADIOLOGY_REPORT, Category.RADIOLOGY_IMAGES)
+        and deposited.source == Source.PERSONAL_FOLDER
         and authorised
     )
 
