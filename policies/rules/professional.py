@@ -4,8 +4,8 @@ deposit receipts (R5), which both regions' depositors read."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from policies.model import Decision, Facts, Obligations, Person, RecordRef, Request
 from policies.policy import Institution, Policy
@@ -13,11 +13,11 @@ from policies.rules.common import RECORD_ACTIONS, deny, record_problem, today
 from policies.vocabulary import Action, Category, Reason, Region
 
 
-@dataclass(frozen=True, slots=True)
-class RuleContext:
+class RuleContext(NamedTuple):
     """One professional's request at ``now``, as the gate found it: the subject
     ``person``, the asker's registered ``institution`` and the categories their
-    profession sees without a grant (``general``, R3)."""
+    profession sees without a grant (``general``, R3). A named tuple: immutable, and built
+    on every decision at the cost of one tuple."""
 
     request: Request
     facts: Facts

@@ -54,6 +54,8 @@ class Institution(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=80)
     name: str = Field(max_length=200)
     region: str = Field(max_length=20)
+    # When its admin or client credentials last changed (public: GET /v1/institutions/{id}).
+    credentials_changed_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
 
 
 class Professional(SQLModel, table=True):
@@ -62,6 +64,8 @@ class Professional(SQLModel, table=True):
     name: str = Field(max_length=200)
     profession: str = Field(max_length=60)
     created_at: datetime = Field(sa_column=_instant())
+    # Suspended by its institution's admin: refused from the next request on.
+    suspended_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
 
 
 class Record(SQLModel, table=True):
@@ -242,10 +246,13 @@ class Notification(SQLModel, table=True):
 
 
 class InstitutionCredential(SQLModel, table=True):
-    """An institution's OAuth client. The secret is stored argon2id-hashed."""
+    """An institution's OAuth client, stored argon2id-hashed. ``kind``: ``admin`` (the
+    institution's admin client: manages its professionals and client credentials, reads
+    no person's data) or ``client`` (mints its professionals' tokens)."""
 
     client_id: str = Field(primary_key=True, max_length=60)
     institution_id: str = Field(foreign_key="institution.id", index=True, max_length=80)
+    kind: str = Field(default="client", max_length=12)
     secret_hash: str = Field(max_length=200)
     created_at: datetime = Field(sa_column=_instant())
     revoked_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
@@ -258,3 +265,34 @@ class AttemptCounter(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=120)
     failures: int = 0
     locked_until: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    lockouts: int = 0  # locks so far: a login lock grows with each one
+
+
+class CredentialProposal(SQLModel, table=True):
+    """One operator's proposal to give an institution its (first or next) admin
+    credential; another operator approves it before it expires (four eyes, R9)."""
+
+    id: str = Field(primary_key=True, max_length=40)
+    institution_id: str = Field(foreign_key="institution.id", index=True, max_length=80)
+    proposed_by: str = Field(max_length=80)
+    proposed_at: datetime = Field(sa_column=_instant())
+    expires_at: datetime = Field(sa_column=_instant())
+    decided_by: str | None = Field(default=None, max_length=80)
+    decided_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    state: str = Field(default="pending", max_length=12)  # pending, approved, withdrawn
+
+
+class BreakGlassAccess(SQLModel, table=True):
+    """An emergency access (where the policy enables break-glass): a stated reason
+    (sealed), a short time box, notified at once and listed for the operator's review."""
+
+    person_id: str = Field(primary_key=True, foreign_key="person.id", max_length=40)
+    id: str = Field(primary_key=True, max_length=40)
+    institution_id: str = Field(max_length=80)
+    professional_id: str = Field(max_length=40)
+    justification_sealed: bytes = Field(sa_column=_sealed())
+    justification_length: int
+    started_at: datetime = Field(sa_column=_instant())
+    expires_at: datetime = Field(sa_column=_instant())
+    reviewed_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    reviewed_by: str | None = Field(default=None, max_length=80)
