@@ -22,6 +22,7 @@ from vault.access.judge import Ask, Caller
 from vault.access.usecase import Unusable, UseCase
 from vault.core.errors import NotFound
 from vault.core.ids import new_id
+from vault.store import facts
 from vault.store.tables import CaregiverDelegation, Person
 
 
@@ -32,12 +33,8 @@ class DelegationView:
 
 
 def delegation_view(row: CaregiverDelegation, now: datetime) -> DelegationView:
-    active = (
-        row.granted_at <= now
-        and (row.revoked_at is None or now < row.revoked_at)
-        and (row.expires_at is None or now < row.expires_at)
-    )
-    return DelegationView(row, active)
+    """The delegation and whether it is in force: the policy's own standing of it."""
+    return DelegationView(row, facts.delegation(row).active_at(now))
 
 
 class Caregivers(UseCase):

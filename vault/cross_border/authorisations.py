@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 from sqlmodel import Session, col, select
 
@@ -26,6 +26,7 @@ from vault.core.ids import new_id
 from vault.crypto.aad import CodeKind
 from vault.crypto.passwords import code_hash, new_code
 from vault.crypto.secrets import Secret
+from vault.store import facts
 from vault.store.tables import CrossBorderAuthorisation
 
 APPLICATION_CODE_LENGTH = 16  # x 5 bits = 80 bits
@@ -49,18 +50,12 @@ class IssuedCrossBorder:
 
 
 def cross_border_view(row: CrossBorderAuthorisation, now: datetime) -> CrossBorderView:
-    status: CrossBorderStatus
-    if row.revoked_at is not None and row.revoked_at <= now:
-        status = "revoked"
-    elif row.expires_at <= now:
-        status = "expired"
-    elif row.locked_at is not None:
-        status = "locked"
-    elif now < row.usable_from:
-        status = "pending"
-    else:
-        status = "active"
-    return CrossBorderView(row, status)
+    """The authorisation and where it stands: the policy's own standing of it (its
+    processing delay ends at ``usable_from``, stamped from the policy when issued)."""
+    standing = facts.cross_border_authorisation(row).status_at(
+        now, ready_at=row.usable_from, locked=row.locked_at is not None
+    )
+    return CrossBorderView(row, cast(CrossBorderStatus, str(standing)))
 
 
 class CrossBorderAuthorisations(UseCase):

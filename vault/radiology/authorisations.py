@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 from sqlmodel import Session, col, select
 
@@ -22,6 +22,7 @@ from vault.core.ids import new_id
 from vault.crypto.aad import CodeKind
 from vault.crypto.passwords import code_hash, new_code
 from vault.crypto.secrets import Secret
+from vault.store import facts
 from vault.store.tables import RadiologyAuthorisation
 
 RADIOLOGY_CODE_LENGTH = 24  # 120 bits
@@ -42,16 +43,9 @@ class IssuedRadiology:
 
 
 def radiology_view(row: RadiologyAuthorisation, now: datetime) -> RadiologyView:
-    status: RadiologyStatus
-    if row.revoked_at is not None and row.revoked_at <= now:
-        status = "revoked"
-    elif row.used_at is not None:
-        status = "used"
-    elif row.expires_at <= now:
-        status = "expired"
-    else:
-        status = "active"
-    return RadiologyView(row, status)
+    """The authorisation and where it stands: the policy's own standing of it."""
+    standing = facts.radiology_authorisation(row).status_at(now)
+    return RadiologyView(row, cast(RadiologyStatus, str(standing)))
 
 
 class RadiologyAuthorisations(UseCase):

@@ -28,11 +28,12 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from policies.vocabulary import Action, ConsentKind, Source
+from policies.vocabulary import Action, ConsentKind, Source, Standing
 from vault.access.codes import owned, owned_or_missing
 from vault.access.judge import Ask, Caller
 from vault.access.usecase import Conflict, UseCase
 from vault.core.ids import new_id
+from vault.store import facts
 from vault.store.tables import SharingConsent
 
 
@@ -47,12 +48,8 @@ class SharingConsentView:
 
 
 def sharing_view(row: SharingConsent, now: datetime) -> SharingConsentView:
-    active = (
-        row.granted_at <= now
-        and (row.revoked_at is None or now < row.revoked_at)
-        and (row.expires_at is None or now < row.expires_at)
-    )
-    return SharingConsentView(row, active)
+    """The consent and whether it is in force: the policy's own standing of it."""
+    return SharingConsentView(row, facts.sharing_consent(row).active_at(now))
 
 
 @dataclass(frozen=True)
@@ -183,7 +180,7 @@ class SharingConsents(UseCase):
             )
         )
         for old in held:
-            if sharing_view(old, now).active or now < old.granted_at:
+            if facts.sharing_consent(old).status_at(now) in (Standing.ACTIVE, Standing.NOT_YET):
                 old.revoked_at = now
                 session.add(old)
         row = SharingConsent(

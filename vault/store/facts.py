@@ -59,7 +59,7 @@ def load_facts(session: Session, policy: Policy, person_id: str) -> pm.Facts:
             pm.ViewingSession(*rest) for _, *rest in _facts(session, _SESSIONS, person_id)
         ),
         radiology_authorisations=tuple(
-            pm.RadiologyAuthorisation(r_id, pid, iid, issued, expires, revoked or used)
+            pm.RadiologyAuthorisation(r_id, pid, iid, issued, expires, revoked, used_at=used)
             for pid, r_id, iid, issued, expires, revoked, used in _facts(
                 session, _RADIOLOGY, person_id
             )
@@ -110,3 +110,43 @@ _DELEGATIONS = _columns(
     db.CaregiverDelegation,
     "person_id id caregiver_id granted_at expires_at revoked_at",
 )
+
+
+# --- one row as the policy's fact: so a view's standing is the policy's (``status_at``) ---
+
+
+def sharing_consent(row: db.SharingConsent) -> pm.SharingConsent:
+    return pm.SharingConsent(
+        row.id,
+        row.person_id,
+        row.institution_id,
+        ConsentKind(row.kind),
+        _sources(row.scopes),
+        row.granted_at,
+        row.expires_at,
+        row.revoked_at,
+    )
+
+
+def delegation(row: db.CaregiverDelegation) -> pm.CaregiverDelegation:
+    return pm.CaregiverDelegation(
+        row.id, row.person_id, row.caregiver_id, row.granted_at, row.expires_at, row.revoked_at
+    )
+
+
+def cross_border_authorisation(row: db.CrossBorderAuthorisation) -> pm.CrossBorderAuthorisation:
+    return pm.CrossBorderAuthorisation(
+        row.id, row.person_id, row.institution_id, row.issued_at, row.expires_at, row.revoked_at
+    )
+
+
+def radiology_authorisation(row: db.RadiologyAuthorisation) -> pm.RadiologyAuthorisation:
+    return pm.RadiologyAuthorisation(
+        row.id,
+        row.person_id,
+        row.institution_id,
+        row.issued_at,
+        row.expires_at,
+        row.revoked_at,
+        used_at=row.used_at,
+    )
