@@ -1,4 +1,4 @@
-"""``decide``: rules R1-R11 of DESIGN §2 as one pure function.
+"""``decide``: rules R1-R11 of docs/design.md#access-rules as one pure function.
 
 Deny by default: every path that does not end in an explicit allow is a deny, and every
 check on a path can only deny (any deny wins). ``decide`` reads no clock and does no I/O:
@@ -17,7 +17,7 @@ from policies.model import Decision, Facts, Request
 from policies.rules.break_glass import invoke_break_glass
 from policies.rules.common import deny
 from policies.rules.cross_border import mainland_open_session, mainland_view
-from policies.rules.operator import operator
+from policies.rules.operator import institution_admin, operator
 from policies.rules.person import caregiver, citizen
 from policies.rules.professional import Judge, Rule, own_receipt, professionals
 from policies.rules.provider import hk_deposit, hk_request_restricted, hk_view
@@ -61,4 +61,5 @@ _BY_ACTOR: dict[str, Judge] = {
     ActorKind.HK_PROFESSIONAL: professionals(Region.HONG_KONG, _HK_RULES),
     ActorKind.MAINLAND_PROFESSIONAL: professionals(Region.MAINLAND, _MAINLAND_RULES),
     ActorKind.OPERATOR: operator,
+    ActorKind.INSTITUTION_ADMIN: institution_admin,
 }

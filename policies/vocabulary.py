@@ -16,6 +16,7 @@ class ActorKind(StrEnum):
     CAREGIVER = "caregiver"
     HK_PROFESSIONAL = "hk_professional"
     MAINLAND_PROFESSIONAL = "mainland_professional"
+    INSTITUTION_ADMIN = "institution_admin"  # manages its own institution's staff, no data
     OPERATOR = "operator"
 
 
@@ -39,12 +40,16 @@ class Action(StrEnum):
     MANAGE_CAREGIVERS = "manage_caregivers"  # the person only: never a caregiver
     READ_ACCESS_LOG = "read_access_log"
     READ_NOTIFICATIONS = "read_notifications"
+    WITHDRAW = "withdraw"  # leave the vault: the person's data key is destroyed
+    LOG_IN = "log_in"  # a login on the person's account (decided by the password, audited)
     # Professionals' steps before reading
     REQUEST_RESTRICTED_ACCESS = "request_restricted_access"  # R3: ask for / confirm an OTP
     OPEN_VIEWING_SESSION = "open_viewing_session"  # R4: with request.authorisation_id
     INVOKE_BREAK_GLASS = "invoke_break_glass"  # emergency rule, when the policy enables it
     # Operator (R9)
-    MANAGE_REGISTRY = "manage_registry"  # persons, institutions, professionals, credentials
+    MANAGE_REGISTRY = "manage_registry"  # institutions' admin credentials (four eyes)
+    # Institution admin (R9: separation of duties)
+    MANAGE_INSTITUTION = "manage_institution"  # its own professionals and client credentials
     MANAGE_KEYS = "manage_keys"
     VERIFY_AUDIT = "verify_audit"
 
@@ -138,6 +143,7 @@ class Reason(StrEnum):
     OWN_DEPOSIT_RECEIPT = "own_deposit_receipt"
     BREAK_GLASS = "break_glass"
     OPERATOR = "operator"
+    INSTITUTION_ADMIN = "institution_admin"
     # Denied: request shape and registry
     DEFAULT_DENY = "default_deny"
     UNKNOWN_PERSON = "unknown_person"
@@ -183,5 +189,7 @@ class Reason(StrEnum):
     BREAK_GLASS_DISABLED = "break_glass_disabled"
     BREAK_GLASS_NOT_PERMITTED = "break_glass_not_permitted"
     JUSTIFICATION_TOO_SHORT = "justification_too_short"
-    # Denied: operators
+    # Denied: operators and institution admins
     OPERATOR_NO_CONTENT = "operator_no_content"
+    ADMIN_NO_CONTENT = "admin_no_content"
+    NOT_OWN_INSTITUTION = "not_own_institution"

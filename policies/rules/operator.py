@@ -1,4 +1,5 @@
-"""R9: operators manage the registry, the keys and the audit; they never see content."""
+"""R9: operators manage the registry, the keys and the audit; institution admins manage
+their own institution's professionals and client credentials. Neither ever sees content."""
 
 from __future__ import annotations
 
@@ -16,3 +17,16 @@ def operator(request: Request, facts: Facts, now: datetime) -> Decision:
     if request.action in _OPERATOR_ACTIONS:
         return Decision(True, Reason.OPERATOR, obligations=OPEN)
     return deny(Reason.OPERATOR_NO_CONTENT)
+
+
+def institution_admin(request: Request, facts: Facts, now: datetime) -> Decision:
+    """An institution's admin client manages its own institution, and nothing else: no
+    other institution, no person's data (R9: separation of duties)."""
+    if request.action is not Action.MANAGE_INSTITUTION:
+        return deny(Reason.ADMIN_NO_CONTENT)
+    institution = request.actor.institution_id
+    if institution is None or institution not in facts.policy.institutions:
+        return deny(Reason.UNKNOWN_INSTITUTION)
+    if request.target_institution_id != institution:
+        return deny(Reason.NOT_OWN_INSTITUTION)
+    return Decision(True, Reason.INSTITUTION_ADMIN, obligations=OPEN)

@@ -32,6 +32,7 @@ _PERSON_ACTIONS = frozenset(
         Action.MANAGE_CAREGIVERS,
         Action.READ_ACCESS_LOG,
         Action.READ_NOTIFICATIONS,
+        Action.WITHDRAW,
     }
 )
 _LAPSED_DELEGATION = {

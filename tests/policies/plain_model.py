@@ -1,4 +1,5 @@
-"""An independent, deliberately plain model of DESIGN §2, for checking ``decide``.
+"""An independent, deliberately plain model of the access rules
+(docs/design.md#access-rules), for checking ``decide``.
 
 Written from the rules, not from the engine: straight if-chains, lists instead of lookup
 tables, its own calendar arithmetic. It reads only the *data* of a policy (registry,
@@ -94,7 +95,7 @@ PERSON_ACTIONS = [
     "read_record", "list_records", "read_content", "add_to_folder", "read_deposit_receipt",
     "read_profile", "manage_consents", "grant_sharing_consent", "apply_cross_border",
     "grant_radiology_authorisation", "manage_caregivers", "read_access_log",
-    "read_notifications",
+    "read_notifications", "withdraw",
 ]  # fmt: skip
 RECORD_ACTIONS = [
     "read_record", "read_content", "deposit_record", "add_to_folder", "deposit_radiology",
@@ -117,6 +118,11 @@ def expected(request: Request, facts: Facts, now: datetime) -> Outcome:
         if request.action in ("manage_registry", "manage_keys", "verify_audit"):
             return Outcome(True)
         return DENY
+    if kind == "institution_admin":
+        own = request.actor.institution_id
+        known = own is not None and own in facts.policy.institutions
+        ok = request.action == "manage_institution" and known
+        return Outcome(True) if ok and request.target_institution_id == own else DENY
     if kind == "citizen" or kind == "caregiver":
         return person_side(request, facts, now, person)
     if kind == "hk_professional" or kind == "mainland_professional":
