@@ -14,8 +14,11 @@ from api.routes import (
     auth,
     cross_border,
     dicomweb,
+    institutions,
     me,
+    onboarding,
     operator,
+    persons,
     radiology,
     records,
     restricted,
@@ -65,7 +68,21 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     observability.install(app)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, refusals included
     app.include_router(observability.router)
-    for module in (auth, operator, me, records, restricted, cross_border, radiology, tus, dicomweb):
+    app.include_router(institutions.public_router)
+    for module in (
+        auth,
+        persons,
+        institutions,
+        onboarding,
+        operator,
+        me,
+        records,
+        restricted,
+        cross_border,
+        radiology,
+        tus,
+        dicomweb,
+    ):
         app.include_router(module.router)
 
     return app

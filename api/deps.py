@@ -1,9 +1,10 @@
 """Typed dependencies: who is calling, and the services they may use.
 
-Guards are dependencies (``CitizenCaller``, ``ProfessionalCaller``, ``OperatorCaller``);
-handlers stay short and never parse tokens themselves. The guards are ``async``: they do
-no blocking I/O (a professional is read from the database once per process, in the
-thread pool), so they run on the event loop instead of costing a thread hop each.
+Guards are dependencies (``CitizenCaller``, ``ProfessionalCaller``, ``AdminCaller``,
+``OperatorCaller``); handlers stay short and never parse tokens themselves. Most guards
+are ``async``: they do no blocking I/O, so they run on the event loop. The professional's
+guard reads the professional on every request (in the thread pool), so that a suspension
+is refused at once, in every worker.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
+from sqlmodel import col
 
 from api.observability import current_request_id
 from api.problems import Problem
@@ -21,6 +24,7 @@ from policies.model import Actor
 from policies.vocabulary import ActorKind, Region
 from vault.access.judge import Caller
 from vault.store.engine import reading
+from vault.store.statements import Prepared
 from vault.store.tables import Professional
 
 _UNAUTHORISED = {"WWW-Authenticate": 'Bearer realm="crossvault"'}
@@ -80,48 +84,59 @@ def subject_of(caller: Caller) -> str:
     return caller.acting_for or caller.actor.person_id or ""
 
 
-def _load_professional(services: Services, professional_id: str) -> Professional | None:
+# The professional a token names, read on every request: a suspension by the institution
+# (or a credential revoked) is refused from the very next request, in every worker.
+_PROFESSIONAL = Prepared(
+    sa_select(
+        col(Professional.institution_id),
+        col(Professional.profession),
+        col(Professional.suspended_at),
+    ).where(col(Professional.id) == bindparam("id"))
+)
+
+
+def _professional(services: Services, claims: Claims) -> tuple[str, str]:
+    """(institution, profession) of the token's professional, if they may act."""
     with reading(services.vault.engine) as session:
-        row = session.get(Professional, professional_id)
-        if row is not None:
-            session.expunge(row)  # keeps its loaded attributes after the session
-            services.professionals.put(professional_id, row)
-        return row
+        row = _PROFESSIONAL.first(session, {"id": claims.subject})
+    if row is None or row[0] != claims.institution_id or row[2] is not None:
+        raise _unauthorised("The token's professional is unknown or suspended.")
+    return row[0], row[1]
 
 
-async def _professional(services: Services, claims: Claims) -> Professional:
-    row = services.professionals.get(claims.subject)
-    if row is None:
-        row = await run_in_threadpool(_load_professional, services, claims.subject)
-    if row is None or row.institution_id != claims.institution_id:
-        raise _unauthorised("The token's professional is unknown.")
-    return row
-
-
-async def professional_caller(request: Request, services: ServicesDep, claims: ClaimsDep) -> Caller:
+def professional_caller(request: Request, services: ServicesDep, claims: ClaimsDep) -> Caller:
     """An institution's professional; HK or Mainland by the institution's region (R7:
     the token is bound to one institution)."""
     if claims.role != "professional" or claims.institution_id is None:
         raise _wrong_role()
-    professional = await _professional(services, claims)
-    institution = services.policy.institutions.get(professional.institution_id)
+    institution_id, profession = _professional(services, claims)
+    institution = services.policy.institutions.get(institution_id)
     mainland = institution is not None and institution.region is Region.MAINLAND
     kind = ActorKind.MAINLAND_PROFESSIONAL if mainland else ActorKind.HK_PROFESSIONAL
     actor = Actor(
         kind,
-        institution_id=professional.institution_id,
-        professional_id=professional.id,
-        profession=professional.profession,
+        institution_id=institution_id,
+        professional_id=claims.subject,
+        profession=profession,
     )
     return Caller(actor, request_id=_request_id(request))
+
+
+async def admin_caller(request: Request, claims: ClaimsDep) -> Caller:
+    """An institution's admin client (manages its own institution, reads nothing)."""
+    if claims.role != "institution_admin" or claims.institution_id is None:
+        raise _wrong_role()
+    actor = Actor(ActorKind.INSTITUTION_ADMIN, institution_id=claims.institution_id)
+    return Caller(actor, request_id=_request_id(request), client_id=claims.subject)
 
 
 async def operator_caller(request: Request, claims: ClaimsDep) -> Caller:
     if claims.role != "operator":
         raise _wrong_role()
-    return Caller(Actor.operator(), request_id=_request_id(request))
+    return Caller(Actor.operator(), request_id=_request_id(request), client_id=claims.subject)
 
 
 CitizenCaller = Annotated[Caller, Depends(citizen_caller)]
 ProfessionalCaller = Annotated[Caller, Depends(professional_caller)]
+AdminCaller = Annotated[Caller, Depends(admin_caller)]
 OperatorCaller = Annotated[Caller, Depends(operator_caller)]

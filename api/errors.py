@@ -37,6 +37,8 @@ from vault.radiology.dicom import DicomProblem
 from vault.radiology.ingest import ContentProblem, FileTooLarge
 from vault.radiology.refusals import RadiologyRefused
 from vault.radiology.uploads import UploadBusy, UploadTooLong
+from vault.registry.logins import LoginRefused, LoginThrottled
+from vault.registry.onboarding import FourEyes
 from vault.restricted.requests import AlreadyConfirmed, InvalidOtp, OtpExpired
 
 log = logging.getLogger("crossvault.api")
@@ -117,6 +119,13 @@ def _locked_out(exc: VaultError, now: datetime) -> Problem:
     if exc.until is not None:
         headers = {"Retry-After": str(max(1, math.ceil((exc.until - now).total_seconds())))}
     return Problem(423, "locked_out", "Locked out", str(exc), headers=headers)
+
+
+def _login_throttled(exc: VaultError, now: datetime) -> Problem:
+    """Too many failed logins: 429, whether or not the account exists."""
+    assert isinstance(exc, LoginThrottled)
+    wait = max(1, math.ceil((exc.until - now).total_seconds()))
+    return Problem(429, exc.code, "Too many attempts", str(exc), headers={"Retry-After": str(wait)})
 
 
 def _file_too_large(exc: VaultError, now: datetime) -> Problem:
@@ -276,6 +285,9 @@ ANSWERS: dict[type[VaultError], Answer] = {
     PersonErased: _not_found,
     DecryptionFailed: answer(500, "Integrity failure", _INTEGRITY),
     Refused: _refused,
+    FourEyes: answer(403, "Four eyes required", "Another operator must approve a proposal."),
+    LoginRefused: answer(400, "Invalid credentials", "The credentials were not accepted."),
+    LoginThrottled: _login_throttled,
     Denied: answer(403, "Forbidden", "This action is not permitted.", code="forbidden"),
     KeyringError: answer(503, "Keyring unavailable", NO_DETAIL),
     Conflict: answer(409, "Conflict"),

@@ -58,6 +58,9 @@ class InstitutionPublic(BaseModel):
     implied_sharing: bool
     designated_on: date | None
     radiology_depositor_from: date | None
+    credentials_changed_at: datetime | None = Field(
+        default=None, description="When its admin or client credentials last changed."
+    )
 
 
 MAX_ADVANCE_SECONDS = 100 * 366 * 86400  # a century: the simulated clock's whole range

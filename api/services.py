@@ -7,7 +7,6 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from api.lru import Lru
 from api.observability import count_decision
 from api.tokens import TokenAuthority
 from policies.policy_file import Policy, default_policy_path, load_policy
@@ -16,7 +15,6 @@ from vault.core.settings import Settings
 from vault.crypto.secrets import Secret
 from vault.records.reading import Records
 from vault.runtime.opening import Vault
-from vault.store.tables import Professional
 
 OPERATOR_CLIENT_ID = "operator"
 OPERATOR_SECRET_FILE = "operator-secret"
@@ -31,17 +29,28 @@ class Services:
     records: Records
     tokens: TokenAuthority
     operator_secret: Secret[str]
-    # Professionals are never changed once registered, so each process remembers them.
-    professionals: Lru[str, Professional] = field(default_factory=lambda: Lru(4096))
+    operators: dict[str, Secret[str]] = field(default_factory=dict)  # every operator client
 
     @classmethod
     def build(cls, settings: Settings, vault: Vault) -> Services:
         policy = load_policy(settings.policy or default_policy_path())
         judge = Judge(vault, policy, on_decision=count_decision)
         tokens = TokenAuthority(vault.keyring.signing_key_pem(), vault.keyring.signing_kid())
-        return cls(
-            settings, vault, policy, judge, Records(judge), tokens, operator_secret(settings)
-        )
+        bootstrap = operator_secret(settings)
+        operators = {OPERATOR_CLIENT_ID: bootstrap, **operator_clients(settings)}
+        return cls(settings, vault, policy, judge, Records(judge), tokens, bootstrap, operators)
+
+
+DEMO_SECOND_OPERATOR = ("demo-operator-2", "demo-operator-secret-2")
+
+
+def operator_clients(settings: Settings) -> dict[str, Secret[str]]:
+    """The operators besides ``operator`` (``CROSSVAULT_OPERATORS``); in demo mode also a
+    documented second one, so the four-eyes onboarding can be shown."""
+    clients = {cid: Secret(secret) for cid, secret in settings.operators.items()}
+    if settings.demo:
+        clients.setdefault(DEMO_SECOND_OPERATOR[0], Secret(DEMO_SECOND_OPERATOR[1]))
+    return clients
 
 
 def operator_secret(settings: Settings) -> Secret[str]:

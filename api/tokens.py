@@ -26,8 +26,8 @@ AUDIENCE = "crossvault-api"
 ALGORITHM = "ES256"
 LIFETIME = timedelta(minutes=15)
 LEEWAY_SECONDS = 5
-Role = Literal["citizen", "professional", "operator"]
-ROLES: tuple[Role, ...] = ("citizen", "professional", "operator")
+Role = Literal["citizen", "professional", "institution_admin", "operator"]
+ROLES: tuple[Role, ...] = ("citizen", "professional", "institution_admin", "operator")
 
 
 VERIFIED_CACHE_SIZE = 4096
@@ -164,7 +164,7 @@ def _checked_claims(payload: dict[str, Any], now: datetime) -> Claims:
     institution = payload.get("inst")
     if role not in ROLES or not isinstance(subject, str) or not isinstance(jti, str):
         raise InvalidToken
-    if role == "professional" and not isinstance(institution, str):
+    if role in ("professional", "institution_admin") and not isinstance(institution, str):
         raise InvalidToken
     return Claims(
         subject,

@@ -42,6 +42,7 @@ class Action(StrEnum):
     READ_NOTIFICATIONS = "read_notifications"
     WITHDRAW = "withdraw"  # leave the vault: the person's data key is destroyed
     LOG_IN = "log_in"  # a login on the person's account (decided by the password, audited)
+    REGISTER = "register"  # a person registers themselves (audited; no one decides it)
     # Professionals' steps before reading
     REQUEST_RESTRICTED_ACCESS = "request_restricted_access"  # R3: ask for / confirm an OTP
     OPEN_VIEWING_SESSION = "open_viewing_session"  # R4: with request.authorisation_id

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form
-from pydantic import BaseModel
-from sqlmodel import Session
+from fastapi import APIRouter, Form, Request
+from pydantic import BaseModel, Field
 
 from api.deps import ServicesDep
 from api.problems import Problem
-from api.services import OPERATOR_CLIENT_ID, Services
+from api.services import Services
 from api.tokens import LIFETIME, Role
-from vault.registry.institutions import authenticate_client
-from vault.registry.persons import authenticate_person
-from vault.store.tables import Professional
+from policies.vocabulary import ActorKind
+from vault.registry.institutions import ADMIN, authenticate_client, professional_of
+from vault.registry.logins import Login, Logins
+from vault.registry.persons import authenticate_person, registered_person
 
 router = APIRouter(tags=["auth"])
 TOKEN_FORM_EXAMPLES = {
@@ -67,8 +68,31 @@ class TokenResponse(BaseModel):
     }
 
 
+class TokenForm(BaseModel):
+    """The token request (form-encoded, RFC 6749)."""
+
+    grant_type: Literal["password", "client_credentials"] = Field(
+        description="`password` for a citizen; `client_credentials` for a client."
+    )
+    username: str | None = Field(default=None, max_length=64, description="A citizen's id.")
+    password: str | None = Field(default=None, max_length=256, description="Their password.")
+    client_id: str | None = Field(default=None, max_length=64, description="A client's id.")
+    client_secret: str | None = Field(
+        default=None, max_length=256, description="The client's secret."
+    )
+    professional_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="With an institution's client credentials: the professional the token acts as.",
+    )
+
+
 def _invalid(code: str = "invalid_grant") -> Problem:
     return Problem(400, code, "Invalid credentials", "The credentials were not accepted.")
+
+
+def _missing(field: str) -> Problem:
+    return Problem(400, "invalid_request", "Invalid request", f"{field} is required.", field=field)
 
 
 def _issue(
@@ -78,6 +102,10 @@ def _issue(
         subject=subject, role=role, institution_id=institution_id, now=services.vault.clock.now()
     )
     return TokenResponse(access_token=token, expires_in=int(LIFETIME.total_seconds()), role=role)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
 
 
 @router.post(
@@ -91,45 +119,72 @@ def _issue(
     },
 )
 def token(
-    services: ServicesDep,
-    grant_type: Annotated[Literal["password", "client_credentials"], Form()],
-    username: Annotated[str | None, Form(max_length=64)] = None,
-    password: Annotated[str | None, Form(max_length=256)] = None,
-    client_id: Annotated[str | None, Form(max_length=64)] = None,
-    client_secret: Annotated[str | None, Form(max_length=256)] = None,
-    professional_id: Annotated[str | None, Form(max_length=64)] = None,
+    request: Request, services: ServicesDep, form: Annotated[TokenForm, Form()]
 ) -> TokenResponse:
     """``grant_type=password``: a citizen (username = person id). ``client_credentials``:
-    an institution's client plus ``professional_id``, or the ``operator`` client."""
-    if grant_type == "password":
-        if not username or not password:
+    an institution's client plus ``professional_id``, its admin client, or an operator.
+    Failed logins are throttled per account and per address (429 with ``Retry-After``)."""
+    logins = Logins(services.judge)
+    address = _address(request)
+    if form.grant_type == "password":
+        if not form.username or not form.password:
             raise _invalid()
-        with Session(services.vault.engine) as session:
-            person = authenticate_person(session, username, password)
-        if person is None:
-            raise _invalid()
-        return _issue(services, person.id, "citizen")
-    if not client_id or not client_secret:
+        return _citizen_token(
+            services, logins, Login(ActorKind.CITIZEN, form.username, address), form.password
+        )
+    if not form.client_id or not form.client_secret:
         raise _invalid("invalid_client")
-    if client_id == OPERATOR_CLIENT_ID:
-        expected = services.operator_secret.reveal().encode()
-        if not hmac.compare_digest(expected, client_secret.encode()):
-            raise _invalid("invalid_client")
-        return _issue(services, OPERATOR_CLIENT_ID, "operator")
-    return _professional_token(services, client_id, client_secret, professional_id)
+    if form.client_id in services.operators:
+        return _operator_token(services, logins, form.client_id, form.client_secret, address)
+    return _client_token(services, logins, form, address)
 
 
-def _professional_token(
-    services: Services, client_id: str, client_secret: str, professional_id: str | None
+def _citizen_token(
+    services: Services, logins: Logins, login: Login, password: str
 ) -> TokenResponse:
-    with Session(services.vault.engine) as session:
-        institution_id = authenticate_client(session, client_id, client_secret)
-        professional = session.get(Professional, professional_id) if professional_id else None
-    if institution_id is None:
-        raise _invalid("invalid_client")
-    if professional is None or professional.institution_id != institution_id:
+    person_id = registered_person(services.vault.engine, login.name)
+    login = replace(login, person_id=person_id)
+    person = logins.attempt(
+        login, lambda: authenticate_person(services.vault.engine, login.name, password)
+    )
+    return _issue(services, person.id, "citizen")
+
+
+def _operator_token(
+    services: Services, logins: Logins, client_id: str, secret: str, address: str
+) -> TokenResponse:
+    expected = services.operators[client_id].reveal().encode()
+    login = Login(ActorKind.OPERATOR, client_id, address, refusal_code="invalid_client")
+    logins.attempt(
+        login, lambda: client_id if hmac.compare_digest(expected, secret.encode()) else None
+    )
+    return _issue(services, client_id, "operator")
+
+
+def _client_token(
+    services: Services, logins: Logins, form: TokenForm, address: str
+) -> TokenResponse:
+    assert form.client_id is not None and form.client_secret is not None
+    login = Login(
+        ActorKind.INSTITUTION_ADMIN, form.client_id, address, refusal_code="invalid_client"
+    )
+    engine, secret = services.vault.engine, form.client_secret
+    client = logins.attempt(login, lambda: authenticate_client(engine, login.name, secret))
+    if client.kind == ADMIN:
+        if form.professional_id is not None:
+            raise Problem(
+                400,
+                "invalid_request",
+                "Invalid request",
+                "An admin client acts as itself: send no professional_id.",
+                field="professional_id",
+            )
+        return _issue(services, client.client_id, "institution_admin", client.institution_id)
+    if not form.professional_id:
+        raise _missing("professional_id")
+    if not professional_of(engine, form.professional_id, client.institution_id):
         raise _invalid()
-    return _issue(services, professional.id, "professional", institution_id)
+    return _issue(services, form.professional_id, "professional", client.institution_id)
 
 
 @router.get("/.well-known/jwks.json", summary="The token signing keys (JWKS)")

@@ -1,11 +1,12 @@
-"""Operator endpoints: the registry, keys, the audit log and the simulated clock (R9:
-none of them returns record content, codes or passcodes)."""
+"""Operator endpoints: keys, the audit log and the simulated clock (R9: none of them
+returns record content, codes or passcodes). Institutions' admin credentials, the one part
+of the registry operators hold, take two of them: :mod:`api.routes.onboarding`."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter
 from sqlmodel import Session
 
 from api.deps import OperatorCaller, ServicesDep
@@ -14,20 +15,13 @@ from api.schemas import (
     AuditVerification,
     ClockSet,
     ClockState,
-    Created,
-    CredentialsCreated,
-    InstitutionPublic,
-    PersonCreate,
-    ProfessionalCreate,
     RotationResult,
 )
 from policies.vocabulary import Action
-from vault.access.judge import Ask, Caller, Occasion
+from vault.access.judge import Ask, Caller
 from vault.core.clock import SimulatedClock
 from vault.core.errors import Denied
 from vault.keys.rotation import retire_unused_versions, rotate
-from vault.registry.institutions import issue_credentials, register_professional
-from vault.registry.persons import NewPerson, register_person
 from vault.store.audit import verify_chain
 from vault.store.engine import transaction
 
@@ -46,67 +40,6 @@ def _permit(services: ServicesDep, caller: Caller, action: Action, resource: str
         )
     if not decision.allowed:
         raise Denied(str(action))
-
-
-@router.post("/v1/persons", status_code=status.HTTP_201_CREATED, response_model=Created)
-def create_person(body: PersonCreate, services: ServicesDep, caller: OperatorCaller) -> Created:
-    """Register a person (joined to eHealth unless ``joined`` is false)."""
-    now = services.judge.now()
-    with transaction(services.vault.engine) as session:
-        new = NewPerson(body.name, body.date_of_birth, body.joined)
-        person = register_person(session, services.vault.keys, new, body.password, now=now)
-        ask = Ask(Action.MANAGE_REGISTRY, person.id, resource_id=person.id)
-        services.judge.record_event(session, Occasion(caller, ask, now), "operator", allowed=True)
-    return Created(id=person.id)
-
-
-@router.get("/v1/institutions", response_model=list[InstitutionPublic])
-def list_institutions(services: ServicesDep) -> list[InstitutionPublic]:
-    """The public registry: every institution, with designation dates."""
-    return [
-        InstitutionPublic(
-            id=i.id,
-            name=i.name,
-            region=str(i.region),
-            kind=str(i.kind),
-            implied_sharing=i.implied_sharing,
-            designated_on=i.designated_on,
-            radiology_depositor_from=i.radiology_depositor_from,
-        )
-        for i in services.policy.institutions.values()
-    ]
-
-
-@router.post(
-    "/v1/institutions/{iid}/credentials",
-    status_code=status.HTTP_201_CREATED,
-    response_model=CredentialsCreated,
-)
-def create_credentials(
-    iid: str, services: ServicesDep, caller: OperatorCaller
-) -> CredentialsCreated:
-    """A new OAuth client for the institution. The secret is shown only in this response."""
-    _permit(services, caller, Action.MANAGE_REGISTRY, iid)
-    with transaction(services.vault.engine) as session:
-        client_id, secret = issue_credentials(session, iid, now=services.judge.now())
-    return CredentialsCreated(client_id=client_id, client_secret=secret)
-
-
-@router.post(
-    "/v1/institutions/{iid}/professionals",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Created,
-)
-def create_professional(
-    iid: str, body: ProfessionalCreate, services: ServicesDep, caller: OperatorCaller
-) -> Created:
-    """Register a professional (with a profession) at the institution."""
-    _permit(services, caller, Action.MANAGE_REGISTRY, iid)
-    with transaction(services.vault.engine) as session:
-        row = register_professional(
-            session, iid, name=body.name, profession=str(body.profession), now=services.judge.now()
-        )
-    return Created(id=row.id)
 
 
 @router.post("/v1/admin/keys/rotate", response_model=RotationResult)

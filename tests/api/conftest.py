@@ -16,6 +16,12 @@ from fastapi import FastAPI
 from api.app import create_app
 from tests.support.databases import DatabaseKind, module_database
 from tests.support.http import bearer, client, serving
+from tests.support.institutions import (
+    SECOND_OPERATOR,
+    SECOND_OPERATOR_SECRET,
+    Institutions,
+    operator_headers,
+)
 from vault.core.clock import SimulatedClock
 from vault.core.settings import Settings
 from vault.runtime.opening import Vault, provision
@@ -32,15 +38,29 @@ class World:
     http: httpx.Client
     vault: Vault
     operator: dict[str, str] = field(default_factory=dict)
-    _credentials: dict[str, tuple[str, str]] = field(default_factory=dict)
+    second_operator: dict[str, str] = field(default_factory=dict)
+    institutions: Institutions | None = None
 
     def log_in_operator(self) -> None:
-        """A fresh operator token (e.g. after the simulated clock moved past the old one)."""
-        self.operator = bearer(
-            self.token(
-                grant_type="client_credentials", client_id="operator", client_secret=OPERATOR_SECRET
+        """Fresh tokens for both operators (e.g. after the simulated clock moved past the
+        old ones)."""
+        self.operator = operator_headers(self.http, "operator", OPERATOR_SECRET)
+        self.second_operator = operator_headers(self.http, SECOND_OPERATOR, SECOND_OPERATOR_SECRET)
+        if self.institutions is None:
+            self.institutions = Institutions(
+                self.http,
+                ("operator", OPERATOR_SECRET),
+                (SECOND_OPERATOR, SECOND_OPERATOR_SECRET),
             )
-        )
+
+    @property
+    def registry(self) -> Institutions:
+        assert self.institutions is not None, "log_in_operator first"
+        return self.institutions
+
+    def admin(self, institution_id: str) -> dict[str, str]:
+        """The institution's admin token (onboarded by both operators the first time)."""
+        return self.registry.admin(institution_id)
 
     def token(self, **form: str) -> str:
         response = self.http.post("/v1/auth/token", data=form)
@@ -54,7 +74,6 @@ class World:
         """Create a person; returns (person id, their auth headers)."""
         response = self.http.post(
             "/v1/persons",
-            headers=self.operator,
             json={"name": name, "date_of_birth": dob, "password": PASSWORD, "joined": joined},
         )
         assert response.status_code == 201, response.text
@@ -62,28 +81,9 @@ class World:
         return pid, bearer(self.token(grant_type="password", username=pid, password=PASSWORD))
 
     def professional(self, institution_id: str, profession: str = "doctor") -> dict[str, str]:
-        """Create a professional at the institution; returns their auth headers."""
-        if institution_id not in self._credentials:
-            r = self.http.post(
-                f"/v1/institutions/{institution_id}/credentials", headers=self.operator
-            )
-            assert r.status_code == 201, r.text
-            self._credentials[institution_id] = (r.json()["client_id"], r.json()["client_secret"])
-        r = self.http.post(
-            f"/v1/institutions/{institution_id}/professionals",
-            headers=self.operator,
-            json={"name": "Dr Test", "profession": profession},
-        )
-        assert r.status_code == 201, r.text
-        client_id, secret = self._credentials[institution_id]
-        return bearer(
-            self.token(
-                grant_type="client_credentials",
-                client_id=client_id,
-                client_secret=secret,
-                professional_id=r.json()["id"],
-            )
-        )
+        """Create a professional at the institution (through its admin client); returns
+        their auth headers."""
+        return self.registry.professional(institution_id, profession)
 
     def grant_everything(self, me: dict[str, str]) -> dict[str, str]:
         """For the person behind ``me``: a one-year HKSH sharing consent and HKU-SZ
@@ -138,6 +138,7 @@ def api_settings(tmp_path: Path, migrated_database_url: str) -> Settings:
         data_dir=tmp_path / "data",
         database_url=migrated_database_url,
         operator_secret=OPERATOR_SECRET,
+        operators={SECOND_OPERATOR: SECOND_OPERATOR_SECRET},
         clock="simulated",
     )
 
@@ -180,6 +181,7 @@ def module_world(
             data_dir=base / "data",
             database_url=url,
             operator_secret=OPERATOR_SECRET,
+            operators={SECOND_OPERATOR: SECOND_OPERATOR_SECRET},
             clock="simulated",
         )
         with served_world(settings, prepare=prepare) as (world, app):

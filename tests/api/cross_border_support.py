@@ -61,23 +61,9 @@ class Staff:
 
 
 def staff(world: World, institution_id: str, profession: str = "doctor") -> Staff:
-    credentials = world.http.post(
-        f"/v1/institutions/{institution_id}/credentials", headers=world.operator
-    )
-    assert credentials.status_code == 201, credentials.text
-    made = world.http.post(
-        f"/v1/institutions/{institution_id}/professionals",
-        headers=world.operator,
-        json={"name": "Dr Test", "profession": profession},
-    )
-    assert made.status_code == 201, made.text
-    return Staff(
-        world,
-        made.json()["id"],
-        institution_id,
-        credentials.json()["client_id"],
-        credentials.json()["client_secret"],
-    )
+    client_id, secret = world.registry.client(institution_id)
+    professional_id = world.registry.professional_id(institution_id, profession)
+    return Staff(world, professional_id, institution_id, client_id, secret)
 
 
 def citizen(world: World, pid: str) -> dict[str, str]:
@@ -202,7 +188,10 @@ def audit_trail(world: World, *, person_id: str | None = None) -> list[AuditEntr
 
 
 def reasons(world: World, *, person_id: str | None = None, since_seq: int = 0) -> list[str]:
-    return [e.reason for e in audit_trail(world, person_id=person_id) if e.seq > since_seq]
+    """The reasons of the access decisions after `since_seq` (logins left out: every
+    request here logs in afresh)."""
+    trail = audit_trail(world, person_id=person_id)
+    return [e.reason for e in trail if e.seq > since_seq and e.action != "log_in"]
 
 
 def last_seq(world: World) -> int:

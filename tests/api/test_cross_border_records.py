@@ -55,7 +55,18 @@ def test_a_session_sees_exactly_the_last_three_years_by_hong_kong_date(world: Wo
     too_old = _deposit(world, pid, ha, "2023-03-01")
     first_day = _deposit(world, pid, ha, "2023-03-02", content="first day in")
     today = _deposit(world, pid, ha, "2026-03-02", category="medication")
-    tomorrow = _deposit(world, pid, ha, "2026-03-03")
+    tomorrow = world.http.post(
+        f"/v1/patients/{pid}/records",
+        headers=ha.headers(),
+        json={
+            "category": "lab_report",
+            "clinical_date": "2026-03-03",
+            "title": "tomorrow",
+            "content": "not yet",
+            "content_type": "text/plain",
+        },
+    )
+    assert tomorrow.status_code == 422 and tomorrow.json()["code"] == "clinical_date_in_future"
     folder = world.http.post(
         "/v1/me/folder",
         headers=citizen(world, pid),
@@ -77,7 +88,7 @@ def test_a_session_sees_exactly_the_last_three_years_by_hong_kong_date(world: Wo
 
     missing = doctor.get(f"{SESSIONS}/{sid}/records/{MISSING}")
     assert missing.status_code == 404
-    for hidden in (too_old, tomorrow, folder.json()["id"]):
+    for hidden in (too_old, folder.json()["id"]):
         for suffix in ("", "/content"):
             answer = doctor.get(f"{SESSIONS}/{sid}/records/{hidden}{suffix}")
             assert answer.status_code == 404 and answer.content == missing.content

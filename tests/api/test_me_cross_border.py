@@ -19,7 +19,7 @@ from vault.core.clock import SimulatedClock
 from vault.core.errors import NotFound
 from vault.core.ids import new_id
 from vault.records.reading import RecordQuery, Records
-from vault.registry.institutions import register_professional
+from vault.registry.institutions import NewProfessional, add_professional
 from vault.store.engine import transaction
 from vault.store.tables import ViewingSession
 
@@ -220,9 +220,7 @@ def test_revocation_ends_viewing_sessions_at_once(world: World) -> None:
     now = world.vault.clock.now()
     session_id = new_id()
     with transaction(world.vault.engine) as session:
-        doctor = register_professional(
-            session, "hku_sz", name="Dr Li", profession="doctor", now=now
-        )
+        doctor = add_professional(session, "hku_sz", NewProfessional("Dr Li", "doctor"), now=now)
         session.add(
             ViewingSession(
                 id=session_id,

@@ -55,14 +55,9 @@ class AccessModel(RuleBasedStateMachine):
             self.deposit(days_ago)
 
     def _register(self, iid: str) -> None:
-        w = self.world
-        creds = w.http.post(f"/v1/institutions/{iid}/credentials", headers=w.operator).json()
-        prof = w.http.post(
-            f"/v1/institutions/{iid}/professionals",
-            headers=w.operator,
-            json={"name": "Dr Model", "profession": "doctor"},
-        ).json()
-        self.credentials[iid] = (creds["client_id"], creds["client_secret"], prof["id"])
+        registry = self.world.registry
+        client_id, secret = registry.client(iid)
+        self.credentials[iid] = (client_id, secret, registry.professional_id(iid))
 
     def _now(self) -> datetime:
         return self.world.vault.clock.now()

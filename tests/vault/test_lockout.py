@@ -15,6 +15,10 @@ from vault.store.engine import transaction
 
 LOCK = timedelta(minutes=10)
 THREE = Throttle("test_scope", Limit(3, LOCK))
+LOGIN = Throttle(
+    "test_login",
+    Limit(3, LOCK, growth=2, longest=timedelta(minutes=25), forgiven_by_success=True),
+)
 
 
 def _fail(
@@ -24,9 +28,11 @@ def _fail(
         return throttle.fail(session, key, NOW + at)
 
 
-def _succeed(vault: Vault, key: str = "pro-1", *, at: timedelta = timedelta(0)) -> None:
+def _succeed(
+    vault: Vault, key: str = "pro-1", *, at: timedelta = timedelta(0), throttle: Throttle = THREE
+) -> None:
     with transaction(vault.engine) as session:
-        THREE.succeed(session, key, NOW + at)
+        throttle.succeed(session, key, NOW + at)
 
 
 def _locked_until(
@@ -70,19 +76,48 @@ def test_counting_starts_afresh_when_a_lock_ends(vault: Vault) -> None:
     assert _fail(vault, at=after) == NOW + after + LOCK
 
 
-def test_a_success_clears_the_count_but_not_a_lock_in_force(vault: Vault) -> None:
-    _fail(vault)
-    _fail(vault)
-    _succeed(vault)
-    assert _failures(vault) == 0
-    assert _fail(vault) is None  # two more are allowed again
+def test_a_success_forgives_login_failures_but_not_a_lock_in_force(vault: Vault) -> None:
+    _fail(vault, throttle=LOGIN)
+    _fail(vault, throttle=LOGIN)
+    _succeed(vault, throttle=LOGIN)
+    assert _failures(vault, throttle=LOGIN) == 0
+    assert _fail(vault, throttle=LOGIN) is None  # two more are allowed again
     for _ in range(2):
-        _fail(vault, "pro-2")
-    assert _fail(vault, "pro-2") is not None
-    _succeed(vault, "pro-2", at=timedelta(minutes=1))
-    assert _locked_until(vault, "pro-2", at=timedelta(minutes=1)) == NOW + LOCK
-    _succeed(vault, "pro-2", at=LOCK)  # once the lock is over, a success clears it
-    assert _failures(vault, "pro-2") == 0
+        _fail(vault, "pro-2", throttle=LOGIN)
+    assert _fail(vault, "pro-2", throttle=LOGIN) is not None
+    _succeed(vault, "pro-2", at=timedelta(minutes=1), throttle=LOGIN)
+    with Session(vault.engine) as session:
+        assert LOGIN.locked_until(session, "pro-2", NOW + timedelta(minutes=1)) == NOW + LOCK
+    _succeed(vault, "pro-2", at=LOCK, throttle=LOGIN)  # once the lock is over, it is forgiven
+    assert _failures(vault, "pro-2", throttle=LOGIN) == 0
+
+
+def test_a_success_does_not_wash_away_wrong_codes(vault: Vault) -> None:
+    """Code guessing: two wrong codes, the professional's own valid pair, one more wrong
+    code — locked (a success between wrong guesses resets nothing)."""
+    _fail(vault)
+    _fail(vault, at=timedelta(seconds=1))
+    _succeed(vault, at=timedelta(seconds=2))
+    assert _fail(vault, at=timedelta(seconds=3)) == NOW + timedelta(seconds=3) + LOCK
+
+
+def test_failures_are_counted_within_the_window(vault: Vault) -> None:
+    _fail(vault)
+    _fail(vault, at=timedelta(minutes=1))
+    assert _fail(vault, at=LOCK + timedelta(seconds=1)) is None  # the first two are old
+    assert _failures(vault) == 1
+
+
+def test_each_login_lock_lasts_longer_up_to_the_longest(vault: Vault) -> None:
+    at = timedelta(0)
+    lengths = []
+    for _ in range(4):
+        for _ in range(3):
+            locked = _fail(vault, at=at, throttle=LOGIN)
+        assert locked is not None
+        lengths.append(locked - (NOW + at))
+        at = locked - NOW + timedelta(seconds=1)
+    assert lengths == [LOCK, 2 * LOCK, timedelta(minutes=25), timedelta(minutes=25)]
 
 
 def test_keys_and_scopes_count_separately(vault: Vault) -> None:

@@ -34,19 +34,21 @@ _INSERT_NOTIFICATION = Prepared(insert(Notification))
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated party. ``acting_for``: the person a caregiver acts for."""
+    """The authenticated party. ``acting_for``: the person a caregiver acts for;
+    ``client_id``: the operator's or institution admin's own client (their identity)."""
 
     actor: Actor
     acting_for: str | None = None
     request_id: str | None = None
+    client_id: str | None = None
 
     @property
     def actor_id(self) -> str:
         a = self.actor
         if a.kind in (ActorKind.CITIZEN, ActorKind.CAREGIVER):
             return a.person_id or ""
-        if a.kind is ActorKind.OPERATOR:
-            return "operator"
+        if a.kind in (ActorKind.OPERATOR, ActorKind.INSTITUTION_ADMIN):
+            return self.client_id or str(a.kind)
         return a.professional_id or ""
 
 

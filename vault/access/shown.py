@@ -49,6 +49,14 @@ EVENTS = {
     "otp_locked_out": "locked_out",
     "client_locked_out": "locked_out",
     "operator": "operator",
+    "logged_in": "logged_in",
+    "registered": "registered",
+    "wrong_password": "invalid_grant",
+    "login_locked": "too_many_attempts",
+    "login_locked_out": "too_many_attempts",
+    "no_session": "not_found",
+    "no_such_deposit": "not_found",
+    "integrity_failure": "integrity_failure",
 }
 
 

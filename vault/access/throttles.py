@@ -10,7 +10,8 @@ Guessable secrets (cross-border passcodes, restricted-access OTPs) are protected
   :class:`~vault.store.tables.AttemptCounter` (e.g. per professional, per institution) and,
   at the limit, locks that key until ``locked_until``.
 
-A client counter is cleared by a success and starts afresh when its lock ends. Every
+A client counter counts the failures within a window and starts afresh when its lock
+ends; only where its limit says so (logins) does a success clear it. Every
 update happens in the caller's transaction, so it commits together with the audit entry
 of the failure it counts (and survives the refusal that follows).
 """
@@ -43,14 +44,33 @@ class LockedOut(VaultError):
 
 @dataclass(frozen=True)
 class Limit:
-    """``failures`` failed attempts lock the key for ``lock_for``."""
+    """``failures`` failed attempts within ``window`` lock the key for ``lock_for``.
+
+    ``growth``: each later lock of the same key lasts that many times longer (up to
+    ``longest``). ``forgiven_by_success``: a success clears the count (a login: the count
+    is of *consecutive* failures). Left ``False`` for code guessing, where a professional's
+    own valid code pair must not wash away the wrong ones tried in between.
+    """
 
     failures: int
     lock_for: timedelta
+    window: timedelta | None = None  # None: as long as ``lock_for``
+    growth: float = 1.0
+    longest: timedelta | None = None
+    forgiven_by_success: bool = False
 
     def __post_init__(self) -> None:
-        if self.failures < 1 or self.lock_for <= timedelta(0):
+        if self.failures < 1 or self.lock_for <= timedelta(0) or self.growth < 1:
             raise ValueError("a limit needs at least one failure and a positive lock time")
+
+    def lock_length(self, lockouts: int) -> timedelta:
+        """How long the key's ``lockouts``-th earlier lock makes the next one last."""
+        length = self.lock_for * (self.growth ** min(lockouts, 30))
+        return min(length, self.longest) if self.longest is not None else length
+
+    @property
+    def counting_window(self) -> timedelta:
+        return self.window if self.window is not None else self.lock_for
 
 
 @dataclass(frozen=True)
@@ -70,24 +90,29 @@ class Throttle:
     def fail(self, session: Session, key: str, now: datetime) -> datetime | None:
         """Count one failure. Returns the lock's end if this failure locked the key."""
         row = _counter_for_update(session, self.scope, key)
-        if row.locked_until is not None and row.locked_until <= now:
-            row.failures, row.locked_until = 0, None  # the last lock ended: start afresh
+        ended = row.locked_until is not None and row.locked_until <= now
+        stale = row.window_start is None or row.window_start + self.limit.counting_window <= now
+        if ended or (row.locked_until is None and stale):
+            row.failures, row.locked_until, row.window_start = 0, None, now  # start afresh
         row.failures += 1
         locked = None
         if row.locked_until is None and row.failures >= self.limit.failures:
-            row.locked_until = locked = now + self.limit.lock_for
+            row.locked_until = locked = now + self.limit.lock_length(row.lockouts)
+            row.lockouts += 1
         session.add(row)
         session.flush()
         return locked
 
     def succeed(self, session: Session, key: str, now: datetime) -> None:
-        """A success clears the key's failures and any lock that has ended (a lock still
-        in force is left alone)."""
+        """A success forgives the key's failures and its earlier locks, if the limit says
+        so (a lock still in force is left alone)."""
+        if not self.limit.forgiven_by_success:
+            return
         row = session.get(AttemptCounter, (self.scope, key))
         if row is None or (row.locked_until is not None and row.locked_until > now):
             return
-        if row.failures or row.locked_until is not None:
-            row.failures, row.locked_until = 0, None
+        if row.failures or row.locked_until is not None or row.lockouts:
+            row.failures, row.locked_until, row.lockouts = 0, None, 0
             session.add(row)
             session.flush()
 
@@ -106,7 +131,7 @@ def _counter_for_update(session: Session, scope: str, key: str) -> AttemptCounte
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.exec(
         insert(AttemptCounter)
-        .values(scope=scope, key=key, failures=0)
+        .values(scope=scope, key=key, failures=0, lockouts=0)
         .on_conflict_do_nothing(index_elements=["scope", "key"])
     )
     return session.exec(

@@ -11,6 +11,7 @@
 | ``CROSSVAULT_CLOCK`` | ``system`` (or ``simulated``) |
 | ``CROSSVAULT_RADIOLOGY_MAX_FILE_BYTES`` | 4 GiB: the largest file a radiology deposit takes |
 | ``CROSSVAULT_METRICS_TOKEN`` | unset: ``/metrics`` only for the operator's token |
+| ``CROSSVAULT_OPERATORS`` | ``{}``: more operators, ``{"client id": "secret"}`` (JSON) |
 
 Settings fail closed (see :class:`Settings`): a bad value is a one-line
 :class:`ConfigurationError` at construction, before anything is opened or written.
@@ -79,6 +80,9 @@ class Settings(BaseSettings):
     clock: Literal["system", "simulated"] = "system"
     radiology_max_file_bytes: int = Field(default=DEFAULT_RADIOLOGY_MAX_FILE_BYTES, gt=0)
     metrics_token: str | None = None
+    # Operators besides ``operator`` (CROSSVAULT_OPERATOR_SECRET): {client id: secret}, as
+    # JSON. Giving an institution its admin credential takes two of them (R9: four eyes).
+    operators: dict[str, str] = Field(default_factory=dict)
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -94,6 +98,13 @@ class Settings(BaseSettings):
             _refuse_placeholder(self.operator_secret)
         if not self.demo and self.metrics_token is not None:
             _refuse_placeholder(self.metrics_token, "CROSSVAULT_METRICS_TOKEN")
+        for client_id, secret in self.operators.items():
+            if not re.fullmatch(r"[A-Za-z0-9._-]{1,60}", client_id):
+                raise ConfigurationError(
+                    "CROSSVAULT_OPERATORS: client ids are 1-60 of A-Z a-z 0-9 . _ -"
+                )
+            if not self.demo:
+                _refuse_placeholder(secret, "CROSSVAULT_OPERATORS")
         return self
 
     @property

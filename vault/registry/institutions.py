@@ -1,18 +1,31 @@
-"""The registry of institutions: synced from the policy file, their professionals and
-their client credentials."""
+"""The registry of institutions: synced from the policy file, their professionals and their
+credentials — the rows, and the one way to check a credential.
+
+Who may change them is decided elsewhere (R9, separation of duties): an institution's own
+admin client manages its professionals and client credentials
+(:mod:`vault.registry.staff`); operators only give an institution its admin credential,
+two of them together (:mod:`vault.registry.onboarding`). Every change stamps the
+institution's ``credentials_changed_at``, which the public registry shows.
+"""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from policies.policy_file import Policy
 from vault.core.errors import NotFound
 from vault.core.ids import new_id
 from vault.crypto.passwords import hash_password, verify_password
+from vault.store.engine import reading
 from vault.store.tables import Institution, InstitutionCredential, Professional
+
+ADMIN = "admin"  # an institution's admin client: manages its staff, reads nothing
+CLIENT = "client"  # mints tokens for the institution's professionals
 
 
 def sync_institutions(session: Session, policy: Policy) -> int:
@@ -26,22 +39,27 @@ def sync_institutions(session: Session, policy: Policy) -> int:
     return len(policy.institutions)
 
 
-def register_professional(
-    session: Session,
-    institution_id: str,
-    *,
-    name: str,
-    profession: str,
-    now: datetime,
-    professional_id: str | None = None,
+@dataclass(frozen=True)
+class NewProfessional:
+    """A professional an institution registers: a name and a profession (the role that
+    decides which categories they see, R3)."""
+
+    name: str
+    profession: str
+    professional_id: str | None = None
+
+
+def add_professional(
+    session: Session, institution_id: str, new: NewProfessional, *, now: datetime
 ) -> Professional:
+    """The row of a new professional of ``institution_id`` (in the caller's transaction)."""
     if session.get(Institution, institution_id) is None:
         raise NotFound("institution not found")
     row = Professional(
-        id=professional_id or new_id(),
+        id=new.professional_id or new_id(),
         institution_id=institution_id,
-        name=name,
-        profession=profession,
+        name=new.name,
+        profession=new.profession,
         created_at=now,
     )
     session.add(row)
@@ -49,35 +67,93 @@ def register_professional(
     return row
 
 
-def issue_credentials(
-    session: Session,
-    institution_id: str,
-    *,
-    now: datetime,
-    client_id: str | None = None,
-    client_secret: str | None = None,
-) -> tuple[str, str]:
-    """A new client id and secret for the institution; the secret is shown once."""
-    if session.get(Institution, institution_id) is None:
+@dataclass(frozen=True)
+class NewCredential:
+    """A credential about to be stored: its kind, its id and its secret already hashed
+    (argon2id runs before the write transaction, never inside it)."""
+
+    institution_id: str
+    kind: str
+    client_id: str
+    secret_hash: str
+
+    @classmethod
+    def made(
+        cls, institution_id: str, kind: str, client_id: str | None = None, secret: str | None = None
+    ) -> tuple[NewCredential, str]:
+        """A new credential and its secret (shown once)."""
+        secret = secret or secrets.token_urlsafe(32)
+        cid = (
+            client_id
+            or f"{institution_id}-{'admin-' if kind == ADMIN else ''}{secrets.token_hex(4)}"
+        )
+        return cls(institution_id, kind, cid, hash_password(secret)), secret
+
+
+def store_credential(session: Session, new: NewCredential, *, now: datetime) -> None:
+    """Store ``new``; a new admin credential replaces (revokes) the institution's others."""
+    institution = session.get(Institution, new.institution_id)
+    if institution is None:
         raise NotFound("institution not found")
-    cid = client_id or f"{institution_id}-{secrets.token_hex(4)}"
-    secret = client_secret or secrets.token_urlsafe(32)
+    if new.kind == ADMIN:
+        for old in _credentials(session, new.institution_id, ADMIN):
+            old.revoked_at = now
+            session.add(old)
     session.add(
         InstitutionCredential(
-            client_id=cid,
-            institution_id=institution_id,
-            secret_hash=hash_password(secret),
+            client_id=new.client_id,
+            institution_id=new.institution_id,
+            kind=new.kind,
+            secret_hash=new.secret_hash,
             created_at=now,
         )
     )
+    institution.credentials_changed_at = now
+    session.add(institution)
     session.flush()
-    return cid, secret
 
 
-def authenticate_client(session: Session, client_id: str, client_secret: str) -> str | None:
-    """The institution id for a valid, unrevoked credential; ``None`` otherwise."""
-    row = session.get(InstitutionCredential, client_id)
-    valid = verify_password(row.secret_hash if row else None, client_secret)
-    if not valid or row is None or row.revoked_at is not None:
+def _credentials(session: Session, institution_id: str, kind: str) -> list[InstitutionCredential]:
+    return list(
+        session.exec(
+            select(InstitutionCredential).where(
+                InstitutionCredential.institution_id == institution_id,
+                InstitutionCredential.kind == kind,
+                col(InstitutionCredential.revoked_at).is_(None),
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    """Who a valid credential belongs to."""
+
+    client_id: str
+    institution_id: str
+    kind: str
+
+
+def authenticate_client(
+    engine: Engine, client_id: str, client_secret: str
+) -> ClientIdentity | None:
+    """The identity of a valid, unrevoked credential; ``None`` otherwise — the same work
+    (one argon2id verification) whether or not the client exists, in a read-only snapshot
+    so no write lock is held while argon2id runs."""
+    with reading(engine) as session:
+        row = session.get(InstitutionCredential, client_id)
+        stored = row.secret_hash if row is not None else None
+        identity = (
+            None if row is None else ClientIdentity(row.client_id, row.institution_id, row.kind)
+        )
+        revoked = row is not None and row.revoked_at is not None
+    if not verify_password(stored, client_secret) or identity is None or revoked:
         return None
-    return row.institution_id
+    return identity
+
+
+def professional_of(engine: Engine, professional_id: str, institution_id: str) -> bool:
+    """Is ``professional_id`` one of the institution's professionals, not suspended?"""
+    with reading(engine) as session:
+        row = session.get(Professional, professional_id)
+        return row is not None and row.institution_id == institution_id and not row.suspended_at

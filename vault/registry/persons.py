@@ -3,15 +3,23 @@ authenticated by password (argon2id, the same work whether or not the person exi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from policies.dates import hk_date
+from policies.model import Actor
+from policies.vocabulary import Action
+from vault.access.judge import Ask, Caller, Occasion
+from vault.access.usecase import Unusable, UseCase
 from vault.core.ids import new_id
 from vault.crypto import aad
 from vault.crypto.passwords import hash_password, verify_password
+from vault.crypto.secrets import Secret
 from vault.keys.datakeys import DataKeys
+from vault.store.engine import reading
 from vault.store.tables import Person
 
 
@@ -60,9 +68,46 @@ def register_person(
     return create_person(session, keys, new, password_hash=hash_password(password), now=now)
 
 
-def authenticate_person(session: Session, person_id: str, password: str) -> Person | None:
-    person = session.get(Person, person_id)
+def registered_person(engine: Engine, person_id: str) -> str | None:
+    """``person_id`` if it names a registered person who has not withdrawn."""
+    with reading(engine) as session:
+        person = session.get(Person, person_id)
+        return person_id if person is not None and person.erased_at is None else None
+
+
+def authenticate_person(engine: Engine, person_id: str, password: str) -> Person | None:
+    """The person if ``password`` is theirs; ``None`` otherwise — the same work (one
+    argon2id verification) whether or not they exist, in a read-only snapshot: no write
+    lock is held while argon2id runs."""
+    with reading(engine) as session:
+        person = session.get(Person, person_id)
+        if person is not None:
+            session.expunge(person)
     valid = verify_password(person.password_hash if person else None, password)
     if not valid or person is None or person.erased_at is not None:
         return None
     return person
+
+
+class Registration(UseCase):
+    """A person registers themselves — as in the eHealth app — choosing their own
+    password: no operator ever knows it (R9: no operator path to a person's records)."""
+
+    def register(self, new: NewPerson, password: Secret[str]) -> Person:
+        """A new person, joined unless ``new.joined`` is false; audited on their chain."""
+        if new.date_of_birth > hk_date(self.judge.now()):
+            raise Unusable("date_of_birth_in_future", "date_of_birth lies after today.")
+        password_hash = hash_password(password.reveal())  # argon2id before the write lock
+        pid = new.person_id or new_id()
+        new = replace(new, person_id=pid)
+
+        def work(session: Session, now: datetime) -> Person:
+            person = create_person(
+                session, self.vault.keys, new, password_hash=password_hash, now=now
+            )
+            caller = Caller(Actor.citizen(pid))
+            ask = Ask(Action.REGISTER, pid, resource_id=pid)
+            self.judge.record_event(session, Occasion(caller, ask, now), "registered", allowed=True)
+            return person
+
+        return self.transact(work)

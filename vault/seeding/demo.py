@@ -13,9 +13,17 @@ from datetime import date, datetime
 
 from sqlmodel import Session
 
+from vault.crypto.passwords import hash_password
 from vault.records.sealed import NewRecord, add_record
-from vault.registry.institutions import issue_credentials, register_professional
-from vault.registry.persons import NewPerson, register_person
+from vault.registry.institutions import (
+    ADMIN,
+    CLIENT,
+    NewCredential,
+    NewProfessional,
+    add_professional,
+    store_credential,
+)
+from vault.registry.persons import NewPerson, create_person
 from vault.runtime.opening import Vault
 from vault.store.engine import transaction
 from vault.store.tables import InstitutionCredential, Person, Professional
@@ -49,10 +57,12 @@ PROFESSIONALS = (
     DemoProfessional("demo-hkusz-doctor", "hku_sz", "Dr Zhang Wei", "doctor"),
     DemoProfessional("demo-clifford-doctor", "guangdong_clifford", "Dr Li Na", "doctor"),
 )
-CREDENTIALS = {
-    iid: (f"demo-{iid}", f"demo-secret-{iid}")
-    for iid in ("ha", "hksh", "hku_sz", "guangdong_clifford")
-}
+ONBOARDED = ("ha", "hksh", "hku_sz", "guangdong_clifford")
+# The institutions' client credentials (their professionals' tokens) and, because the
+# seeded institutions are already onboarded, their admin clients (R9: an institution
+# manages its own staff).
+CREDENTIALS = {iid: (f"demo-{iid}", f"demo-secret-{iid}") for iid in ONBOARDED}
+ADMIN_CREDENTIALS = {iid: (f"demo-admin-{iid}", f"demo-admin-secret-{iid}") for iid in ONBOARDED}
 HA_RECORDS = (  # (category, clinical date, title, content)
     (
         "diagnosis_procedure",
@@ -76,38 +86,42 @@ def seed(vault: Vault, *, now: datetime) -> bool:
     with Session(vault.engine) as session:
         if session.get(Person, PEOPLE[0].id) is not None:
             return False
+    hashes = {p.id: hash_password(p.password) for p in PEOPLE}  # argon2id before the lock
+    credentials = [
+        NewCredential.made(iid, kind, client_id, secret)[0]
+        for kind, table in ((CLIENT, CREDENTIALS), (ADMIN, ADMIN_CREDENTIALS))
+        for iid, (client_id, secret) in table.items()
+    ]
     with transaction(vault.engine) as session:
         for p in PEOPLE:
             new = NewPerson(p.name, p.date_of_birth, joined=True, person_id=p.id)
-            register_person(session, vault.keys, new, p.password, now=now)
-        for iid, (client_id, secret) in CREDENTIALS.items():
-            if session.get(InstitutionCredential, client_id) is None:
-                issue_credentials(session, iid, now=now, client_id=client_id, client_secret=secret)
+            create_person(session, vault.keys, new, password_hash=hashes[p.id], now=now)
+        for credential in credentials:
+            if session.get(InstitutionCredential, credential.client_id) is None:
+                store_credential(session, credential, now=now)
         for d in PROFESSIONALS:
             if session.get(Professional, d.id) is None:
-                register_professional(
-                    session,
-                    d.institution_id,
-                    name=d.name,
-                    profession=d.profession,
-                    now=now,
-                    professional_id=d.id,
-                )
-        for category, clinical, title, content in HA_RECORDS:
-            add_record(
-                session,
-                vault.keys,
-                PEOPLE[0].id,
-                NewRecord(
-                    category=category,
-                    source="ehr",
-                    clinical_date=clinical,
-                    title=title,
-                    content=content.encode(),
-                    content_type="text/plain",
-                    depositor_institution_id="ha",
-                    depositor_professional_id="demo-ha-doctor",
-                ),
-                now=now,
-            )
+                new_professional = NewProfessional(d.name, d.profession, d.id)
+                add_professional(session, d.institution_id, new_professional, now=now)
+        _seed_records(session, vault, now)
     return True
+
+
+def _seed_records(session: Session, vault: Vault, now: datetime) -> None:
+    for category, clinical, title, content in HA_RECORDS:
+        add_record(
+            session,
+            vault.keys,
+            PEOPLE[0].id,
+            NewRecord(
+                category=category,
+                source="ehr",
+                clinical_date=clinical,
+                title=title,
+                content=content.encode(),
+                content_type="text/plain",
+                depositor_institution_id="ha",
+                depositor_professional_id="demo-ha-doctor",
+            ),
+            now=now,
+        )

@@ -266,6 +266,8 @@ class AttemptCounter(SQLModel, table=True):
     failures: int = 0
     locked_until: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     lockouts: int = 0  # locks so far: a login lock grows with each one
+    # When the failures counted now began (they are counted within the limit's window).
+    window_start: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
 
 
 class CredentialProposal(SQLModel, table=True):

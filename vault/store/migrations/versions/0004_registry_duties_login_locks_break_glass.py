@@ -7,7 +7,8 @@ Create Date: 2026-12-01 23:46:40
 Separation of duties (R9 in full): institutions' credentials gain a kind (the credentials
 stored before are ``client`` credentials), institutions record when their credentials last
 changed, professionals can be suspended, and admin credentials are given by proposal and
-approval of two operators. Login failures lock for longer each time (``lockouts``).
+approval of two operators. Failures are counted within a window (``window_start``);
+login failures lock for longer each time (``lockouts``).
 Break-glass accesses get their table (keyed by person).
 """
 
@@ -67,6 +68,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("attemptcounter", schema=None) as batch_op:
         batch_op.add_column(sa.Column("lockouts", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("window_start", sa.DateTime(), nullable=True))
 
     with op.batch_alter_table("institution", schema=None) as batch_op:
         batch_op.add_column(sa.Column("credentials_changed_at", sa.DateTime(), nullable=True))
@@ -94,6 +96,7 @@ def downgrade() -> None:
         batch_op.drop_column("credentials_changed_at")
 
     with op.batch_alter_table("attemptcounter", schema=None) as batch_op:
+        batch_op.drop_column("window_start")
         batch_op.drop_column("lockouts")
 
     with op.batch_alter_table("credentialproposal", schema=None) as batch_op:
