@@ -127,19 +127,29 @@ OperatorSecret = Annotated[
         show_default=False,
     ),
 ]
+Approver = Annotated[
+    str | None,
+    typer.Option(
+        envvar="CROSSVAULT_APPROVER",
+        help="a second operator, CLIENT_ID:SECRET, to approve onboarding (needed with --url)",
+        show_default=False,
+        metavar="CLIENT_ID:SECRET",
+    ),
+]
 
 
 @app.command()
 def demo(
     url: ServerUrl = None,
     operator_secret: OperatorSecret = None,
+    approver: Approver = None,
     pause: Annotated[float, typer.Option(min=0, help="seconds to wait between steps")] = 0.0,
     plain: Annotated[bool, typer.Option(help="no colours or styles")] = False,
 ) -> None:
     """A narrated walk-through of the cross-border flow over real HTTP (see sim/demo/)."""
     from sim.demo import main as run
 
-    raise typer.Exit(run(url, operator_secret, pause=pause, plain=plain))
+    raise typer.Exit(run(url, operator_secret, approver, pause=pause, plain=plain))
 
 
 @audit_app.command("verify")
@@ -230,6 +240,7 @@ def simulate(
     out: Annotated[Path, typer.Option(help="directory for the report")] = Path("simulation"),
     url: ServerUrl = None,
     operator_secret: OperatorSecret = None,
+    approver: Approver = None,
     workers: Annotated[int, typer.Option(help="client threads")] = 4,
 ) -> None:
     """Simulate a population living through a scenario, over the real HTTP API, and
@@ -247,6 +258,7 @@ def simulate(
         compare=compare,
         url=url,
         operator_secret=operator_secret,
+        approver=approver,
         workers=workers,
     )
     raise typer.Exit(main(options, Console(), err))

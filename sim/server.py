@@ -3,6 +3,7 @@ benchmarks, which all drive the API over real HTTP."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import httpx
 
-OPERATOR_SECRET = "bench-operator-secret-0123456789abcdef"
+from sim.onboarding import APPROVER, OPERATOR_SECRET
+
+__all__ = ["OPERATOR_SECRET", "ServedApi", "ServerOptions", "bearer", "free_port", "running_server"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ def _environment(data_dir: Path, options: ServerOptions) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CROSSVAULT_", "DATABASE_"))}
     env["CROSSVAULT_DATA_DIR"] = str(data_dir)
     env["CROSSVAULT_OPERATOR_SECRET"] = OPERATOR_SECRET
+    env["CROSSVAULT_OPERATORS"] = json.dumps(dict([APPROVER]))  # four eyes: a second one
     if options.database_url:
         env["DATABASE_URL"] = options.database_url
     if options.policy is not None:

@@ -35,9 +35,9 @@ def open_viewing_session(base: str, records: int = RECORDS) -> OpenSession:
     """Set up through the API: a person with ``records`` HA records in the lookback, a
     cross-border authorisation for HKU-SZ, and an open session."""
     with httpx.Client(base_url=base, timeout=30) as http:
-        operator = accounts.operator(http)
-        pid = accounts.register_person(http, operator, "Bench Person", "1950-01-01")
-        _deposit_records(http, accounts.professional(http, operator, "ha", *DOCTOR), pid, records)
+        staff = accounts.onboarding(http)
+        pid = accounts.register_person(http, "Bench Person", "1950-01-01")
+        _deposit_records(http, staff.professional("ha", *DOCTOR), pid, records)
         me = accounts.citizen(http, pid)
         codes = (
             http.post(
@@ -46,7 +46,7 @@ def open_viewing_session(base: str, records: int = RECORDS) -> OpenSession:
             .raise_for_status()
             .json()
         )
-        viewer = accounts.professional(http, operator, "hku_sz", *DOCTOR)
+        viewer = staff.professional("hku_sz", *DOCTOR)
         session = (
             http.post(
                 "/v1/cross-border/sessions",

@@ -157,15 +157,15 @@ def _reset_peak(pid: int) -> float:
 def _open_deposit(base: str) -> tuple[dict[str, str], str]:
     """A person, their radiology authorisation for HKU-SZ, and an open deposit."""
     with httpx.Client(base_url=base, timeout=60) as http:
-        operator = accounts.operator(http)
-        person_id = accounts.register_person(http, operator, PERSON[0], "1958-04-02")
+        person_id = accounts.register_person(http, PERSON[0], "1958-04-02")
         code = http.post(
             "/v1/me/radiology-authorisations",
             headers=accounts.citizen(http, person_id),
             json={"institution_id": DEPOSITOR},
         )
         code.raise_for_status()
-        depositor = accounts.professional(http, operator, DEPOSITOR, "Radiographer", "radiographer")
+        staff = accounts.onboarding(http)
+        depositor = staff.professional(DEPOSITOR, "Radiographer", "radiographer")
         deposit = http.post(
             "/v1/radiology/deposits",
             headers=depositor,

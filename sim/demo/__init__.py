@@ -4,8 +4,10 @@ The demo drives a running server (one it starts itself on a free port, or ``--ur
 through ten steps, printing each HTTP call (who, method, path, a short body summary) and
 its answer (status and key fields) with ``rich``:
 
-1. a person joins eHealth;
-2. the Hospital Authority deposits records dated over five years;
+1. a person registers and joins eHealth;
+2. the Hospital Authority deposits records dated over five years (onboarded first: one
+   operator proposes its admin credential, a second approves; its admin registers the
+   doctor and issues the client credentials);
 3. the person applies for a cross-border record for HKU-Shenzhen Hospital (two codes);
 4. a doctor there redeems the codes and sees only the last three years;
 5. the person sees that view in the access log and got a notification;
@@ -43,9 +45,11 @@ refused a radiology authorisation (it is not a designated radiology depositor), 
 codes the person obtained for HKU-Shenzhen open nothing at Clifford.
 
 Dates are this machine's Hong Kong calendar date (UTC+8); the lookback itself comes from
-the server (the session's ``visible_since``). Against a long-running server each run adds
-a person, credentials and professionals, and one failed code attempt at each of two
-institutions (well below the lock-out thresholds).
+the server (the session's ``visible_since``). Against a long-running server (``--url``,
+with ``--operator-secret`` and a second operator's ``--approver CLIENT_ID:SECRET``) each
+run adds a person, credentials and professionals, and one failed code attempt at each of
+two institutions (well below the lock-out thresholds); it onboards the institutions it
+uses afresh, which revokes their earlier admin credentials.
 """
 
 from sim.demo.command import check_reachable, main, run_demo, run_self_started

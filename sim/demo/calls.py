@@ -8,18 +8,20 @@ from collections.abc import Callable
 
 from sim.demo.narrator import Actor, Answer, Body, Call, Narrator
 from sim.demo.printing import hk_time, masked, short, today_in_hong_kong
+from sim.onboarding import Operators, client_form
 
 
 class Calls:
     """The shared calls, and the ids, codes and actors the steps pass on to each other."""
 
-    def __init__(self, narrator: Narrator, operator_secret: str) -> None:
+    def __init__(self, narrator: Narrator, operators: Operators) -> None:
         self.n = narrator
-        self.operator_secret = operator_secret
+        self.operators = operators
         self.today = today_in_hong_kong()
         self.password = "demo-" + secrets.token_urlsafe(18)
         self.clients: dict[str, tuple[str, str]] = {}  # institution -> (client id, secret)
-        self.operator = self.person = self.hku_doctor = Actor("nobody yet")
+        self.admins: dict[str, Actor] = {}  # institution -> its admin, with a token
+        self.person = self.hku_doctor = Actor("nobody yet")
         self.person_id = self.cross_border_id = self.session_id = ""
         self.codes = ("", "")  # application code, passcode
         self.radiology_id = self.radiology_code = ""
@@ -39,12 +41,13 @@ class Calls:
         return Actor(label, {"Authorization": f"Bearer {answer.body['access_token']}"})
 
     def professional(self, institution_id: str, name: str, profession: str, label: str) -> Actor:
-        """The operator issues the institution's client (once) and registers a
-        professional, who then obtains a token."""
+        """The institution's admin issues its client (once) and registers a professional,
+        who then obtains a token."""
+        admin = self.admin(institution_id)
         if institution_id not in self.clients:
-            self.clients[institution_id] = self._issue_client(institution_id)
+            self.clients[institution_id] = self._issue_client(admin, institution_id)
         registered = self.n.call(
-            self.operator,
+            admin,
             Call(
                 "POST",
                 f"/v1/institutions/{institution_id}/professionals",
@@ -55,18 +58,44 @@ class Calls:
             ),
         ).body
         client_id, secret = self.clients[institution_id]
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": secret,
-            "professional_id": registered["id"],
-        }
+        form = client_form(client_id, secret, professional_id=registered["id"])
         return self.token(label, form, f"client_credentials, {client_id}, {name}")
 
-    def _issue_client(self, institution_id: str) -> tuple[str, str]:
-        """The operator issues the institution's client credentials: (id, secret)."""
+    def admin(self, institution_id: str) -> Actor:
+        """The institution's admin: onboarded the first time, by two operators — one
+        proposes the admin credential, the other approves it (four eyes)."""
+        if institution_id not in self.admins:
+            proposer = self.operator_token("operator", self.operators.proposer)
+            approver = self.operator_token("second operator", self.operators.approver)
+            proposal = self.n.call(
+                proposer,
+                Call(
+                    "POST",
+                    f"/v1/admin/institutions/{institution_id}/admin-credential-proposals",
+                    expect=201,
+                    brief=lambda b: f"proposal {short(b['id'])}, awaiting a second operator",
+                ),
+            ).body
+            approved = self.n.call(
+                approver,
+                Call(
+                    "POST",
+                    f"/v1/admin/credential-proposals/{proposal['id']}/approve",
+                    brief=lambda b: f"admin client {b['client_id']}, secret shown once",
+                ),
+            ).body
+            form = client_form(approved["client_id"], approved["client_secret"])
+            label = f"{institution_id} admin"
+            self.admins[institution_id] = self.token(label, form, f"client_credentials, {label}")
+        return self.admins[institution_id]
+
+    def operator_token(self, label: str, credentials: tuple[str, str]) -> Actor:
+        return self.token(label, client_form(*credentials), f"client_credentials, {label}")
+
+    def _issue_client(self, admin: Actor, institution_id: str) -> tuple[str, str]:
+        """The admin issues the institution's client credentials: (id, secret)."""
         issued = self.n.call(
-            self.operator,
+            admin,
             Call(
                 "POST",
                 f"/v1/institutions/{institution_id}/credentials",

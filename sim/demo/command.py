@@ -15,7 +15,8 @@ from rich.text import Text
 from sim.demo.narrator import Narrator, json_body
 from sim.demo.outcomes import DemoResult, DemoStopped, ServerUnreachable
 from sim.demo.steps import Walkthrough
-from sim.server import OPERATOR_SECRET, running_server
+from sim.onboarding import LOCAL, Operators
+from sim.server import running_server
 
 
 def check_reachable(http: httpx.Client) -> None:
@@ -33,7 +34,7 @@ def check_reachable(http: httpx.Client) -> None:
 
 
 def run_demo(
-    base_url: str, operator_secret: str, console: Console, *, pause: float = 0.0
+    base_url: str, operators: Operators, console: Console, *, pause: float = 0.0
 ) -> DemoResult:
     """Walk through the ten steps against the server at ``base_url``."""
     if not base_url.startswith(("http://", "https://")):
@@ -48,7 +49,7 @@ def run_demo(
             Text.assemble(("crossvault demo", "bold"), f": the cross-border flow, at {base_url}")
         )
         narrator = Narrator(http, console, pause=pause)
-        Walkthrough(narrator, operator_secret).run()
+        Walkthrough(narrator, operators).run()
     console.print()
     console.rule("[bold green]All ten steps answered as expected", align="left")
     return DemoResult(base_url, narrator.steps)
@@ -63,12 +64,13 @@ def run_self_started(console: Console, *, pause: float = 0.0) -> DemoResult:
             served = stack.enter_context(running_server(Path(directory) / "data"))
         except RuntimeError as exc:
             raise ServerUnreachable(f"could not start a server: {exc}") from None
-        return run_demo(served.base, OPERATOR_SECRET, console, pause=pause)
+        return run_demo(served.base, LOCAL, console, pause=pause)
 
 
 def main(
     url: str | None,
     operator_secret: str | None,
+    approver: str | None = None,
     *,
     pause: float = 0.0,
     plain: bool = False,
@@ -84,8 +86,8 @@ def main(
             _fail("--url needs --operator-secret (or CROSSVAULT_OPERATOR_SECRET)")
             return 2
         else:
-            run_demo(url, operator_secret, console, pause=pause)
-    except ServerUnreachable as exc:
+            run_demo(url, Operators.of(operator_secret, approver), console, pause=pause)
+    except (ServerUnreachable, ValueError) as exc:  # ValueError: no usable --approver
         _fail(str(exc))
         return 2
     except DemoStopped as exc:

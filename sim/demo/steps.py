@@ -40,17 +40,11 @@ class Walkthrough(Calls):
         with self.n.step(
             1,
             "A person joins eHealth",
-            f"The operator registers {PERSON_NAME} (born {PERSON_DOB}), who joins eHealth; "
+            f"{PERSON_NAME} (born {PERSON_DOB}) registers and joins eHealth; "
             "from then on every participating provider may deposit records.",
         ):
-            operator = {"grant_type": "client_credentials", "client_id": "operator"}
-            self.operator = self.token(
-                "operator",
-                {**operator, "client_secret": self.operator_secret},
-                "client_credentials, operator",
-            )
             self.person_id = self.n.call(
-                self.operator,
+                Actor(PERSON_NAME),
                 Call(
                     "POST",
                     "/v1/persons",

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from sim.onboarding import Operators, client_form
 from sim.simulation.tally import Tally
 
 Headers = dict[str, str]
@@ -88,7 +89,7 @@ class Login:
 class Api:
     """Calls the crossvault API; counts and times every call."""
 
-    def __init__(self, base: str, operator_secret: str, tally: Tally, connections: int) -> None:
+    def __init__(self, base: str, operators: Operators, tally: Tally, connections: int) -> None:
         self.base = base
         self.tally = tally
         self.http = httpx.Client(
@@ -96,15 +97,8 @@ class Api:
             timeout=httpx.Timeout(120.0, connect=10.0),
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         )
-        self.operator_login = Login(
-            "operator",
-            "operator",
-            {
-                "grant_type": "client_credentials",
-                "client_id": "operator",
-                "client_secret": operator_secret,
-            },
-        )
+        self.operator_login = Login("operator", "operator", client_form(*operators.proposer))
+        self.approver_login = Login("approver", "operator", client_form(*operators.approver))
         self.epoch = 0  # bumped whenever the simulated clock moves: tokens end with it
         self._tokens: dict[str, tuple[int, float, Headers]] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -158,7 +152,10 @@ class Api:
             )
             token = answer.field("access_token")
             if not answer.ok or not isinstance(token, str):
-                hint = " (check --operator-secret)" if login is self.operator_login else ""
+                hint = {
+                    self.operator_login.key: " (check --operator-secret)",
+                    self.approver_login.key: " (check --approver)",
+                }.get(login.key, "")
                 raise ServerRefused(f"{login.actor_kind} login refused: {answer.outcome}{hint}")
             headers = {"Authorization": f"Bearer {token}"}
             self._tokens[login.key] = (self.epoch, time.monotonic(), headers)
@@ -166,6 +163,10 @@ class Api:
 
     def operator(self) -> Headers:
         return self.headers(self.operator_login)
+
+    def approver(self) -> Headers:
+        """The second operator, who approves what the first proposes (four eyes)."""
+        return self.headers(self.approver_login)
 
     # --- the simulated clock --------------------------------------------------------------
 

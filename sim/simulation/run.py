@@ -3,8 +3,9 @@
 ``--compare`` the two policies run side by side, each against a fresh server of its own.
 
 ``--url`` drives a server someone else started: it needs ``CROSSVAULT_CLOCK=simulated``
-there (the simulator moves its clock from 2024 to 2026), the operator secret, and the
-policy file it runs (checked: the registry up front, the lookback at the first session).
+there (the simulator moves its clock from 2024 to 2026), the operator secret, a second
+operator to approve the institutions' onboarding (``--approver``), and the policy file it
+runs (checked: the registry up front, the lookback at the first session).
 
 Default scale 0.01 (180 people, ~2,300 simulated steps on ~190 simulated days): about a
 minute on two cores (0.005 takes about 40 s). Most of the time goes to logins — every
@@ -42,7 +43,8 @@ from rich.progress import (
 )
 
 from policies.policy_file import Policy, PolicyError, load_policy
-from sim.server import OPERATOR_SECRET, ServerOptions, running_server
+from sim.onboarding import LOCAL, Operators
+from sim.server import ServerOptions, running_server
 from sim.simulation import plots, report
 from sim.simulation.client import Api, Call, Caller, ServerGone, ServerRefused
 from sim.simulation.driver import MIDNIGHT, NOON, Driver, Interrupted, World, instant
@@ -69,6 +71,7 @@ class Options:
     compare: Path | None = None
     url: str | None = None
     operator_secret: str | None = None
+    approver: str | None = None  # CLIENT_ID:SECRET of a second operator (with url)
     workers: int = DEFAULT_WORKERS
 
 
@@ -205,6 +208,11 @@ def _inputs(options: Options) -> list[Inputs]:
             "--url needs the operator client's secret "
             "(--operator-secret, or CROSSVAULT_OPERATOR_SECRET)"
         )
+    if options.url is not None:
+        try:
+            Operators.of(options.operator_secret or "", options.approver)
+        except ValueError as exc:
+            raise BadInput(f"--url: {exc}") from None
     if options.out.exists() and not options.out.is_dir():
         raise BadInput(f"--out {options.out}: exists and is not a directory")
     policies = [options.policy] + ([options.compare] if options.compare is not None else [])
@@ -230,11 +238,12 @@ def _reachable(url: str) -> None:
 
 
 @contextmanager
-def _server(inputs: Inputs, options: Options) -> Iterator[tuple[str, str, str]]:
-    """(base URL, operator secret, description) of the server to drive."""
+def _server(inputs: Inputs, options: Options) -> Iterator[tuple[str, Operators, str]]:
+    """(base URL, its operators, description) of the server to drive."""
     if options.url is not None:
         assert options.operator_secret is not None
-        yield options.url.rstrip("/"), options.operator_secret, options.url
+        operators = Operators.of(options.operator_secret, options.approver)
+        yield options.url.rstrip("/"), operators, options.url
         return
     with (
         tempfile.TemporaryDirectory(prefix="crossvault-simulate-") as data,
@@ -242,7 +251,7 @@ def _server(inputs: Inputs, options: Options) -> Iterator[tuple[str, str, str]]:
             Path(data), ServerOptions(policy=inputs.policy_path, simulated_clock=True)
         ) as served,
     ):
-        yield served.base, OPERATOR_SECRET, "embedded (SQLite, temporary)"
+        yield served.base, LOCAL, "embedded (SQLite, temporary)"
 
 
 def _check_registry(api: Api, policy: Policy) -> None:
@@ -305,9 +314,9 @@ class _Run:
         timeline = plan(inputs.scenario, population, inputs.policy, rng, options.scale)
         attempt = _Attempt(population, timeline, Tally(), options.url or "embedded")
         try:
-            with _server(inputs, options) as (base, secret, server):
+            with _server(inputs, options) as (base, operators, server):
                 attempt.server = server
-                self._drive(attempt, base, secret)
+                self._drive(attempt, base, operators)
         except KeyboardInterrupt:  # while the server was starting or stopping
             self.stop.set()
             attempt.interrupted = True
@@ -315,10 +324,10 @@ class _Run:
             summary = _summary(inputs, options, attempt, time.perf_counter() - started)
             self.outcome = Outcome(summary, attempt.interrupted, attempt.error)
 
-    def _drive(self, attempt: _Attempt, base: str, secret: str) -> None:
+    def _drive(self, attempt: _Attempt, base: str, operators: Operators) -> None:
         """Run the plan against the server at ``base``; how it ended goes in ``attempt``
         (or in ``refused``, if the server refused before any step was done)."""
-        api = Api(base, secret, attempt.tally, connections=self.options.workers + 2)
+        api = Api(base, operators, attempt.tally, connections=self.options.workers + 2)
         try:
             world = World(api, attempt.population, self.inputs.policy, attempt.tally)
             attempt.driver = Driver(

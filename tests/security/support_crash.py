@@ -331,7 +331,6 @@ def creating_persons(w: Worker) -> None:
             r = w.checked(
                 w.http.post(
                     "/v1/persons",
-                    headers=w.population.operator,
                     json={
                         "name": "Rotation Newcomer",
                         "date_of_birth": "1980-01-01",

@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx
 
+from sim.onboarding import Onboarding, client_form
 from sim.server import OPERATOR_SECRET
 from sim.studies import Study, instance
 
@@ -147,29 +148,22 @@ class Person:
 
 @dataclass
 class Credentials:
-    """Client credentials per institution (made once, shared by every client)."""
+    """Per institution, its admin's and its professionals' client credentials (made once,
+    shared by every client)."""
 
-    by_institution: dict[str, tuple[str, str]]
+    admins: dict[str, tuple[str, str]]
+    clients: dict[str, tuple[str, str]]
 
-    def professional(
-        self, http: httpx.Client, operator: dict[str, str], iid: str, profession: str
-    ) -> Login:
+    def professional(self, http: httpx.Client, iid: str, profession: str) -> Login:
+        """A professional registered by ``iid``'s admin; their login."""
+        admin = Login(http, client_form(*self.admins[iid])).headers()
         r = http.post(
             f"/v1/institutions/{iid}/professionals",
-            headers=operator,
+            headers=admin,
             json={"name": "Dr Load", "profession": profession},
         )
         r.raise_for_status()
-        client_id, secret = self.by_institution[iid]
-        return Login(
-            http,
-            {
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": secret,
-                "professional_id": r.json()["id"],
-            },
-        )
+        return Login(http, client_form(*self.clients[iid], professional_id=r.json()["id"]))
 
 
 def operator_login(http: httpx.Client) -> Login:
@@ -184,21 +178,18 @@ def operator_login(http: httpx.Client) -> Login:
 
 
 def prepare(base: str) -> Credentials:
-    """Set the simulated clock to :data:`TODAY` (10:00 in Hong Kong) and issue the
-    institutions' client credentials."""
+    """Set the simulated clock to :data:`TODAY` (10:00 in Hong Kong) and onboard the
+    institutions (two operators), which issue their client credentials."""
     with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT) as http:
         operator = operator_login(http).headers()
         clock = http.post(
             "/v1/admin/clock", headers=operator, json={"set_to": f"{TODAY}T02:00:00+00:00"}
         )
         clock.raise_for_status()
-        operator = operator_login(http).headers()
-        made = {}
+        staff = Onboarding(http)
         for iid in (HA, CONSENTED, VIEWER, DEPOSITOR):
-            r = http.post(f"/v1/institutions/{iid}/credentials", headers=operator)
-            r.raise_for_status()
-            made[iid] = (r.json()["client_id"], r.json()["client_secret"])
-        return Credentials(made)
+            staff.client(iid)
+        return Credentials(staff.admins, staff.clients)
 
 
 # -- one client ---------------------------------------------------------------------------------
@@ -216,12 +207,10 @@ class Client:
         self.rng = random.Random(seed)
         self.stats = Stats()
         self.seq = 0
-        self.operator = operator_login(self.http)
-        op = self.operator.headers()
-        self.ha = credentials.professional(self.http, op, HA, "doctor")
-        self.consented = credentials.professional(self.http, op, CONSENTED, "doctor")
-        self.viewer = credentials.professional(self.http, op, VIEWER, "doctor")
-        self.depositor = credentials.professional(self.http, op, DEPOSITOR, "radiographer")
+        self.ha = credentials.professional(self.http, HA, "doctor")
+        self.consented = credentials.professional(self.http, CONSENTED, "doctor")
+        self.viewer = credentials.professional(self.http, VIEWER, "doctor")
+        self.depositor = credentials.professional(self.http, DEPOSITOR, "radiographer")
         self.people = [self._person() for _ in range(PEOPLE_PER_CLIENT)]
 
     def close(self) -> None:
@@ -269,7 +258,6 @@ class Client:
     def _person(self) -> Person:
         r = self.http.post(
             "/v1/persons",
-            headers=self.operator.headers(),
             json={
                 "name": PERSON_NAME,
                 "date_of_birth": "1960-01-01",

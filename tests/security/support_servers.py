@@ -8,6 +8,7 @@ Used by the crash-safety and tamper-evidence suites (issue 8, items 5 and 6).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import ssl
@@ -22,6 +23,7 @@ import httpx
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from sim.onboarding import APPROVER, Onboarding, Operators
 from sim.server import free_port
 from tests.security.support_zygote import Launcher, clean_environment
 from vault.crypto.aad import data_key as data_key_aad
@@ -65,6 +67,7 @@ class Deployment:
             **clean_environment(),
             "CROSSVAULT_DATA_DIR": str(self.data_dir),
             "CROSSVAULT_OPERATOR_SECRET": OPERATOR_SECRET,
+            "CROSSVAULT_OPERATORS": json.dumps(dict([APPROVER])),
         }
         if self.database_url is not None:
             env["DATABASE_URL"] = self.database_url
@@ -234,42 +237,22 @@ class Population:
     @classmethod
     def create(cls, http: httpx.Client, persons: int) -> Population:
         operator = operator_headers(http)
-        people = [new_person(http, operator) for _ in range(persons)]
-        doctor = professional(http, operator, HK_INSTITUTION, "doctor")
-        radiographer = professional(http, operator, RADIOLOGY_INSTITUTION, "radiographer")
+        people = [new_person(http) for _ in range(persons)]
+        staff = Onboarding(http, Operators(("operator", OPERATOR_SECRET), APPROVER))
+        doctor = staff.professional(HK_INSTITUTION, "Dr Crash", "doctor")
+        radiographer = staff.professional(RADIOLOGY_INSTITUTION, "Dr Crash", "radiographer")
         return cls(operator, people, doctor, radiographer)
 
 
-def new_person(http: httpx.Client, operator: dict[str, str], name: str = PERSON_NAME) -> Person:
+def new_person(http: httpx.Client, name: str = PERSON_NAME) -> Person:
+    """A person who registers themselves, logged in."""
     r = http.post(
         "/v1/persons",
-        headers=operator,
         json={"name": name, "date_of_birth": "1950-05-17", "password": PASSWORD, "joined": True},
     )
     assert r.status_code == 201, r.text
     pid: str = r.json()["id"]
     return Person(pid, token(http, grant_type="password", username=pid, password=PASSWORD))
-
-
-def professional(
-    http: httpx.Client, operator: dict[str, str], institution: str, profession: str
-) -> dict[str, str]:
-    r = http.post(f"/v1/institutions/{institution}/credentials", headers=operator)
-    assert r.status_code == 201, r.text
-    client_id, secret = r.json()["client_id"], r.json()["client_secret"]
-    r = http.post(
-        f"/v1/institutions/{institution}/professionals",
-        headers=operator,
-        json={"name": "Dr Crash", "profession": profession},
-    )
-    assert r.status_code == 201, r.text
-    return token(
-        http,
-        grant_type="client_credentials",
-        client_id=client_id,
-        client_secret=secret,
-        professional_id=r.json()["id"],
-    )
 
 
 def all_records(http: httpx.Client, headers: dict[str, str]) -> list[dict[str, Any]]:

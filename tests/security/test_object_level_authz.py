@@ -62,12 +62,16 @@ class Kind(StrEnum):
     SERIES = "series"
     INSTANCE = "instance"
     INSTITUTION = "institution"  # the public registry: nobody's own
+    PROFESSIONAL = "professional"  # an institution's staff and credentials: nobody's own
+    CLIENT = "client_id"
+    PROPOSAL = "credential_proposal"
     # selectors: not ids, the same value in both requests of a comparison
     QR = "qr_kind"
     FILE_NAME = "file_name"
 
 
 SELECTORS = {Kind.QR, Kind.FILE_NAME}
+REGISTRY = {Kind.INSTITUTION, Kind.PROFESSIONAL, Kind.CLIENT, Kind.PROPOSAL}  # no person's
 UIDS = {Kind.STUDY, Kind.SERIES, Kind.INSTANCE}
 
 DEPOSIT_HEADER = "X-Radiology-Deposit"
@@ -89,6 +93,7 @@ class Route:
     headers: dict[str, Kind] = field(default_factory=dict)
     body: Callable[[dict[str, str]], Body] | None = None
     mixed: bool = True  # also combine A's ids with the caller's own
+    public: bool = False  # the same answer for everyone (and without a token)
     note: str = ""
 
 
@@ -157,6 +162,8 @@ UPLOAD = {"deposit_id": Kind.DEPOSIT, "upload_id": Kind.UPLOAD}
 STUDY = {"study": Kind.STUDY}
 SERIES = {"study": Kind.STUDY, "series": Kind.SERIES}
 INSTANCE = {"study": Kind.STUDY, "series": Kind.SERIES, "instance": Kind.INSTANCE}
+INSTITUTION = {"iid": Kind.INSTITUTION}
+PROPOSAL = {"proposal_id": Kind.PROPOSAL}
 
 # Every operation with a path parameter. test_the_table_names_every_route_with_an_id
 # fails when /openapi.json has one this table does not name (or the other way round).
@@ -225,13 +232,29 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/dicomweb/patients/{pid}/studies/{study}/series/{series}/instances/{instance}"): Route(
         {**PATIENT, **INSTANCE}
     ),
+    ("GET", "/v1/institutions/{iid}"): Route(INSTITUTION, public=True, note="the registry"),
     ("POST", "/v1/institutions/{iid}/credentials"): Route(
-        {"iid": Kind.INSTITUTION}, note="operator only; the registry is public"
+        INSTITUTION, note="the institution's admin only; the registry is public"
+    ),
+    ("DELETE", "/v1/institutions/{iid}/credentials/{client_id}"): Route(
+        {**INSTITUTION, "client_id": Kind.CLIENT}, note="the institution's admin only"
     ),
     ("POST", "/v1/institutions/{iid}/professionals"): Route(
-        {"iid": Kind.INSTITUTION},
+        INSTITUTION,
         body=_json({"name": "Dr Intruder", "profession": "doctor"}),
-        note="operator only; the registry is public",
+        note="the institution's admin only; the registry is public",
+    ),
+    ("DELETE", "/v1/institutions/{iid}/professionals/{pid}"): Route(
+        {**INSTITUTION, "pid": Kind.PROFESSIONAL}, note="the institution's admin only"
+    ),
+    ("POST", "/v1/admin/institutions/{iid}/admin-credential-proposals"): Route(
+        INSTITUTION, note="operators only"
+    ),
+    ("POST", "/v1/admin/credential-proposals/{proposal_id}/approve"): Route(
+        PROPOSAL, note="operators only"
+    ),
+    ("POST", "/v1/admin/credential-proposals/{proposal_id}/withdraw"): Route(
+        PROPOSAL, note="operators only"
     ),
 }
 
@@ -254,6 +277,7 @@ PUBLIC = {
     "/.well-known/jwks.json",
     "/v1/institutions",
     "/v1/admin/audit/verify",
+    "/v1/admin/credential-proposals",  # the operators' pending proposals
 }
 
 # The answers a caller may get for someone else's id: the canonical 404, or a refusal
@@ -265,6 +289,7 @@ NO_DELEGATION: Answer = (403, "caregiver_cannot_delegate")
 REFUSALS: set[Answer] = {HIDDEN, WRONG_ROLE, NO_DELEGATION}
 NOT_HK_DEPOSITOR: Answer = (403, "forbidden")  # only HK providers deposit eHRs
 TUS_DISCOVERY: Answer = (204, None)
+NOT_THEIR_INSTITUTION: Answer = (403, "forbidden")  # an admin managing another institution
 
 VOLATILE_HEADERS = {"date", "x-request-id", "server"}
 
@@ -281,6 +306,7 @@ class Caller:
     own: dict[Kind, str] = field(default_factory=dict)
     hong_kong_provider: bool = False
     operator: bool = False
+    admin: bool = False  # an institution's admin client (manages its own, reads nobody's)
 
 
 @dataclass
@@ -483,16 +509,16 @@ def _build(world: World) -> Estate:
     assert log and notices
 
     ids[Kind.INSTITUTION].append("ha")
+    ids[Kind.PROFESSIONAL].append(_subject(hksh))
+    ids[Kind.CLIENT].append(world.registry.client("ha")[0])
+    ids[Kind.PROPOSAL].append(_proposal(world, "dental_bauhinia"))
     ids[Kind.QR] += ["application", "passcode"]
     ids[Kind.FILE_NAME] += ["report.txt", "fresh.txt"]
 
     callers = _others(world, a)
     markers = [a, A_NAME, DICOM_NAME, "MRN-ALPHA", SECRET]
     markers += [
-        v
-        for kind, values in ids.items()
-        if kind not in SELECTORS | {Kind.INSTITUTION}
-        for v in values
+        v for kind, values in ids.items() if kind not in SELECTORS | REGISTRY for v in values
     ]
     return Estate(
         world,
@@ -504,6 +530,14 @@ def _build(world: World) -> Estate:
         {"viewer": viewer, "depositor": depositor, "nurse": nurse, "hksh": hksh},
         _otp(world, me),
     )
+
+
+def _proposal(world: World, iid: str) -> str:
+    """A pending proposal of an admin credential for ``iid`` (by the first operator)."""
+    r = world.http.post(
+        f"/v1/admin/institutions/{iid}/admin-credential-proposals", headers=world.operator
+    )
+    return _created(r)
 
 
 def _sop_instance_uid(part10: bytes) -> str:
@@ -553,6 +587,7 @@ def _others(world: World, a: str) -> list[Caller]:
             {Kind.DEPOSIT: deposit_b, Kind.UPLOAD: upload_b},
         ),
         Caller("operator", world.operator, operator=True),
+        Caller("admin_of_another_institution", world.admin("hksh"), admin=True),
     ]
 
 
@@ -689,8 +724,10 @@ def _cases(
 
 def _expected(caller: Caller, method: str, path: str) -> set[Answer] | None:
     """What the caller may be answered, or None if the cell is not tried (with why)."""
-    if path.startswith("/v1/institutions/"):
-        return None if caller.operator else {WRONG_ROLE}  # the operator's own registry
+    if path.startswith("/v1/institutions/"):  # the institution's own admin's duties
+        return {NOT_THEIR_INSTITUTION} if caller.admin else {WRONG_ROLE}
+    if path.startswith("/v1/admin/"):
+        return None if caller.operator else {WRONG_ROLE}  # the operators' own duties
     if method == "OPTIONS":
         return {TUS_DISCOVERY}
     if method == "HEAD":
@@ -707,6 +744,9 @@ def test_someone_elses_ids_answer_like_ids_that_do_not_exist(
     estate: Estate, method: str, path: str
 ) -> None:
     route = ROUTES[(method, path)]
+    if route.public:
+        _same_for_everyone(estate, (method, path, route))
+        return
     problems: list[str] = []
     tried = 0
     for caller in estate.callers:
@@ -730,6 +770,16 @@ def test_someone_elses_ids_answer_like_ids_that_do_not_exist(
                     problems.append(f"{where}: leaks {leaked}")
     assert tried, "no caller tried this route"
     assert not problems, "\n".join(problems)
+
+
+def _same_for_everyone(estate: Estate, endpoint: tuple[str, str, Route]) -> None:
+    """A public route answers every caller, and nobody, byte for byte alike."""
+    _, _, route = endpoint
+    values = {p: estate.ids[kind][0] for p, kind in route.params.items()}
+    callers = [*estate.callers, Caller("nobody", {})]
+    answers = {c.kind: _fingerprint(_call(estate, c, endpoint, values)) for c in callers}
+    assert {status for status, _, _ in answers.values()} == {200}, answers
+    assert len({repr(answer) for answer in answers.values()}) == 1, answers
 
 
 def test_the_table_names_every_route_with_an_id(estate: Estate) -> None:

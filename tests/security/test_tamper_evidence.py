@@ -174,7 +174,7 @@ def test_tampered_records_blobs_and_keys_fail_closed_and_nothing_else_does(
         population = Population.create(http, persons=0)
 
         def person() -> Person:
-            return new_person(http, population.operator)
+            return new_person(http)
 
         body_victim, moved, date_victim, key_victim, version_victim, untouched = (
             person() for _ in range(6)
@@ -244,14 +244,17 @@ def test_tampered_records_blobs_and_keys_fail_closed_and_nothing_else_does(
         _assert_integrity_problem(r)  # through a provider's route too
 
         # an edited category, clinical date or title: the record fails as a whole
-        # (its title no longer opens), so does a list that would show it; the person's
-        # other records still read by id
+        # (its title no longer opens); a list that shows it marks that one item damaged
+        # (no title) and lists the rest; the person's other records still read by id
         for victim, records in ((category_victim, c), (date_victim, d), (title_victim, t)):
             _assert_integrity_problem(_content(http, records[0]))
             _assert_integrity_problem(
                 http.get(f"/v1/me/records/{records[0].id}", headers=victim.headers)
             )
-            _assert_integrity_problem(http.get("/v1/me/records", headers=victim.headers))
+            listed = http.get("/v1/me/records", headers=victim.headers, params={"limit": 200})
+            assert listed.status_code == 200, listed.text
+            damaged = [i for i in listed.json()["items"] if i["damaged"]]
+            assert [(i["id"], i["title"]) for i in damaged] == [(records[0].id, None)]
             _assert_reads_fine(http, records[1])
 
         # a damaged or relabelled data key: nothing of that person opens

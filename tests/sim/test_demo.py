@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from crossvault.cli import app
 from policies.dates import shift_years
 from sim.demo import HA_RECORDS, PLAINTEXT_CONTENT, DemoResult, main, run_demo, today_in_hong_kong
+from sim.onboarding import APPROVER, LOCAL
 from sim.server import OPERATOR_SECRET, ServerOptions, running_server
 from tests.support.databases import DatabaseKind
 from tests.support.postgres import scratch_database
@@ -59,7 +60,7 @@ def run(server_url: str) -> Run:
     """The demo, once, in-process against the test's server (as ``--url`` would)."""
     out = io.StringIO()
     console = Console(file=out, width=100, color_system=None)
-    result = run_demo(server_url, OPERATOR_SECRET, console)
+    result = run_demo(server_url, LOCAL, console)
     return Run(result, out.getvalue())
 
 
@@ -162,7 +163,7 @@ def test_non_designated_institutions_and_a_wrong_passcode_are_refused(run: Run) 
 def test_no_content_secret_token_or_code_is_printed(run: Run) -> None:
     for content in PLAINTEXT_CONTENT:
         assert content not in run.output
-    assert OPERATOR_SECRET not in run.output
+    assert OPERATOR_SECRET not in run.output and APPROVER[1] not in run.output
     assert not JWT.search(run.output)
     assert not UNSHOWN_CODE.search(run.output)
     assert "CB-••••" in run.output and "PC-••••" in run.output and "RA-••••" in run.output
@@ -173,12 +174,14 @@ def test_an_unexpected_answer_stops_the_demo_with_one_line(
     server_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     console = Console(file=io.StringIO(), width=100)
-    code = main(server_url, "not-the-operator-secret-0123456789", console=console)
+    code = main(
+        server_url, "not-the-operator-secret-0123456789", ":".join(APPROVER), console=console
+    )
     assert code == 1
     [line] = capsys.readouterr().err.splitlines()
     assert line == (
-        "crossvault demo: stopped at step 1 (A person joins eHealth): POST /v1/auth/token "
-        "answered 400 invalid_client, expected 200"
+        "crossvault demo: stopped at step 2 (The Hospital Authority deposits records dated "
+        "over five years): POST /v1/auth/token answered 400 invalid_client, expected 200"
     )
 
 
@@ -199,7 +202,10 @@ def test_an_unreachable_url_is_one_line_and_a_failure() -> None:
     result = CliRunner().invoke(
         app,
         ["demo", "--url", "http://127.0.0.1:1"],
-        env={"CROSSVAULT_OPERATOR_SECRET": OPERATOR_SECRET},
+        env={
+            "CROSSVAULT_OPERATOR_SECRET": OPERATOR_SECRET,
+            "CROSSVAULT_APPROVER": ":".join(APPROVER),
+        },
     )
     assert result.exit_code == 2
     assert isinstance(result.exception, SystemExit)  # not a traceback
@@ -218,6 +224,19 @@ def test_url_without_an_operator_secret_is_refused() -> None:
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         "crossvault demo: --url needs --operator-secret (or CROSSVAULT_OPERATOR_SECRET)"
+    ]
+
+
+def test_url_without_a_second_operator_is_refused() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["demo", "--url", "http://127.0.0.1:1"],
+        env={"CROSSVAULT_OPERATOR_SECRET": OPERATOR_SECRET, "CROSSVAULT_APPROVER": None},
+    )
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "crossvault demo: onboarding an institution takes a second operator "
+        "(--approver CLIENT_ID:SECRET, or CROSSVAULT_APPROVER)"
     ]
 
 

@@ -146,7 +146,9 @@ def test_a_malformed_compare_policy_is_refused_before_either_run(tmp_path: Path)
 
 def test_an_unreachable_url_is_one_line(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    code, err = refusal(tmp_path, url=url, operator_secret="s3cret-for-the-test")
+    code, err = refusal(
+        tmp_path, url=url, operator_secret="s3cret-for-the-test", approver="operator-2:s3cret"
+    )
     assert code == EXIT_BAD_INPUT
     assert err.startswith(f"crossvault: cannot reach the server at {url}: ")
     assert err.count("\n") == 1
@@ -159,6 +161,14 @@ def test_an_unreachable_url_is_one_line(tmp_path: Path) -> None:
         ({"scale": -1.0}, "--scale must be positive"),
         ({"workers": 0}, "--workers must be at least 1"),
         ({"url": "http://127.0.0.1:9"}, "--url needs the operator client's secret"),
+        (
+            {"url": "http://127.0.0.1:9", "operator_secret": "x"},
+            "--url: onboarding an institution takes a second operator",
+        ),
+        (
+            {"url": "http://127.0.0.1:9", "operator_secret": "x", "approver": "no-colon"},
+            "--url: the approver is CLIENT_ID:SECRET",
+        ),
         (
             {
                 "url": "http://127.0.0.1:9",
