@@ -385,9 +385,9 @@ def test_kills_during_audit_appends_leave_a_chain_that_verifies(
     checked = Checked()
     tasks = [reading] * 6 + [depositing("ehr")]
     for loop in range(LOOPS):
-        before = len(ledger.read_request_ids)
+        wanted = len(ledger.read_request_ids) + 10
         with Load(server, population, ledger, tasks, seed=f"{SEED}/audit/{loop}"):
-            _wait_for(lambda: len(ledger.read_request_ids) > before + 10)  # slow, not wrong
+            _wait_for(lambda w=wanted: len(ledger.read_request_ids) > w)  # slow, not wrong
             time.sleep(rng.uniform(0.0, 0.5))  # then a kill at a random point of the load
             server.kill()
         server.start()
