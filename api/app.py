@@ -12,6 +12,7 @@ from api.headers import SecurityHeaders
 from api.limits import BodyLimits
 from api.routes import (
     auth,
+    break_glass,
     cross_border,
     dicomweb,
     institutions,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         me,
         records,
         restricted,
+        break_glass,
         cross_border,
         radiology,
         tus,

@@ -33,6 +33,7 @@ from vault.core.errors import (
     VaultError,
 )
 from vault.cross_border.sessions import InvalidCodes, SessionRefused
+from vault.emergency.break_glass import BreakGlassRefused
 from vault.radiology.dicom import DicomProblem
 from vault.radiology.ingest import ContentProblem, FileTooLarge
 from vault.radiology.refusals import RadiologyRefused
@@ -275,6 +276,18 @@ def _refused(exc: VaultError, now: datetime) -> Problem:
     return problem
 
 
+_BREAK_GLASS = {
+    "break_glass_disabled": "The policy in force has no emergency (break-glass) access.",
+    "break_glass_not_permitted": "Your profession may not use emergency access.",
+    "justification_too_short": "State the emergency at the length the policy asks for.",
+}
+
+
+def _break_glass_refused(exc: VaultError, now: datetime) -> Problem:
+    code = str(exc.code)
+    return Problem(403, code, "Break-glass refused", _BREAK_GLASS.get(code))
+
+
 _INTEGRITY = "Stored data failed its integrity check; nothing was disclosed."
 _CURSOR = "next_cursor values must be passed back unchanged."
 
@@ -286,6 +299,7 @@ ANSWERS: dict[type[VaultError], Answer] = {
     DecryptionFailed: answer(500, "Integrity failure", _INTEGRITY),
     Refused: _refused,
     FourEyes: answer(403, "Four eyes required", "Another operator must approve a proposal."),
+    BreakGlassRefused: _break_glass_refused,
     LoginRefused: answer(400, "Invalid credentials", "The credentials were not accepted."),
     LoginThrottled: _login_throttled,
     Denied: answer(403, "Forbidden", "This action is not permitted.", code="forbidden"),

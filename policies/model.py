@@ -278,7 +278,7 @@ class BreakGlassAccess:
     person_id: str
     institution_id: str
     professional_id: str
-    justification: str
+    justification_length: int  # of the stated reason, trimmed (the text stays sealed)
     started_at: datetime
     expires_at: datetime
 

@@ -53,6 +53,7 @@ class Action(StrEnum):
     MANAGE_INSTITUTION = "manage_institution"  # its own professionals and client credentials
     MANAGE_KEYS = "manage_keys"
     VERIFY_AUDIT = "verify_audit"
+    REVIEW_BREAK_GLASS = "review_break_glass"  # list and mark emergency accesses reviewed
 
 
 class Category(StrEnum):

@@ -47,7 +47,7 @@ def break_glass_in_force(ctx: RuleContext) -> BreakGlassAccess | None:
             and a.person_id == ctx.person.id
             and a.started_at <= now < a.expires_at
             and now < a.started_at + rule.duration
-            and len(a.justification.strip()) >= rule.min_justification_length
+            and a.justification_length >= rule.min_justification_length
         ):
             return a
     return None

@@ -9,7 +9,9 @@ from policies.model import Decision, Facts, Request
 from policies.rules.common import OPEN, deny
 from policies.vocabulary import Action, Reason
 
-_OPERATOR_ACTIONS = frozenset({Action.MANAGE_REGISTRY, Action.MANAGE_KEYS, Action.VERIFY_AUDIT})
+_OPERATOR_ACTIONS = frozenset(
+    {Action.MANAGE_REGISTRY, Action.MANAGE_KEYS, Action.VERIFY_AUDIT, Action.REVIEW_BREAK_GLASS}
+)
 
 
 def operator(request: Request, facts: Facts, now: datetime) -> Decision:

@@ -65,7 +65,9 @@ MAINLAND_STAFF = (
 MAINLAND_IDS = tuple(sorted({i for i, _, _ in MAINLAND_STAFF}))
 HK_IDS = tuple(sorted({i for i, _, _ in HK_STAFF}))
 VIEWS = (Action.READ_RECORD, Action.READ_CONTENT, Action.LIST_RECORDS)
-OPERATOR_ACTIONS = frozenset({Action.MANAGE_REGISTRY, Action.MANAGE_KEYS, Action.VERIFY_AUDIT})
+OPERATOR_ACTIONS = frozenset(
+    {Action.MANAGE_REGISTRY, Action.MANAGE_KEYS, Action.VERIFY_AUDIT, Action.REVIEW_BREAK_GLASS}
+)
 SHARABLE = frozenset(DEFAULT.sharable_categories)
 
 
@@ -501,8 +503,8 @@ def _emergencies(around: _Around) -> list[BreakGlassAccess]:
         began = around.now + draw(st.timedeltas(timedelta(hours=-2), timedelta(minutes=5)))
         emergencies.append(
             BreakGlassAccess(
-                f"b{n + 1}", draw(_PID), institution, professional, draw(_JUSTIFICATIONS),
-                began, around.must_end(),
+                f"b{n + 1}", draw(_PID), institution, professional,
+                len(draw(_JUSTIFICATIONS).strip()), began, around.must_end(),
             )
         )  # fmt: skip
     return emergencies

@@ -356,7 +356,7 @@ def break_glass_view(case: Case, sharing: Sharing) -> Outcome | None:
             and a.institution_id == case.institution.id
             and a.person_id == case.person.id
             and in_force(a.started_at, case.now, a.expires_at, a.started_at + rule.duration)
-            and len(a.justification.strip()) >= rule.min_justification_length
+            and a.justification_length >= rule.min_justification_length
         ):
             opened = frozenset(sharing.scopes | {"ehr"})
             record = case.request.record if case.request.action != "list_records" else None

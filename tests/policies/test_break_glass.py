@@ -49,7 +49,7 @@ def invoke(actor: Actor, text: str | None = JUSTIFICATION) -> Request:
 
 def access(started: datetime, minutes: int = 60, professional: str = "m-nurse") -> BreakGlassAccess:
     return BreakGlassAccess(
-        "b1", PERSON, "matilda", professional, JUSTIFICATION, started,
+        "b1", PERSON, "matilda", professional, len(JUSTIFICATION.strip()), started,
         started + timedelta(minutes=minutes),
     )  # fmt: skip
 

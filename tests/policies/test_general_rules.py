@@ -451,7 +451,8 @@ def grants_for(actor: Actor, now: datetime) -> list[Any]:
         CaregiverDelegation("new-d", PERSON, actor.person_id or CAREGIVER, now - day),
         BreakGlassAccess(
             "new-b", PERSON, institution, professional,
-            "Unresponsive, suspected overdose, no history available.", now - MICRO, now + hour,
+            len("Unresponsive, suspected overdose, no history available."), now - MICRO,
+            now + hour,
         ),
     ]  # fmt: skip
 

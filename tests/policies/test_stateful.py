@@ -283,7 +283,7 @@ class PolicyMachine(RuleBasedStateMachine):
         expires = self.policy.break_glass_expires_at(self.now)
         reason = "Cardiac arrest in the waiting room; history needed now."
         self.emergencies.append(
-            BreakGlassAccess(ident, PERSON, staff[0], staff[1], reason, self.now, expires)
+            BreakGlassAccess(ident, PERSON, staff[0], staff[1], len(reason), self.now, expires)
         )
 
     # --- checks --------------------------------------------------------------------------

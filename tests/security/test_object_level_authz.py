@@ -65,13 +65,14 @@ class Kind(StrEnum):
     PROFESSIONAL = "professional"  # an institution's staff and credentials: nobody's own
     CLIENT = "client_id"
     PROPOSAL = "credential_proposal"
+    BREAK_GLASS = "break_glass_access"  # none exist under the default policy
     # selectors: not ids, the same value in both requests of a comparison
     QR = "qr_kind"
     FILE_NAME = "file_name"
 
 
 SELECTORS = {Kind.QR, Kind.FILE_NAME}
-REGISTRY = {Kind.INSTITUTION, Kind.PROFESSIONAL, Kind.CLIENT, Kind.PROPOSAL}  # no person's
+REGISTRY = {Kind.INSTITUTION, Kind.PROFESSIONAL, Kind.CLIENT, Kind.PROPOSAL, Kind.BREAK_GLASS}
 UIDS = {Kind.STUDY, Kind.SERIES, Kind.INSTANCE}
 
 DEPOSIT_HEADER = "X-Radiology-Deposit"
@@ -195,6 +196,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/patients/{pid}/records/{record_id}"): Route(PATIENT_RECORD),
     ("GET", "/v1/patients/{pid}/records/{record_id}/content"): Route(PATIENT_RECORD),
     ("POST", "/v1/patients/{pid}/restricted-access"): Route(PATIENT, body=_json(RESTRICTED_BODY)),
+    ("POST", "/v1/patients/{pid}/break-glass"): Route(
+        PATIENT,
+        body=_json({"justification": "Unresponsive in A&E, history needed now, no consent."}),
+        note="disabled by the default policy: the same refusal for every person",
+    ),
+    ("POST", "/v1/admin/break-glass/{access_id}/review"): Route(
+        {"access_id": Kind.BREAK_GLASS}, note="operators only"
+    ),
     ("POST", "/v1/patients/{pid}/restricted-access/{rid}/confirm"): Route(
         {"pid": Kind.PERSON, "rid": Kind.RESTRICTED}, body=_json({"otp": "000000"})
     ),
@@ -278,6 +287,7 @@ PUBLIC = {
     "/v1/institutions",
     "/v1/admin/audit/verify",
     "/v1/admin/credential-proposals",  # the operators' pending proposals
+    "/v1/admin/break-glass",  # the operators' review list (empty: the default policy)
 }
 
 # The answers a caller may get for someone else's id: the canonical 404, or a refusal
@@ -289,6 +299,7 @@ NO_DELEGATION: Answer = (403, "caregiver_cannot_delegate")
 REFUSALS: set[Answer] = {HIDDEN, WRONG_ROLE, NO_DELEGATION}
 NOT_HK_DEPOSITOR: Answer = (403, "forbidden")  # only HK providers deposit eHRs
 TUS_DISCOVERY: Answer = (204, None)
+BREAK_GLASS_DISABLED: Answer = (403, "break_glass_disabled")  # the default policy
 NOT_THEIR_INSTITUTION: Answer = (403, "forbidden")  # an admin managing another institution
 
 VOLATILE_HEADERS = {"date", "x-request-id", "server"}
@@ -512,6 +523,7 @@ def _build(world: World) -> Estate:
     ids[Kind.PROFESSIONAL].append(_subject(hksh))
     ids[Kind.CLIENT].append(world.registry.client("ha")[0])
     ids[Kind.PROPOSAL].append(_proposal(world, "dental_bauhinia"))
+    ids[Kind.BREAK_GLASS].append(uuid.uuid4().hex)
     ids[Kind.QR] += ["application", "passcode"]
     ids[Kind.FILE_NAME] += ["report.txt", "fresh.txt"]
 
@@ -732,6 +744,8 @@ def _expected(caller: Caller, method: str, path: str) -> set[Answer] | None:
         return {TUS_DISCOVERY}
     if method == "HEAD":
         return {(status, None) for status, _ in REFUSALS}
+    if (method, path) == ("POST", "/v1/patients/{pid}/break-glass"):
+        return REFUSALS | {BREAK_GLASS_DISABLED}
     if (method, path) == ("POST", "/v1/patients/{pid}/records"):
         if caller.hong_kong_provider:
             return None  # any HK provider may deposit for a person who joined (R3, 2025-12-01)

@@ -50,6 +50,10 @@ PINNED = {
         aad.restricted_reason("q1"),
         "63726f73737661756c74207265737472696374656420726561736f6e007131",
     ),
+    "break-glass reason": (
+        aad.break_glass_reason("p1", "b1"),
+        "0000002063726f73737661756c742f627265616b2d676c6173732d726561736f6e2f7631000000027031000000026231",
+    ),
     "radiology patient id": (
         aad.radiology_patient_id("p1", "d1"),
         "63726f73737661756c742f726164696f6c6f67792d70617469656e742d69642f7631007031006431",
@@ -80,6 +84,7 @@ def test_aads_of_different_kinds_never_coincide(a: str, b: str, c: str, d: str) 
         aad.notification_detail(a),
         aad.code(CodeKind.APPLICATION, a, b),
         aad.restricted_reason(a),
+        aad.break_glass_reason(a, b),
         aad.radiology_patient_id(a, b),
         aad.upload_tail(a, b.encode(), len(c)),
     ]

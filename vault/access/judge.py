@@ -10,7 +10,7 @@ record that does not exist (R10).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import insert
@@ -64,6 +64,7 @@ class Ask:
     authorisation_id: str | None = None
     restricted_grant_id: str | None = None
     target_institution_id: str | None = None
+    break_glass_justification: str | None = field(default=None, repr=False)  # never audited
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class Judge:
             authorisation_id=ask.authorisation_id,
             restricted_grant_id=ask.restricted_grant_id,
             target_institution_id=ask.target_institution_id,
+            break_glass_justification=ask.break_glass_justification,
         )
         decision = decide(request, facts or Facts(policy=self.policy), now)
         entry = audit.append(

@@ -31,6 +31,7 @@ def length_prefixed(*fields: str) -> bytes:
 _RECORD = length_prefixed("crossvault/record/v1")
 _DATA_KEY = length_prefixed("crossvault/data-key/v1")
 _BLOB = length_prefixed("crossvault/blob/v1")
+_BREAK_GLASS_REASON = length_prefixed("crossvault/break-glass-reason/v1")
 
 
 class RecordField(StrEnum):
@@ -101,6 +102,11 @@ def code(kind: CodeKind, person_id: str, authorisation_id: str) -> bytes:
 def restricted_reason(request_id: str) -> bytes:
     """The reason a professional stated for a restricted-access request."""
     return b"crossvault restricted reason\x00" + request_id.encode()
+
+
+def break_glass_reason(person_id: str, access_id: str) -> bytes:
+    """The emergency reason a professional stated for one break-glass access."""
+    return _BREAK_GLASS_REASON + length_prefixed(person_id, access_id)
 
 
 def radiology_patient_id(person_id: str, deposit_id: str) -> bytes:

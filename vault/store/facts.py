@@ -76,6 +76,20 @@ def load_facts(session: Session, policy: Policy, person_id: str) -> pm.Facts:
             pm.CaregiverDelegation(d_id, pid, *rest)
             for pid, d_id, *rest in _facts(session, _DELEGATIONS, person_id)
         ),
+        break_glass_accesses=_emergencies(session, policy, person_id),
+    )
+
+
+def _emergencies(
+    session: Session, policy: Policy, person_id: str
+) -> tuple[pm.BreakGlassAccess, ...]:
+    """The person's break-glass accesses — read only where the policy enables the rule
+    (elsewhere they cannot matter, and the default policy pays no query for them)."""
+    if not policy.break_glass.enabled:
+        return ()
+    return tuple(
+        pm.BreakGlassAccess(b_id, pid, *rest)
+        for pid, b_id, *rest in _facts(session, _BREAK_GLASS, person_id)
     )
 
 
@@ -109,6 +123,10 @@ _RESTRICTED = _columns(
 _DELEGATIONS = _columns(
     db.CaregiverDelegation,
     "person_id id caregiver_id granted_at expires_at revoked_at",
+)
+_BREAK_GLASS = _columns(
+    db.BreakGlassAccess,
+    "person_id id institution_id professional_id justification_length started_at expires_at",
 )
 
 

@@ -1,0 +1,1 @@
+"""Emergency access (break-glass), where the policy enables it."""
