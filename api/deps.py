@@ -61,6 +61,11 @@ def _request_id(request: Request) -> str | None:
     return current_request_id()
 
 
+def client_address(request: Request) -> str:
+    """The caller's address, as logins are throttled by it."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 def _wrong_role() -> Problem:
     return Problem(403, "wrong_role", "Forbidden", "This token's role cannot use this endpoint.")
 

@@ -4,7 +4,7 @@ ciphertext fields or hashes."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -33,6 +33,15 @@ class PersonCreate(Strict):
     date_of_birth: date
     password: str = Field(min_length=8, max_length=256)
     joined: StrictBool = True  # ``0`` or ``"yes"`` is a 422, never coerced
+
+
+class WithdrawalRequest(Strict):
+    """Your own password again (a caregiver: theirs), and the word ``withdraw``: leaving
+    erases everything and cannot be undone."""
+
+    model_config = example(password="correct horse battery staple", confirm="withdraw")
+    password: str = Field(min_length=1, max_length=256)
+    confirm: Literal["withdraw"]
 
 
 class Created(BaseModel):

@@ -22,9 +22,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
 keys_app = typer.Typer(no_args_is_help=True, help="The keyring and persons' data keys.")
 db_app = typer.Typer(no_args_is_help=True, help="The database schema (Alembic migrations).")
+persons_app = typer.Typer(no_args_is_help=True, help="Persons, on a verified request.")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+app.add_typer(persons_app, name="persons")
 err = Console(stderr=True)
 T = TypeVar("T")
 
@@ -191,6 +193,33 @@ def keys_rotate(
         f"rotation {verb}: {report.rewrapped} keys now on version {report.version}; "
         f"retired versions: {retired or 'none'}"
     )
+
+
+@persons_app.command("erase")
+def persons_erase(
+    person_id: Annotated[str, typer.Argument(help="the person's id")],
+    reference: Annotated[
+        str, typer.Option(help="the verified request's reference (kept in the audit log)")
+    ],
+) -> None:
+    """Erase a person on their verified request: as a withdrawal — the data key destroyed,
+    records and blobs deleted, every grant ended; audited as erased_on_request."""
+    from policies.policy_file import default_policy_path, load_policy
+    from vault.access.judge import Judge
+    from vault.account.withdrawal import Withdrawal
+    from vault.core.errors import NotFound
+    from vault.core.settings import Settings
+
+    policy = load_policy(Settings().policy or default_policy_path())
+    vault = _open_vault()
+    try:
+        erased = Withdrawal(Judge(vault, policy)).erase_on_request(person_id, reference)
+    except NotFound:
+        print(f"crossvault: no person {person_id!r} (or already erased)", file=sys.stderr)
+        raise typer.Exit(1) from None
+    finally:
+        vault.close()
+    print(f"erased person {person_id}: {erased} record(s); the data key is destroyed")
 
 
 @db_app.command("upgrade")

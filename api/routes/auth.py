@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, Field
 
-from api.deps import ServicesDep
+from api.deps import ServicesDep, client_address
 from api.problems import Problem
 from api.services import Services
 from api.tokens import LIFETIME, Role
@@ -104,10 +104,6 @@ def _issue(
     return TokenResponse(access_token=token, expires_in=int(LIFETIME.total_seconds()), role=role)
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
-
-
 @router.post(
     "/v1/auth/token",
     response_model=TokenResponse,
@@ -125,7 +121,7 @@ def token(
     an institution's client plus ``professional_id``, its admin client, or an operator.
     Failed logins are throttled per account and per address (429 with ``Retry-After``)."""
     logins = Logins(services.judge)
-    address = _address(request)
+    address = client_address(request)
     if form.grant_type == "password":
         if not form.username or not form.password:
             raise _invalid()
