@@ -115,7 +115,12 @@ def expected(request: Request, facts: Facts, now: datetime) -> Outcome:
     if person is not None and person.id != request.subject_id:
         person = None
     if kind == "operator":
-        if request.action in ("manage_registry", "manage_keys", "verify_audit"):
+        if request.action in (
+            "manage_registry",
+            "manage_keys",
+            "verify_audit",
+            "review_break_glass",
+        ):
             return Outcome(True)
         return DENY
     if kind == "institution_admin":
