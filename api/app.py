@@ -11,6 +11,7 @@ from api import errors, observability, problems
 from api.headers import SecurityHeaders
 from api.limits import BodyLimits
 from api.routes import (
+    audit,
     auth,
     break_glass,
     cross_border,
@@ -26,6 +27,7 @@ from api.routes import (
     tus,
 )
 from api.services import Services
+from vault.audit.schedule import Checkpointer
 from vault.core.settings import Settings
 from vault.registry.institutions import sync_institutions
 from vault.runtime.opening import Vault
@@ -52,7 +54,10 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        checkpoints = Checkpointer(opened, settings.checkpoint_seconds)
+        checkpoints.start()
         yield
+        checkpoints.stop()
         if vault is None:
             opened.close()
 
@@ -70,6 +75,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     app.add_middleware(SecurityHeaders)  # outermost: every answer, refusals included
     app.include_router(observability.router)
     app.include_router(institutions.public_router)
+    app.include_router(audit.router)
     for module in (
         auth,
         persons,

@@ -24,6 +24,7 @@ from policies.vocabulary import Action, Reason
 from vault.access.paging import InvalidCursor
 from vault.access.throttles import LockedOut
 from vault.access.usecase import Conflict, Refused, Unusable
+from vault.audit.checkpoints import CheckpointBusy
 from vault.core.errors import (
     DecryptionFailed,
     Denied,
@@ -305,6 +306,7 @@ ANSWERS: dict[type[VaultError], Answer] = {
     Denied: answer(403, "Forbidden", "This action is not permitted.", code="forbidden"),
     KeyringError: answer(503, "Keyring unavailable", NO_DETAIL),
     Conflict: answer(409, "Conflict"),
+    CheckpointBusy: answer(409, "Checkpoint busy"),
     Unusable: answer(422, "Unusable request"),
     InvalidCursor: answer(400, "Invalid cursor", _CURSOR),
     LockedOut: _locked_out,

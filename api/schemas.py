@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from policies.vocabulary import Category, ConsentKind, Profession, Source
+from vault.store.tables import AuditCheckpoint
 
 
 class Strict(BaseModel):
@@ -95,10 +96,49 @@ class RotationResult(BaseModel):
 
 
 class AuditVerification(BaseModel):
+    """Every chain entry by entry, then every checkpoint; the first problem is named."""
+
     valid: bool
     entries: int
+    chains: int
+    first_bad_chain: str | None
     first_bad_seq: int | None
     problem: str | None
+    checkpoints: int
+    bad_checkpoint: int | None
+    description: str
+
+
+class CheckpointPublic(BaseModel):
+    """A signed checkpoint: the RFC 9162 Merkle root over every audit chain's (id, length,
+    head hash). ``signature``: ES256, base64url ``r || s``, by the JWKS key ``kid``, over
+    the UTF-8 lines ``crossvault audit checkpoint v1``, number, made_at (ISO 8601, as
+    given), tree_size, root_hash, prev_root_hash, kid — joined by newlines."""
+
+    number: int
+    made_at: str
+    tree_size: int
+    root_hash: str
+    prev_root_hash: str
+    kid: str
+    signature: str
+
+    @classmethod
+    def of(cls, row: AuditCheckpoint) -> CheckpointPublic:
+        return cls(
+            number=row.number,
+            made_at=row.made_at.isoformat(),
+            tree_size=row.tree_size,
+            root_hash=row.root_hash,
+            prev_root_hash=row.prev_root_hash,
+            kid=row.kid,
+            signature=row.signature,
+        )
+
+
+class CheckpointPage(BaseModel):
+    items: list[CheckpointPublic]
+    next_cursor: str | None
 
 
 # --- records ------------------------------------------------------------------------

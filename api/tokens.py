@@ -128,21 +128,24 @@ class TokenAuthority:
             raise InvalidToken
         return payload
 
-    def jwks(self) -> dict[str, Any]:
-        numbers = self._public.public_numbers()
-        return {
-            "keys": [
-                {
-                    "kty": "EC",
-                    "crv": "P-256",
-                    "x": _b64url(numbers.x),
-                    "y": _b64url(numbers.y),
-                    "kid": self.kid,
-                    "alg": ALGORITHM,
-                    "use": "sig",
-                }
-            ]
-        }
+    def jwks(self, *others: tuple[str, ec.EllipticCurvePublicKey]) -> dict[str, Any]:
+        """The token key, then ``others`` (``(kid, key)``: the audit checkpoints' key)."""
+        keys = [(self.kid, self._public), *others]
+        return {"keys": [public_jwk(kid, key) for kid, key in keys]}
+
+
+def public_jwk(kid: str, key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    """An ES256 (P-256) public key as a JWK."""
+    numbers = key.public_numbers()
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": _b64url(numbers.x),
+        "y": _b64url(numbers.y),
+        "kid": kid,
+        "alg": ALGORITHM,
+        "use": "sig",
+    }
 
 
 def _checked_claims(payload: dict[str, Any], now: datetime) -> Claims:

@@ -26,7 +26,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("vault.crypto",),
     ("vault.store",),
     ("vault.keys",),
-    ("vault.runtime", "vault.audit"),
+    ("vault.runtime",),
+    ("vault.audit",),
     ("vault.access",),
     ("vault.records", "vault.registry"),
     (

@@ -183,6 +183,10 @@ def _client_token(
     return _issue(services, form.professional_id, "professional", client.institution_id)
 
 
-@router.get("/.well-known/jwks.json", summary="The token signing keys (JWKS)")
+@router.get("/.well-known/jwks.json", summary="The signing keys (JWKS): tokens, then checkpoints")
 def jwks(services: ServicesDep) -> dict[str, Any]:
-    return services.tokens.jwks()
+    """The public keys: the first signs the API's tokens, the second the audit
+    checkpoints (``GET /v1/audit/checkpoints/latest``)."""
+    checkpoint = services.vault.keyring.checkpoint_key()
+    others = [] if checkpoint is None else [(checkpoint.kid, checkpoint.private_key.public_key())]
+    return services.tokens.jwks(*others)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter
-from sqlmodel import Session
 
 from api.deps import OperatorCaller, ServicesDep
 from api.problems import Problem
@@ -19,11 +18,12 @@ from api.schemas import (
 )
 from policies.vocabulary import Action
 from vault.access.judge import Ask, Caller
+from vault.audit.verify import public_keys
+from vault.audit.verify import verify_audit as verify_log
 from vault.core.clock import SimulatedClock
 from vault.core.errors import Denied
 from vault.keys.rotation import retire_unused_versions, rotate
-from vault.store.audit import verify_chain
-from vault.store.engine import transaction
+from vault.store.engine import reading, transaction
 
 router = APIRouter(tags=["operator"])
 
@@ -59,14 +59,21 @@ def rotate_keys(services: ServicesDep, caller: OperatorCaller) -> RotationResult
 
 @router.get("/v1/admin/audit/verify", response_model=AuditVerification)
 def verify_audit(services: ServicesDep, caller: OperatorCaller) -> AuditVerification:
-    """Walk the hash chain; name the first edited, deleted or reordered entry."""
-    with Session(services.vault.engine) as session:
-        report = verify_chain(session)
+    """Walk every chain entry by entry, then every signed checkpoint; name the first
+    edited, deleted, inserted or reordered entry, truncated tail or bad checkpoint."""
+    with reading(services.vault.engine) as session:
+        report = verify_log(session, public_keys(services.vault.keyring))
+    chains = report.chains
     return AuditVerification(
         valid=report.valid,
-        entries=report.entries,
-        first_bad_seq=report.first_bad_seq,
-        problem=report.problem,
+        entries=chains.entries,
+        chains=chains.chains,
+        first_bad_chain=chains.first_bad_chain,
+        first_bad_seq=chains.first_bad_seq,
+        problem=chains.problem or report.checkpoint_problem,
+        checkpoints=report.checkpoints,
+        bad_checkpoint=report.bad_checkpoint,
+        description=report.describe(),
     )
 
 

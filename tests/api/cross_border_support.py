@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from tests.api.conftest import OPERATOR_SECRET, PASSWORD, World
 from tests.support.http import bearer
@@ -179,24 +179,32 @@ def events(world: World, pid: str) -> list[str]:
 
 
 def audit_trail(world: World, *, person_id: str | None = None) -> list[AuditEntry]:
-    """Audit entries in chain order (all, or about one person)."""
+    """Audit entries in the order they were written (all chains, or one person's chain):
+    by time, then chain and position."""
     with Session(world.vault.engine) as session:
-        query = select(AuditEntry).order_by(col(AuditEntry.seq))
+        query = select(AuditEntry)
         if person_id is not None:
-            query = query.where(AuditEntry.person_id == person_id)
-        return list(session.exec(query).all())
+            query = query.where(AuditEntry.chain_id == person_id)
+        entries = session.exec(query).all()
+        return sorted(entries, key=lambda e: (e.at, e.chain_id, e.seq))
 
 
-def reasons(world: World, *, person_id: str | None = None, since_seq: int = 0) -> list[str]:
-    """The reasons of the access decisions after `since_seq` (logins left out: every
-    request here logs in afresh)."""
+Mark = frozenset[tuple[str, int]]  # the entries written so far, by (chain, position)
+
+
+def reasons(
+    world: World, *, person_id: str | None = None, since_seq: Mark = frozenset()
+) -> list[str]:
+    """The reasons of the access decisions written after the mark `since_seq` (logins left
+    out: every request here logs in afresh)."""
     trail = audit_trail(world, person_id=person_id)
-    return [e.reason for e in trail if e.seq > since_seq and e.action != "log_in"]
+    fresh = [e for e in trail if (e.chain_id, e.seq) not in since_seq]
+    return [e.reason for e in fresh if e.action != "log_in"]
 
 
-def last_seq(world: World) -> int:
-    trail = audit_trail(world)
-    return trail[-1].seq if trail else 0
+def last_seq(world: World) -> Mark:
+    """A mark of every entry written so far (the chains grow independently)."""
+    return frozenset((e.chain_id, e.seq) for e in audit_trail(world))
 
 
 def stored_notifications(world: World, pid: str) -> list[Notification]:

@@ -22,7 +22,7 @@ import pytest
 from sqlmodel import Session, select
 
 from tests.api.conftest import World
-from vault.store.audit import verify_chain
+from vault.store.audit import verify_chains
 from vault.store.tables import SharingConsent
 
 pytestmark = pytest.mark.postgres_only
@@ -142,7 +142,7 @@ def test_sixteen_clients_grant_revoke_and_read(world: World) -> None:
     assert _violations(reads, timelines) == []
     assert sum(r.status == 200 for r in reads) > 0 and sum(r.status == 404 for r in reads) > 0
     with Session(world.vault.engine) as session:
-        report = verify_chain(session)
+        report = verify_chains(session)
         stored = set(session.exec(select(SharingConsent.id)).all())
     granted = {cid for t in timelines for cid in t.granted_ids}
     assert granted <= stored, "a granted consent was lost"

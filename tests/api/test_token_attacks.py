@@ -641,18 +641,22 @@ def test_the_token_response_says_bearer_and_900_seconds(world: World) -> None:
     assert response.headers.get("cache-control", "no-store") == "no-store"
 
 
-def test_jwks_serves_exactly_one_public_es256_p256_key(world: World, forge: Forge) -> None:
+def test_jwks_serves_the_token_key_then_the_checkpoint_key_public_only(
+    world: World, forge: Forge
+) -> None:
     response = world.http.get("/.well-known/jwks.json")
     assert response.status_code == 200
     keys = response.json()["keys"]
-    assert len(keys) == 1
-    (key,) = keys
-    assert {k: key[k] for k in ("kty", "crv", "alg", "use")} == {
-        "kty": "EC",
-        "crv": "P-256",
-        "alg": "ES256",
-        "use": "sig",
-    }
-    assert key["kid"] == forge.kid
-    assert not {"d", "p", "q", "k"} & key.keys()  # no private or symmetric material
-    assert public_jwk(forge.key) == {k: key[k] for k in ("kty", "crv", "x", "y")}
+    assert len(keys) == 2  # tokens, then audit checkpoints
+    token, checkpoint = keys
+    for key in keys:
+        assert {k: key[k] for k in ("kty", "crv", "alg", "use")} == {
+            "kty": "EC",
+            "crv": "P-256",
+            "alg": "ES256",
+            "use": "sig",
+        }
+        assert not {"d", "p", "q", "k"} & key.keys()  # no private or symmetric material
+    assert token["kid"] == forge.kid and checkpoint["kid"] != forge.kid
+    assert public_jwk(forge.key) == {k: token[k] for k in ("kty", "crv", "x", "y")}
+    assert (checkpoint["x"], checkpoint["y"]) != (token["x"], token["y"])  # its own key

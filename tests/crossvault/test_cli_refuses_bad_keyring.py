@@ -93,5 +93,5 @@ def test_first_run_creates_a_private_keyring(tmp_path: Path) -> None:
     data_dir = tmp_path / "fresh"
     result = _cli(data_dir, None, "audit", "verify")
     assert result.returncode == 0, result.stderr
-    assert "audit chain valid: 0 entries" in result.stdout
+    assert "audit chains valid: 0 entries" in result.stdout
     assert os.stat(data_dir / "keyring.json").st_mode & 0o777 == 0o600

@@ -179,7 +179,7 @@ def test_a_deployment_starts_after_db_upgrade(
     assert current.returncode == 0 and "schema: current" in current.stdout, current.stdout
     verified = _run(["audit", "verify"], env)
     assert verified.returncode == 0, verified.stderr
-    assert "audit chain valid: 0 entries" in verified.stdout
+    assert "audit chains valid: 0 entries" in verified.stdout
 
 
 def test_demo_mode_accepts_a_short_secret_and_generates_what_it_needs(tmp_path: Path) -> None:

@@ -552,7 +552,8 @@ def check_reads_were_audited(deployment: Deployment, ledger: Ledger) -> None:
 
 def check_notifications_point_at_entries(deployment: Deployment) -> None:
     dangling = deployment.query(
-        "SELECT n.id FROM notification n LEFT JOIN auditentry a ON a.seq = n.audit_seq "
+        "SELECT n.id FROM notification n LEFT JOIN auditentry a "
+        "ON a.chain_id = n.person_id AND a.seq = n.audit_seq "
         "WHERE n.audit_seq IS NOT NULL AND a.seq IS NULL"
     )
     assert not dangling, f"notifications naming audit entries that do not exist: {dangling[:5]}"

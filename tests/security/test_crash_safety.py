@@ -116,7 +116,7 @@ def _more_reads(ledger: Ledger, count: int) -> Callable[[], bool]:
 
 def _audit_verifies(deployment: Deployment) -> None:
     run = deployment.cli("audit", "verify")
-    assert run.code == 0 and "audit chain valid" in run.output, run.output
+    assert run.code == 0 and "audit chains valid" in run.output, run.output
 
 
 # --- (a) deposits --------------------------------------------------------------------------------

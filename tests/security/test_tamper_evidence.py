@@ -313,26 +313,28 @@ def _assert_stream_breaks_off(http: httpx.Client, record: Stored) -> None:
 # --- the audit log ------------------------------------------------------------------------------
 
 
-def _entry(deployment: Deployment, seq: int) -> AuditEntry:
-    """A detached copy of audit entry ``seq``."""
+def _entry(deployment: Deployment, chain: str, seq: int) -> AuditEntry:
+    """A detached copy of entry ``seq`` of ``chain``."""
     with deployment.engine() as engine, Session(engine) as session:
-        entry = session.get(AuditEntry, seq)
+        entry = session.get(AuditEntry, (chain, seq))
         assert entry is not None, f"no entry {seq}"
         return AuditEntry(**entry.model_dump())
 
 
 def _put_back(deployment: Deployment, *entries: AuditEntry) -> None:
-    """Write ``entries`` as they are (replacing whatever holds their numbers)."""
+    """Write ``entries`` as they are (replacing whatever holds their places)."""
     with deployment.engine() as engine, Session(engine) as session:
         for entry in entries:
-            session.execute(delete(AuditEntry).where(col(AuditEntry.seq) == entry.seq))
+            where = (col(AuditEntry.chain_id) == entry.chain_id, col(AuditEntry.seq) == entry.seq)
+            session.execute(delete(AuditEntry).where(*where))
             session.add(AuditEntry(**entry.model_dump()))
         session.commit()
 
 
-def _rewrite(deployment: Deployment, seq: int, **values: Any) -> None:
+def _rewrite(deployment: Deployment, chain: str, seq: int, **values: Any) -> None:
     with deployment.engine() as engine, Session(engine) as session:
-        session.execute(update(AuditEntry).where(col(AuditEntry.seq) == seq).values(**values))
+        where = (col(AuditEntry.chain_id) == chain, col(AuditEntry.seq) == seq)
+        session.execute(update(AuditEntry).where(*where).values(**values))
         session.commit()
 
 
@@ -364,27 +366,32 @@ def test_edited_deleted_reordered_and_truncated_audit_rows_are_named(
         code, output, over_http = _verify(deployment, http, population.operator)
         assert code == 0 and over_http["valid"], output
         entries = over_http["entries"]
-        assert entries >= 15
-        k = entries // 2
-        ((head_seq, head_hash),) = deployment.query("SELECT seq, entry_hash FROM audithead")
+        chain = person.id  # the person's own chain
+        ((length, head_hash),) = deployment.query(
+            "SELECT length, head_hash FROM auditchain WHERE chain_id = :c", c=chain
+        )
+        assert length >= 15
+        k = length // 2
+        c = {"c": chain}
 
         def broken_at(seq: int, *words: str) -> None:
             code, output, report = _verify(deployment, http, population.operator)
             assert code == 1, output
-            assert f"BROKEN at entry {seq}:" in output, output
+            assert f"of person {chain} BROKEN at entry {seq}:" in output, output
             assert all(word in output for word in words), output
             assert report["valid"] is False and report["first_bad_seq"] == seq, report
+            assert report["first_bad_chain"] == chain, report
 
         def intact() -> None:
             code, output, report = _verify(deployment, http, population.operator)
             assert code == 0 and report["valid"] and report["entries"] == entries, output
 
-        original = _entry(deployment, k)
-        nxt = _entry(deployment, k + 1)
-        tail = [_entry(deployment, s) for s in range(entries - 2, entries + 1)]
+        original = _entry(deployment, chain, k)
+        nxt = _entry(deployment, chain, k + 1)
+        tail = [_entry(deployment, chain, s) for s in range(length - 2, length + 1)]
 
         # an edit: a decision turned round
-        _rewrite(deployment, k, allowed=not original.allowed, reason="owner")
+        _rewrite(deployment, chain, k, allowed=not original.allowed, reason="owner")
         broken_at(k, "edited")
         _put_back(deployment, original)
         intact()
@@ -396,7 +403,7 @@ def test_edited_deleted_reordered_and_truncated_audit_rows_are_named(
         intact()
 
         # a deletion
-        deployment.execute("DELETE FROM auditentry WHERE seq = :s", s=k)
+        deployment.execute("DELETE FROM auditentry WHERE chain_id = :c AND seq = :s", s=k, **c)
         broken_at(k, "missing")
         _put_back(deployment, original)
         intact()
@@ -404,48 +411,104 @@ def test_edited_deleted_reordered_and_truncated_audit_rows_are_named(
         # reordering: two entries' contents swapped, then their numbers swapped
         swap = nxt.model_dump(exclude={"seq"})
         back = original.model_dump(exclude={"seq"})
-        _rewrite(deployment, k, **swap)
-        _rewrite(deployment, k + 1, **back)
+        _rewrite(deployment, chain, k, **swap)
+        _rewrite(deployment, chain, k + 1, **back)
         broken_at(k, "does not follow")
         _put_back(deployment, original, nxt)
         intact()
-        deployment.execute("UPDATE auditentry SET seq = -1 WHERE seq = :s", s=k)
-        deployment.execute("UPDATE auditentry SET seq = :a WHERE seq = :b", a=k, b=k + 1)
-        deployment.execute("UPDATE auditentry SET seq = :b WHERE seq = -1", b=k + 1)
+        renumber = "UPDATE auditentry SET seq = :a WHERE chain_id = :c AND seq = :b"
+        deployment.execute(renumber, a=-1, b=k, **c)
+        deployment.execute(renumber, a=k, b=k + 1, **c)
+        deployment.execute(renumber, a=k + 1, b=-1, **c)
         broken_at(k, "does not follow")
         _put_back(deployment, original, nxt)
         intact()
 
         # truncation of the tail: every remaining entry still links; the head says more
-        deployment.execute("DELETE FROM auditentry WHERE seq > :s", s=entries - 3)
-        broken_at(entries - 2, "missing", "tail truncated")
+        cut = "DELETE FROM auditentry WHERE chain_id = :c AND seq > :s"
+        deployment.execute(cut, s=length - 3, **c)
+        broken_at(length - 2, "missing", "tail truncated")
         _put_back(deployment, *tail)
         intact()
 
         # the last entry replaced by a consistent-looking forgery: the head names another
         _put_back(deployment, _rehashed(tail[-1], actor_id="forger"))
-        broken_at(entries, "head")
+        broken_at(length, "head")
         _put_back(deployment, tail[-1])
         intact()
 
         # an entry slipped in after the last one without moving the head
         forged = _rehashed(
-            tail[-1], seq=entries + 1, prev_hash=tail[-1].entry_hash, actor_id="forger"
+            tail[-1], seq=length + 1, prev_hash=tail[-1].entry_hash, actor_id="forger"
         )
         _put_back(deployment, forged)
-        broken_at(entries + 1, "around the head")
-        deployment.execute("DELETE FROM auditentry WHERE seq = :s", s=entries + 1)
+        broken_at(length + 1, "around the head")
+        deployment.execute(
+            "DELETE FROM auditentry WHERE chain_id = :c AND seq = :s", s=length + 1, **c
+        )
         intact()
 
         # the head row deleted (appends then fail; verify says why)
-        deployment.execute("DELETE FROM audithead")
+        deployment.execute("DELETE FROM auditchain WHERE chain_id = :c", **c)
         run = deployment.cli("audit", "verify")
         assert run.code == 1 and "head row is missing" in run.output, run.output
         deployment.execute(
-            "INSERT INTO audithead (id, seq, entry_hash) VALUES (1, :s, :h)",
-            s=head_seq,
+            "INSERT INTO auditchain (chain_id, length, head_hash) VALUES (:c, :n, :h)",
+            n=length,
             h=head_hash,
+            **c,
         )
         intact()
         assert _content(http, record).status_code == 200  # and the chain goes on
+        assert _verify(deployment, http, population.operator)[0] == 0
+
+
+def test_what_a_checkpoint_covered_cannot_be_cut_rewritten_or_its_checkpoint_forged(
+    deployment: Deployment, server: Server
+) -> None:
+    """After ``crossvault audit checkpoint``, a tail cut *with the head row made to agree*
+    (every chain then links) is still named, as is a forged or deleted checkpoint."""
+    with server.client() as http:
+        population = Population.create(http, persons=1)
+        person = population.persons[0]
+        record = _text(http, population, person, 1)
+        for _ in range(4):
+            assert _content(http, record).status_code == 200
+        assert deployment.cli("audit", "checkpoint").code == 0
+        assert deployment.cli("audit", "checkpoint").output.startswith("no chain changed")
+        chain = person.id
+        ((length, head_hash),) = deployment.query(
+            "SELECT length, head_hash FROM auditchain WHERE chain_id = :c", c=chain
+        )
+        tail = [_entry(deployment, chain, s) for s in (length - 1, length)]
+
+        def named(*words: str) -> None:
+            code, output, report = _verify(deployment, http, population.operator)
+            assert code == 1 and report["valid"] is False, output
+            assert all(word in output for word in words), output
+            assert report["bad_checkpoint"] == 1, report
+
+        deployment.execute(
+            "DELETE FROM auditentry WHERE chain_id = :c AND seq >= :s", c=chain, s=length - 1
+        )
+        deployment.execute(
+            "UPDATE auditchain SET length = :n, head_hash = :h WHERE chain_id = :c",
+            n=length - 2,
+            h=_entry(deployment, chain, length - 2).entry_hash,
+            c=chain,
+        )
+        named("checkpoint 1 BROKEN", "tail truncated")
+        _put_back(deployment, *tail)
+        deployment.execute(
+            "UPDATE auditchain SET length = :n, head_hash = :h WHERE chain_id = :c",
+            n=length,
+            h=head_hash,
+            c=chain,
+        )
+        assert _verify(deployment, http, population.operator)[0] == 0
+
+        ((root,),) = deployment.query("SELECT root_hash FROM auditcheckpoint WHERE number = 1")
+        deployment.execute("UPDATE auditcheckpoint SET root_hash = :r", r="ab" * 32)
+        named("signature does not verify")
+        deployment.execute("UPDATE auditcheckpoint SET root_hash = :r", r=root)
         assert _verify(deployment, http, population.operator)[0] == 0

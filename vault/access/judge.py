@@ -108,7 +108,8 @@ class Judge:
     def decide(self, session: Session, caller: Caller, ask: Ask, now: datetime) -> Decision:
         """Decide, append to the audit log and, for a permitted view by someone other
         than the person or their caregiver, notify the person — all in ``session``."""
-        head = audit.lock_head(session)  # before the facts: decisions in chain order
+        # the person's chain, before their facts: their decisions stay in chain order
+        head = audit.lock_chain(session, audit.chain_of(ask.person_id, caller.actor.institution_id))
         facts = load_facts(session, self.policy, ask.person_id) if ask.person_id else None
         request = Request(
             actor=caller.actor,

@@ -97,16 +97,20 @@ class UseCase:
         self.policy: Policy = judge.policy
 
     def transact(
-        self, body: Callable[[Session, datetime], T | VaultError], *, chain_order: bool = False
+        self,
+        body: Callable[[Session, datetime], T | VaultError],
+        *,
+        chain: str | Callable[[Session], str] | None = None,
     ) -> T:
         """Run ``body(session, now)`` in one transaction; an error it *returns* is raised
-        once the transaction has committed. ``chain_order``: lock the audit chain's head
-        before the body reads anything, for bodies that look rows up before they decide
-        (so decisions stay in chain order and row locks are always taken after it)."""
+        once the transaction has committed. ``chain``: the audit chain (or how to find it)
+        to lock before the body reads anything, for bodies that look rows up before they
+        decide (so the person's decisions stay in chain order and row locks are always
+        taken after the chain's)."""
         now = self.judge.now()
         with transaction(self.vault.engine) as session:
-            if chain_order:
-                audit.lock_head(session)
+            if chain is not None:
+                audit.lock_chain(session, chain if isinstance(chain, str) else chain(session))
             outcome = body(session, now)
         if isinstance(outcome, VaultError):
             raise outcome

@@ -17,6 +17,7 @@ from policies.vocabulary import Action
 from vault.access import paging
 from vault.access.judge import Ask, Caller
 from vault.access.usecase import UseCase
+from vault.audit.proofs import ChainProof, prove
 from vault.core.errors import NotFound
 from vault.crypto import aad
 from vault.registry.persons import person_name
@@ -37,6 +38,7 @@ class Profile:
 class AccessLogPage:
     entries: Sequence[AuditEntry]
     next_cursor: str | None
+    proof: ChainProof  # the person's chain head and its inclusion in the latest checkpoint
 
 
 @dataclass(frozen=True)
@@ -66,19 +68,21 @@ class Account(UseCase):
     def access_log(
         self, caller: Caller, person_id: str, *, limit: int = 50, cursor: str | None = None
     ) -> AccessLogPage:
-        """Every audited decision about the person, newest first, keyset-paged by ``seq``."""
+        """Every audited decision about the person (their own chain), newest first,
+        keyset-paged by ``seq``, with the chain's head and its proof of inclusion."""
         before = paging.seq(cursor)
         limit = max(1, min(limit, paging.MAX_PAGE))
 
         def work(session: Session, now: datetime) -> AccessLogPage:
-            query = select(AuditEntry).where(AuditEntry.person_id == person_id)
+            query = select(AuditEntry).where(col(AuditEntry.chain_id) == person_id)
             if before is not None:
                 query = query.where(col(AuditEntry.seq) < before)
             rows = session.exec(query.order_by(col(AuditEntry.seq).desc()).limit(limit + 1))
             entries = list(rows)
             more = len(entries) > limit
             page = entries[:limit]
-            return AccessLogPage(page, paging.encode(page[-1].seq) if more else None)
+            cursor_out = paging.encode(page[-1].seq) if more else None
+            return AccessLogPage(page, cursor_out, prove(session, person_id))
 
         return self.run(caller, Ask(Action.READ_ACCESS_LOG, person_id), work)
 

@@ -75,7 +75,7 @@ class Withdrawal(UseCase):
             )
             return self._leave(session, person_id, now)
 
-        return self.transact(erase, chain_order=True)
+        return self.transact(erase, chain=person_id)
 
     def _leave(self, session: Session, person_id: str, now: datetime) -> int:
         _end_everything(session, person_id, now)

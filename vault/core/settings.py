@@ -12,6 +12,7 @@
 | ``CROSSVAULT_RADIOLOGY_MAX_FILE_BYTES`` | 4 GiB: the largest file a radiology deposit takes |
 | ``CROSSVAULT_METRICS_TOKEN`` | unset: ``/metrics`` only for the operator's token |
 | ``CROSSVAULT_OPERATORS`` | ``{}``: more operators, ``{"client id": "secret"}`` (JSON) |
+| ``CROSSVAULT_CHECKPOINT_SECONDS`` | ``60``: how often to sign an audit checkpoint (``0``: never) |
 
 Settings fail closed (see :class:`Settings`): a bad value is a one-line
 :class:`ConfigurationError` at construction, before anything is opened or written.
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     clock: Literal["system", "simulated"] = "system"
     radiology_max_file_bytes: int = Field(default=DEFAULT_RADIOLOGY_MAX_FILE_BYTES, gt=0)
     metrics_token: str | None = None
+    checkpoint_seconds: float = Field(default=60.0, ge=0)  # 0: only on demand
     # Operators besides ``operator`` (CROSSVAULT_OPERATOR_SECRET): {client id: secret}, as
     # JSON. Giving an institution its admin credential takes two of them (R9: four eyes).
     operators: dict[str, str] = Field(default_factory=dict)

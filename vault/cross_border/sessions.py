@@ -127,7 +127,8 @@ class ViewingSessions(UseCase):
         """Redeem ``codes``. Raises :class:`InvalidCodes`, :class:`LockedOut` or
         :class:`SessionRefused` — after committing the audit and the counters."""
         return self.transact(
-            lambda session, now: self._open(session, caller, codes, now), chain_order=True
+            lambda session, now: self._open(session, caller, codes, now),
+            chain=lambda session: _chain_of_codes(session, caller, codes),
         )
 
     def person_of(self, caller: Caller, session_id: str, action: Action) -> str:
@@ -221,7 +222,7 @@ class ViewingSessions(UseCase):
         )
         session.add(row)
         session.flush()
-        seq = _last_seq(session)
+        seq = _last_seq(session, authorisation.person_id)
         notice = Notice(authorisation.person_id, caller, SESSION_OPENED, now, seq)
         self.judge.notify(session, notice)
         since = decision.obligations.visible_since or self.policy.visible_since(hk_date(now))
@@ -244,9 +245,23 @@ def _attempt_on(caller: Caller, authorisation: CrossBorderAuthorisation, now: da
     )
 
 
-def _last_seq(session: Session) -> int:
-    """The seq of the audit entry this transaction appended last (it holds the head)."""
-    return audit.lock_head(session).seq
+def _last_seq(session: Session, person_id: str) -> int:
+    """The seq of the audit entry this transaction appended last to the person's chain
+    (it holds that chain's head)."""
+    return audit.lock_chain(session, person_id).seq
+
+
+def _chain_of_codes(session: Session, caller: Caller, codes: CodePair) -> str:
+    """The audit chain an attempt with ``codes`` is decided on, locked before anything is
+    read for update: the person's whose application code it is, else the caller's
+    institution's (nobody's codes were tried)."""
+    person_id = session.exec(
+        select(CrossBorderAuthorisation.person_id).where(
+            CrossBorderAuthorisation.application_code_hash
+            == code_hash(codes.application_code.reveal())
+        )
+    ).first()
+    return audit.chain_of(person_id, caller.actor.institution_id)
 
 
 # Whose records a session shows and to whom: the first statement of every session read.

@@ -113,7 +113,9 @@ class BreakGlass(UseCase):
             expires_at=self.policy.break_glass_expires_at(now),
         )
         session.add(row)
-        _tell_the_reason(session, (person_id, audit.lock_head(session).seq), key, reason)
+        _tell_the_reason(
+            session, (person_id, audit.lock_chain(session, person_id).seq), key, reason
+        )
         session.flush()
         return EmergencyAccess(access_id, person_id, now, row.expires_at)
 

@@ -16,7 +16,9 @@ The keyring file (``keyring.json``, mode 0600) is JSON::
                  "created_at": "..."}}
 
 A retired version keeps its entry (so its number is never reused) but not its key.
-The ``signing`` section holds the P-256 key the API signs its ES256 JWTs with.
+The ``signing`` section holds the P-256 key the API signs its ES256 JWTs with;
+``checkpoint_signing`` (same shape; added to older files when a vault opens them) the one
+the audit checkpoints are signed with (:mod:`vault.audit`). Both are published in the JWKS.
 
 Instead of a file, the keyring may come from the environment: ``CROSSVAULT_KEYRING``
 holds the same JSON, either as is or base64-encoded (``base64 -w0 keyring.json``). Such a
@@ -103,7 +105,8 @@ class LocalKeyring:
             raise FileExistsError(path)
         first = KeyVersion(1, SealingKey.generate(), now)
         signing = SigningKey(ec.generate_private_key(ec.SECP256R1()), now)
-        keyring = cls(KeyringState({1: first}, 1, signing), path)
+        checkpoint = SigningKey(ec.generate_private_key(ec.SECP256R1()), now)
+        keyring = cls(KeyringState({1: first}, 1, signing, checkpoint), path)
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, keyring._document(), replace_existing=False)
         return keyring
@@ -196,6 +199,22 @@ class LocalKeyring:
     def signing_kid(self) -> str:
         """The ``kid`` naming the signing key in JWT headers."""
         return self._state.signing.kid
+
+    # -- the audit checkpoints' signing key --------------------------------------------
+
+    def checkpoint_key(self) -> SigningKey | None:
+        """The P-256 key audit checkpoints are signed with (``None``: an older keyring
+        given in the environment, which cannot be extended)."""
+        return self._state.checkpoint
+
+    def add_checkpoint_key(self, *, now: datetime.datetime | None = None) -> SigningKey:
+        """The checkpoint key, generated and persisted first if the keyring has none."""
+        with self._mutation:
+            if self._state.checkpoint is None:
+                key = SigningKey(ec.generate_private_key(ec.SECP256R1()), now or _utcnow())
+                self._commit(replace(self._state, checkpoint=key))
+            assert self._state.checkpoint is not None
+            return self._state.checkpoint
 
     def _document(self) -> bytes:
         return document_of(self._state)
@@ -359,6 +378,10 @@ class FollowedKeyring(LocalKeyring):
         if version not in super().versions():
             self._follow()
         return super().unwrap(version, wrapped, aad=aad)
+
+    def checkpoint_key(self) -> SigningKey | None:
+        self._follow()
+        return super().checkpoint_key()
 
     def _commit(self, state: KeyringState) -> None:
         with self._reloading:

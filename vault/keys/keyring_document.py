@@ -68,6 +68,7 @@ class KeyringState:
     keys: Mapping[int, KeyVersion]
     current: int
     signing: SigningKey
+    checkpoint: SigningKey | None = None  # signs the audit checkpoints (absent in old files)
 
 
 def json_object(content: bytes) -> dict[str, Any]:
@@ -103,7 +104,10 @@ def state_from(document: dict[str, Any]) -> KeyringState:
         raise InvalidDocument("has no current key version; restore it from backup")
     if current not in keys or keys[current].retired:
         raise InvalidDocument(f"names version {current} current but holds no such key; restore it")
-    return KeyringState(keys, current, _signing_key(_field(document, "signing", dict)))
+    signing = _signing_key(_field(document, "signing", dict))
+    section = document.get("checkpoint_signing")
+    checkpoint = None if section is None else _signing_key(_as(section, dict, "checkpoint_signing"))
+    return KeyringState(keys, current, signing, checkpoint)
 
 
 def _key_versions(entries: list[Any]) -> dict[int, KeyVersion]:
@@ -180,14 +184,20 @@ def document_of(state: KeyringState) -> bytes:
         "format_version": KEYRING_FORMAT_VERSION,
         "current": state.current,
         "keys": keys,
-        "signing": {
-            "algorithm": SIGNING_ALGORITHM,
-            "kid": state.signing.kid,
-            "private_key_pem": state.signing.pem.decode(),
-            "created_at": state.signing.created_at.isoformat(),
-        },
+        "signing": _signing_entry(state.signing),
     }
+    if state.checkpoint is not None:
+        document["checkpoint_signing"] = _signing_entry(state.checkpoint)
     return (json.dumps(document, indent=2) + "\n").encode()
+
+
+def _signing_entry(key: SigningKey) -> dict[str, Any]:
+    return {
+        "algorithm": SIGNING_ALGORITHM,
+        "kid": key.kid,
+        "private_key_pem": key.pem.decode(),
+        "created_at": key.created_at.isoformat(),
+    }
 
 
 def _key_entry(entry: KeyVersion) -> dict[str, Any]:

@@ -159,7 +159,7 @@ class RestrictedAccess(UseCase):
                 return self.guesses.failed(session, attempt, WRONG_OTP, InvalidOtp())
             return self._grant(session, attempt, row)
 
-        return self.transact(confirm, chain_order=True)
+        return self.transact(confirm, chain=person_id)
 
     # --- requesting ---------------------------------------------------------------------
 
@@ -194,7 +194,7 @@ class RestrictedAccess(UseCase):
     ) -> None:
         """The simulated SMS: the OTP sealed for the person only, naming the audit entry of
         the decision that allowed the request."""
-        notice = replace(notice, audit_seq=audit.lock_head(session).seq)
+        notice = replace(notice, audit_seq=audit.lock_chain(session, notice.person_id).seq)
 
         def sealed(notification_id: str) -> bytes:
             return key.seal(otp.reveal().encode(), aad=aad.notification_detail(notification_id))

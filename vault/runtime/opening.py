@@ -91,6 +91,8 @@ class Vault:
         clock: Clock = SimulatedClock() if settings.clock == "simulated" else SystemClock()
         if keyring.path is not None:
             keyring = FollowedKeyring(keyring)
+            if keyring.checkpoint_key() is None:  # a keyring from before checkpoints
+                keyring.add_checkpoint_key()
         return cls(engine, keyring, DataKeys(keyring), blobs, clock)
 
     def collect_orphaned_blobs(self, older_than_seconds: float = ORPHAN_GRACE_SECONDS) -> int:

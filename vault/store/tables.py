@@ -95,19 +95,22 @@ class Record(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """One decision about a person's data, hash-chained to the entry before it.
+    """One decision, hash-chained to the entry before it *in its chain*: a person's own
+    chain (``chain_id`` = their id) for every decision about them, the system chain
+    (``chain_id`` = ``""``) for decisions about no person (the registry, keys, operators).
 
     Holds identities, the action, the decision and its reason — never health data,
     titles, content, codes or passcodes.
     """
 
-    seq: int = Field(primary_key=True)
+    chain_id: str = Field(primary_key=True, max_length=40)
+    seq: int = Field(primary_key=True)  # the entry's position in its chain, from 1
     at: datetime = Field(sa_column=_instant())
     actor_kind: str = Field(max_length=30)
     actor_id: str = Field(max_length=80)
     institution_id: str | None = Field(default=None, max_length=80)
     on_behalf_of: str | None = Field(default=None, max_length=40)
-    person_id: str | None = Field(default=None, index=True, max_length=40)
+    person_id: str | None = Field(default=None, max_length=40)
     action: str = Field(max_length=40)
     resource_id: str | None = Field(default=None, max_length=80)
     allowed: bool
@@ -118,13 +121,39 @@ class AuditEntry(SQLModel, table=True):
     entry_hash: str = Field(max_length=64)
 
 
-class AuditHead(SQLModel, table=True):
-    """A single row holding the chain's tip; appenders lock it (``FOR UPDATE``) so the
-    chain never forks under concurrency."""
+class AuditChain(SQLModel, table=True):
+    """One chain's tip: its length and last entry's hash. An append locks only the row of
+    the chain it extends (``FOR UPDATE``), so decisions about different people never wait
+    for each other, and no chain forks."""
 
-    id: int = Field(default=1, primary_key=True)
-    seq: int = 0
-    entry_hash: str = Field(max_length=64)
+    chain_id: str = Field(primary_key=True, max_length=40)
+    length: int = 0
+    head_hash: str = Field(max_length=64)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed commitment to every chain's (id, length, head hash) at one moment: the
+    root of an RFC 9162 Merkle tree over them, signed ES256 (``kid``: the keyring's
+    checkpoint key, published with the JWKS), chained to the checkpoint before."""
+
+    number: int = Field(primary_key=True)
+    made_at: datetime = Field(sa_column=_instant())
+    tree_size: int
+    root_hash: str = Field(max_length=64)
+    prev_root_hash: str = Field(max_length=64)
+    kid: str = Field(max_length=40)
+    signature: str = Field(max_length=120)  # base64url of the raw r ‖ s (64 bytes)
+
+
+class AuditCheckpointLeaf(SQLModel, table=True):
+    """A chain's (length, head hash) as checkpoint ``number`` saw it — stored only for
+    chains that changed since the checkpoint before (a leaf set is, per chain, its row of
+    the highest number up to the checkpoint's)."""
+
+    chain_id: str = Field(primary_key=True, max_length=40)
+    number: int = Field(primary_key=True)
+    length: int
+    head_hash: str = Field(max_length=64)
 
 
 # --- consents, sessions and grants ------------------------------------------------------

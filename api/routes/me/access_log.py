@@ -1,4 +1,6 @@
-"""The access log (R11): every decision about the person's data, newest first."""
+"""The access log (R11): every decision about the person's data, newest first, as the
+person's own hash chain — with the chain's head and its inclusion proof into the latest
+signed checkpoint, so the person can check it offline (``docs/audit.md``)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,14 @@ from fastapi import APIRouter
 
 from api.deps import CitizenCaller, subject_of
 from api.routes.me.common import PAGED, AccountDep, Cursor, Limit
-from api.routes.me.schemas import AccessLogEntry, AccessLogPage
+from api.routes.me.schemas import (
+    AccessLogEntry,
+    AccessLogPage,
+    ChainHead,
+    InclusionProof,
+)
+from api.schemas import CheckpointPublic
+from vault.audit.proofs import ChainProof
 from vault.store.tables import AuditEntry
 
 router = APIRouter(tags=["citizen"])
@@ -19,7 +28,27 @@ def access_log(
     """Every decision about the person's data — who asked (and for whom), what, allowed or
     refused, and why — newest first, paged by ``next_cursor``. Never content or codes."""
     page = account.access_log(caller, subject_of(caller), limit=limit, cursor=cursor)
-    return AccessLogPage(items=[_entry(e) for e in page.entries], next_cursor=page.next_cursor)
+    return AccessLogPage(
+        items=[_entry(e) for e in page.entries],
+        next_cursor=page.next_cursor,
+        chain=ChainHead(
+            person_id=page.proof.chain_id, length=page.proof.length, head_hash=page.proof.head_hash
+        ),
+        checkpoint_proof=_inclusion(page.proof),
+    )
+
+
+def _inclusion(proof: ChainProof) -> InclusionProof | None:
+    found = proof.inclusion
+    if found is None:
+        return None
+    return InclusionProof(
+        checkpoint=CheckpointPublic.of(found.checkpoint),
+        leaf_index=found.leaf_index,
+        leaf_length=found.leaf.length,
+        leaf_head_hash=found.leaf.head_hash,
+        path=found.path,
+    )
 
 
 def _entry(e: AuditEntry) -> AccessLogEntry:
@@ -34,4 +63,8 @@ def _entry(e: AuditEntry) -> AccessLogEntry:
         resource_id=e.resource_id,
         allowed=e.allowed,
         reason=e.reason,
+        consent_id=e.consent_id,
+        request_id=e.request_id,
+        prev_hash=e.prev_hash,
+        entry_hash=e.entry_hash,
     )

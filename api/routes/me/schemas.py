@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
-from api.schemas import example
+from api.schemas import CheckpointPublic, example
 from policies.vocabulary import ConsentKind, Source
 from vault.cross_border.authorisations import CrossBorderStatus
 from vault.radiology.authorisations import RadiologyStatus
@@ -204,6 +204,10 @@ class AccessLogEntry(BaseModel):
         resource_id="8c7b6a5d4e3f2a1b0c9d8e7f6a5b4c3d",
         allowed=True,
         reason="sharing_consent",
+        consent_id="5f0c6a1e9b8d4c2f8a7e6d5c4b3a2910",
+        request_id="0b1c2d3e4f5a69788796a5b4c3d2e1f0",
+        prev_hash="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        entry_hash="60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
     )
     seq: int
     at: datetime
@@ -215,11 +219,38 @@ class AccessLogEntry(BaseModel):
     resource_id: str | None
     allowed: bool
     reason: str
+    consent_id: str | None
+    request_id: str | None
+    prev_hash: str  # the entry before it in the person's chain (docs/audit.md)
+    entry_hash: str
+
+
+class ChainHead(BaseModel):
+    """The person's own audit chain now (its id is the person's): its length and its last
+    entry's hash."""
+
+    person_id: str
+    length: int
+    head_hash: str
+
+
+class InclusionProof(BaseModel):
+    """The person's chain as the latest checkpoint covered it (``leaf_length``,
+    ``leaf_head_hash``) and the RFC 9162 inclusion path (hex, from the leaf up) of that
+    leaf at ``leaf_index`` into the checkpoint's signed root (``docs/audit.md``)."""
+
+    checkpoint: CheckpointPublic
+    leaf_index: int
+    leaf_length: int
+    leaf_head_hash: str
+    path: list[str]
 
 
 class AccessLogPage(BaseModel):
     items: list[AccessLogEntry]
     next_cursor: str | None
+    chain: ChainHead
+    checkpoint_proof: InclusionProof | None  # none until a checkpoint covers the chain
 
 
 class NotificationPublic(BaseModel):
