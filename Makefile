@@ -18,7 +18,7 @@ run: $(STAMP)  ## serve the API on the embedded default (SQLite + local blobs + 
 # Both cores: pytest-xdist, work stealing so the few long tests do not end a run alone.
 XDIST := -n auto --dist worksteal
 # The developer loop: lint plus the pure and vault tests (no server, no PostgreSQL).
-FAST := tests/policies tests/vault tests/test_layers.py tests/api/test_errors_table.py
+FAST := tests/policies tests/vault tests/test_layers.py tests/test_house.py tests/api/test_errors_table.py
 
 check: lint $(STAMP)  ## lint + the fast subset (policies, vault, the layers): the loop to run often
 	$(PY) -m pytest $(XDIST) -q $(FAST)

@@ -42,6 +42,24 @@ citizen endpoints with `On-Behalf-Of: <person_id>`.
 """
 
 
+# Every module with a ``router``, in the order their routes are matched.
+ROUTED = (
+    auth,
+    persons,
+    institutions,
+    onboarding,
+    operator,
+    me,
+    records,
+    restricted,
+    break_glass,
+    cross_border,
+    radiology,
+    tus,
+    dicomweb,
+)
+
+
 def create_app(settings: Settings | None = None, vault: Vault | None = None) -> FastAPI:
     """Build the app. ``vault`` may be given (tests); otherwise it opens from ``settings``."""
     settings = settings or Settings()
@@ -76,21 +94,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     app.include_router(observability.router)
     app.include_router(institutions.public_router)
     app.include_router(audit.router)
-    for module in (
-        auth,
-        persons,
-        institutions,
-        onboarding,
-        operator,
-        me,
-        records,
-        restricted,
-        break_glass,
-        cross_border,
-        radiology,
-        tus,
-        dicomweb,
-    ):
+    for module in ROUTED:
         app.include_router(module.router)
 
     return app

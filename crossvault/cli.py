@@ -311,7 +311,7 @@ def db_current() -> None:
 
 
 @app.command()
-def simulate(
+def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
     scenario: Annotated[
         Path | None,
         typer.Option(help="scenario file (TOML); default: sim/scenarios/default.toml"),

@@ -46,4 +46,5 @@ SUITES: dict[str, str] = {
     "policies": "sim.benchmarks.policies:run",
     "api": "sim.benchmarks.api:run",
     "radiology": "sim.benchmarks.radiology:run",
+    "scale": "sim.benchmarks.scale:run",
 }

@@ -17,6 +17,7 @@ import httpx
 
 from sim.benchmarks import Measurement, accounts, framework_probe
 from sim.benchmarks.loadgen import LoadResult, load
+from sim.onboarding import Onboarding
 from sim.server import ServerOptions, running_server
 
 RECORDS = 50
@@ -35,35 +36,40 @@ def open_viewing_session(base: str, records: int = RECORDS) -> OpenSession:
     """Set up through the API: a person with ``records`` HA records in the lookback, a
     cross-border authorisation for HKU-SZ, and an open session."""
     with httpx.Client(base_url=base, timeout=30) as http:
-        staff = accounts.onboarding(http)
-        pid = accounts.register_person(http, "Bench Person", "1950-01-01")
-        _deposit_records(http, staff.professional("ha", *DOCTOR), pid, records)
-        me = accounts.citizen(http, pid)
-        codes = (
-            http.post(
-                "/v1/me/cross-border-authorisations", headers=me, json={"institution_id": "hku_sz"}
-            )
-            .raise_for_status()
-            .json()
+        return open_session(http, accounts.onboarding(http), records)
+
+
+def open_session(
+    http: httpx.Client, staff: Onboarding, records: int, name: str = "Bench Person"
+) -> OpenSession:
+    """One more person, their records, authorisation and open session (``staff``: the
+    institutions onboarded once on this server)."""
+    base = str(http.base_url).rstrip("/")
+    pid = accounts.register_person(http, name, "1950-01-01")
+    _deposit_records(http, staff.professional("ha", *DOCTOR), pid, records)
+    me = accounts.citizen(http, pid)
+    codes = (
+        http.post(
+            "/v1/me/cross-border-authorisations", headers=me, json={"institution_id": "hku_sz"}
         )
-        viewer = staff.professional("hku_sz", *DOCTOR)
-        session = (
-            http.post(
-                "/v1/cross-border/sessions",
-                headers=viewer,
-                json={
-                    "application_code": codes["application_code"],
-                    "passcode": codes["passcode"],
-                },
-            )
-            .raise_for_status()
-            .json()
+        .raise_for_status()
+        .json()
+    )
+    viewer = staff.professional("hku_sz", *DOCTOR)
+    session = (
+        http.post(
+            "/v1/cross-border/sessions",
+            headers=viewer,
+            json={"application_code": codes["application_code"], "passcode": codes["passcode"]},
         )
-        sid = session["session_id"]
-        url = f"{base}/v1/cross-border/sessions/{sid}/records?limit={records}"
-        listed = http.get(url, headers=viewer).raise_for_status().json()
-        assert len(listed["items"]) == records, "the session should see every record"
-        return OpenSession(url, viewer, sid)
+        .raise_for_status()
+        .json()
+    )
+    sid = session["session_id"]
+    url = f"{base}/v1/cross-border/sessions/{sid}/records?limit={records}"
+    listed = http.get(url, headers=viewer).raise_for_status().json()
+    assert len(listed["items"]) == records, "the session should see every record"
+    return OpenSession(url, viewer, sid)
 
 
 def _deposit_records(http: httpx.Client, ha: dict[str, str], pid: str, records: int) -> None:

@@ -100,3 +100,19 @@ def load(
 ) -> LoadResult:
     """Hit ``url`` with ``concurrency`` keep-alive connections for ``seconds``."""
     return asyncio.run(_run(url, headers or {}, concurrency, seconds))
+
+
+def load_each(targets: list[tuple[str, dict[str, str]]], *, seconds: float = 5.0) -> LoadResult:
+    """One keep-alive connection per ``(url, headers)`` target, all at once, for ``seconds``."""
+
+    async def run() -> LoadResult:
+        latencies: list[float] = []
+        counts = [0, 0]
+        started = time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(
+            *(_worker(url, sent, deadline, latencies, counts) for url, sent in targets)
+        )
+        return LoadResult(counts[0], counts[1], time.perf_counter() - started, tuple(latencies))
+
+    return asyncio.run(run())

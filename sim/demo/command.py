@@ -67,7 +67,7 @@ def run_self_started(console: Console, *, pause: float = 0.0) -> DemoResult:
         return run_demo(served.base, LOCAL, console, pause=pause)
 
 
-def main(
+def main(  # noqa: PLR0913 (the demo command's options, passed through)
     url: str | None,
     operator_secret: str | None,
     approver: str | None = None,

@@ -37,13 +37,21 @@ GENESIS_HASH = "0" * 64
 SYSTEM = ""  # the system chain's id
 INSTITUTION_CHAIN = "~i:"  # + an institution's id: the chain of its own events
 _BATCH = 2000
+CHAIN_ID_LENGTH = 40  # the column's width (a person id is 32 hex digits)
+
+
+def _overlong(value: str, width: int = CHAIN_ID_LENGTH) -> str:
+    """An identifier longer than its column, as the marked digest it is recorded as."""
+    return ("~" + hashlib.sha256(value.encode()).hexdigest())[:width]
 
 
 def chain_of(person_id: str | None, institution_id: str | None = None) -> str:
     """The chain an entry about ``person_id`` (or, about nobody, by ``institution_id``)
-    extends."""
+    extends. An id too long to name anyone stored (a caller's guess) is its marked
+    digest, as :func:`append` records it: the refusal is still audited, on a chain of its
+    own that no person's decisions share."""
     if person_id:
-        return person_id
+        return _overlong(person_id) if len(person_id) > CHAIN_ID_LENGTH else person_id
     return f"{INSTITUTION_CHAIN}{institution_id}"[:40] if institution_id else SYSTEM
 
 
@@ -73,7 +81,7 @@ def _fitted(event: AuditEvent) -> AuditEvent:
     for name, value in vars(event).items():
         width = getattr(columns[name].type, "length", None)
         if isinstance(value, str) and width is not None and len(value) > width:
-            overlong[name] = ("~" + hashlib.sha256(value.encode()).hexdigest())[:width]
+            overlong[name] = _overlong(value, width)
     return replace(event, **overlong) if overlong else event
 
 

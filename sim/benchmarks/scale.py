@@ -1,0 +1,106 @@
+"""Scale benchmark: what the per-person audit chains and ``TCP_NODELAY`` buy, each figure
+measured side by side with its baseline in the same run.
+
+- ``/healthz`` on two workers against one worker, eight connections each (the Nagle stall
+  of multi-worker mode made two workers *slower* than one);
+- 16 clients each reading a different person's session list against 16 clients all reading
+  one person's, on two workers. Per-person chains let the first run in parallel; with one
+  global chain the two were equal. On SQLite its single writer still serialises every
+  append, so the target applies on PostgreSQL: set ``CROSSVAULT_BENCH_DATABASE_URL`` to an
+  empty PostgreSQL database (``make bench`` then measures there).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from sim.benchmarks import Measurement, accounts
+from sim.benchmarks.api import open_session
+from sim.benchmarks.loadgen import LoadResult, load, load_each
+from sim.server import ServerOptions, running_server
+from vault.core.settings import Settings
+from vault.runtime.opening import provision
+
+PEOPLE, RECORDS = 16, 5
+
+
+def run(scale: float) -> list[Measurement]:
+    seconds = max(2.0, 4.0 * scale)
+    return [*_workers(seconds), *_people(seconds)]
+
+
+def _best(results: list[LoadResult]) -> LoadResult:
+    return max(results, key=lambda r: r.rps)
+
+
+def _workers(seconds: float) -> list[Measurement]:
+    runs: dict[int, list[LoadResult]] = {1: [], 2: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(2):  # alternate so drift hits both alike
+            for workers in (1, 2):
+                options = ServerOptions(workers)
+                with running_server(Path(tmp) / "data", options) as served:
+                    runs[workers].append(
+                        load(f"{served.base}/healthz", concurrency=8, seconds=seconds)
+                    )
+    one, two = _best(runs[1]), _best(runs[2])
+    return [
+        Measurement(
+            "scale",
+            "/healthz, 2 workers",
+            two.rps,
+            "req/s",
+            baseline=one.rps,
+            target_ratio=1.5,
+            note=f"vs 1 worker; 8 connections; p50 {two.p50:.1f} vs {one.p50:.1f} ms",
+        )
+    ]
+
+
+def _people(seconds: float) -> list[Measurement]:
+    database = os.environ.get("CROSSVAULT_BENCH_DATABASE_URL")
+    options = ServerOptions(2, database_url=database)
+    where = "PostgreSQL" if database else "SQLite (single writer: no target)"
+    with tempfile.TemporaryDirectory() as tmp:
+        if database:  # a deployment: migrated, with its keyring, before it starts
+            provision(Settings(data_dir=Path(tmp), database_url=database))
+        runs = _people_loads(Path(tmp), options, seconds)
+    different, same = _best(runs["many"]), _best(runs["one"])
+
+    return [
+        Measurement(
+            "scale",
+            f"16 people's session lists, 2 workers, {where}",
+            different.rps,
+            "req/s",
+            baseline=same.rps,
+            target_ratio=1.5 if database else None,
+            note=(
+                f"vs 16 clients reading one person's; {RECORDS} records each; "
+                f"errors={different.errors + same.errors}"
+            ),
+        )
+    ]
+
+
+def _people_loads(
+    data_dir: Path, options: ServerOptions, seconds: float
+) -> dict[str, list[LoadResult]]:
+    """Two alternating rounds: 16 clients on 16 people's sessions, then on one person's."""
+    runs: dict[str, list[LoadResult]] = {"many": [], "one": []}
+    with (
+        running_server(data_dir, options) as served,
+        httpx.Client(base_url=served.base, timeout=60) as http,
+    ):
+        staff = accounts.onboarding(http)
+        sessions = [open_session(http, staff, RECORDS, f"Bench Person {i}") for i in range(PEOPLE)]
+        many = [(s.url, s.headers) for s in sessions]
+        one = [(sessions[0].url, sessions[0].headers)] * PEOPLE
+        for _ in range(2):
+            runs["many"].append(load_each(many, seconds=seconds))
+            runs["one"].append(load_each(one, seconds=seconds))
+    return runs
