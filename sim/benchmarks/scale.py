@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -23,14 +25,16 @@ from sim.benchmarks.api import open_session
 from sim.benchmarks.loadgen import LoadResult, load, load_each
 from sim.server import ServerOptions, running_server
 from vault.core.settings import Settings
-from vault.runtime.opening import provision
+from vault.runtime.opening import Vault, provision
+from vault.store.audit import AuditEvent, append
+from vault.store.engine import transaction
 
 PEOPLE, RECORDS = 16, 5
 
 
 def run(scale: float) -> list[Measurement]:
     seconds = max(2.0, 4.0 * scale)
-    return [*_workers(seconds), *_people(seconds)]
+    return [*_workers(seconds), *_people(seconds), *_appends(seconds)]
 
 
 def _best(results: list[LoadResult]) -> LoadResult:
@@ -104,3 +108,54 @@ def _people_loads(
             runs["many"].append(load_each(many, seconds=seconds))
             runs["one"].append(load_each(one, seconds=seconds))
     return runs
+
+
+def _appends(seconds: float) -> list[Measurement]:
+    """16 writer threads appending audit entries, each in its own durable transaction:
+    each about a different person (16 chains) against all about one person (one chain,
+    as the whole log was before), alternating, on the same database."""
+    database = os.environ.get("CROSSVAULT_BENCH_DATABASE_URL")
+    where = "PostgreSQL" if database else "SQLite (single writer: no target)"
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), database_url=database)
+        provision(settings)
+        vault = Vault.open(settings)
+        try:
+            rates: dict[str, list[float]] = {"own": [], "shared": []}
+            for _ in range(2):
+                rates["own"].append(_append_rate(vault, seconds / 2, shared=False))
+                rates["shared"].append(_append_rate(vault, seconds / 2, shared=True))
+        finally:
+            vault.close()
+    own, shared = max(rates["own"]), max(rates["shared"])
+    return [
+        Measurement(
+            "scale",
+            f"audit appends, 16 writers for 16 people, {where}",
+            own,
+            "appends/s",
+            baseline=shared,
+            note="vs the same 16 writers all on one chain (the old global chain's shape)",
+        )
+    ]
+
+
+def _append_rate(vault: Vault, seconds: float, *, shared: bool) -> float:
+    counts = [0] * PEOPLE
+    deadline = time.perf_counter() + seconds
+
+    def writer(i: int) -> None:
+        person = "bench-shared" if shared else f"bench-person-{i}"
+        while time.perf_counter() < deadline:
+            event = AuditEvent("citizen", person, "read_record", True, "owner", person_id=person)
+            with transaction(vault.engine) as session:
+                append(session, event, at=vault.clock.now())
+            counts[i] += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(PEOPLE)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - started)

@@ -4,6 +4,7 @@ position. The database is tampered with directly, as an insider would."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -146,3 +147,31 @@ def test_a_deleted_head_row_is_named(vault: Vault) -> None:
     report = verify(vault)
     assert not report.valid and report.first_bad_chain == "p"
     assert "head row is missing" in (report.problem or "")
+
+
+def test_writers_starting_the_same_new_chain_at_once_all_append(vault: Vault) -> None:
+    """The first decisions about a person, at the same moment: one starts the chain, the
+    others wait for its head row and follow (on PostgreSQL the losers' INSERT meets the
+    winner's key; that must not be an error)."""
+    failures: list[BaseException] = []
+    ready = threading.Barrier(8)
+
+    def first_decision(i: int) -> None:
+        try:
+            ready.wait()
+            with transaction(vault.engine) as session:
+                event = AuditEvent(
+                    "citizen", f"a{i}", "read_record", True, "owner", person_id="new"
+                )
+                append(session, event, at=NOW + timedelta(seconds=i))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=first_decision, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    report = verify(vault)
+    assert report.valid and report.entries == 8, report.describe()

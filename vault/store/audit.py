@@ -125,7 +125,6 @@ _LOCK_CHAIN = Prepared(
     .where(col(AuditChain.chain_id) == bindparam("chain"))
     .with_for_update()
 )
-_NEW_CHAIN = Prepared(insert(AuditChain))
 _INSERT_ENTRY = Prepared(insert(AuditEntry))
 _MOVE_HEAD = Prepared(update(AuditChain).where(col(AuditChain.chain_id) == bindparam("chain")))
 
@@ -148,9 +147,11 @@ def lock_chain(session: Session, chain_id: str) -> Head:
 def _start(session: Session, chain_id: str) -> None:
     """Insert the chain's head row; a concurrent transaction that started the same chain
     first wins (its row is then locked by the caller's next SELECT … FOR UPDATE)."""
-    try:
+    try:  # through SQLAlchemy (not a prepared cursor), so the driver's error is wrapped
         with session.begin_nested():
-            _NEW_CHAIN.run(session, {"chain_id": chain_id, "length": 0, "head_hash": GENESIS_HASH})
+            session.execute(
+                insert(AuditChain).values(chain_id=chain_id, length=0, head_hash=GENESIS_HASH)
+            )
     except IntegrityError:
         pass
 
