@@ -5,12 +5,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
+from sqlalchemy import Engine
 
 from vault.core.settings import Settings
 from vault.records.sealed import NewRecord
 from vault.registry.persons import NewPerson, create_person
 from vault.runtime.opening import Vault, provision
 from vault.store.engine import transaction
+from vault.store.schema import alembic_config
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -47,3 +50,9 @@ def lab_report(content: bytes = b"HbA1c 6.1%", clinical: date = date(2025, 6, 1)
         content_type="text/plain",
         depositor_institution_id="ha",
     )
+
+
+def run_alembic(engine: Engine, action: str, revision: str) -> None:
+    """Alembic's ``upgrade``/``downgrade`` (``action``) to ``revision`` on ``engine``."""
+    with engine.connect() as connection:
+        getattr(command, action)(alembic_config(connection), revision)

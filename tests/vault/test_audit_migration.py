@@ -8,15 +8,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session, select
 
-from tests.vault.conftest import NOW, make_person
+from tests.vault.conftest import NOW, make_person, run_alembic
 from vault.runtime.opening import Vault
 from vault.store.audit import AuditEvent, append, verify_chains
 from vault.store.engine import make_engine, transaction
-from vault.store.schema import alembic_config, head_revision
+from vault.store.schema import head_revision
 from vault.store.tables import AuditChain, AuditEntry
 
 
@@ -25,11 +24,6 @@ def engine(vault: Vault, migrated_database_url: str) -> Iterator[Engine]:
     engine = make_engine(migrated_database_url)
     yield engine
     engine.dispose()
-
-
-def _alembic(engine: Engine, action: str, revision: str) -> None:
-    with engine.connect() as connection:
-        getattr(command, action)(alembic_config(connection), revision)
 
 
 def _populate(vault: Vault) -> dict[str, int]:
@@ -57,12 +51,12 @@ def test_a_populated_global_chain_becomes_per_person_chains_that_verify(
 ) -> None:
     lengths = _populate(vault)
     assert len(lengths) >= 3 and sum(lengths.values()) >= 30
-    _alembic(engine, "downgrade", "0004")  # back to one global chain (as 0004 wrote it)
+    run_alembic(engine, "downgrade", "0004")  # back to one global chain (as 0004 wrote it)
     assert "auditchain" not in inspect(engine).get_table_names()
     with engine.connect() as connection:
         total = connection.execute(text("SELECT count(*) FROM auditentry")).scalar()
     assert total == sum(lengths.values())
-    _alembic(engine, "upgrade", "head")
+    run_alembic(engine, "upgrade", "head")
     assert _revision(engine) == head_revision()
     with Session(engine) as session:
         report = verify_chains(session)
@@ -77,11 +71,11 @@ def test_a_global_chain_that_does_not_verify_is_refused_untouched(
     vault: Vault, engine: Engine
 ) -> None:
     _populate(vault)
-    _alembic(engine, "downgrade", "0004")
+    run_alembic(engine, "downgrade", "0004")
     with engine.begin() as connection:
         connection.execute(text("UPDATE auditentry SET reason = 'owner' WHERE seq = 7"))
     with pytest.raises(Exception, match="does not verify at entry 7: contents were edited"):
-        _alembic(engine, "upgrade", "head")
+        run_alembic(engine, "upgrade", "head")
     assert _revision(engine) == "0004"
     tables = set(inspect(engine).get_table_names())
     assert "audithead" in tables and "auditchain" not in tables

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
 
+from tests.vault.conftest import run_alembic
 from vault.core.settings import Settings
 from vault.keys.keyring import KEYRING_FILENAME, LocalKeyring
 from vault.runtime.opening import Vault, provision
@@ -36,11 +36,6 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
-
-
-def _alembic(engine: Engine, action: str, revision: str) -> None:
-    with engine.connect() as connection:
-        getattr(command, action)(alembic_config(connection), revision)
 
 
 def _previous_revision() -> str:
@@ -107,7 +102,7 @@ def test_upgrade_is_idempotent(database_url: str) -> None:
 
 def test_every_revision_downgrades_and_upgrades_again(database_url: str, engine: Engine) -> None:
     upgrade(database_url)
-    _alembic(engine, "downgrade", "base")
+    run_alembic(engine, "downgrade", "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(database_url)
     check_schema(engine)
@@ -121,7 +116,7 @@ def test_an_empty_database_is_refused(engine: Engine) -> None:
 
 def test_an_older_schema_is_refused_with_both_revisions(database_url: str, engine: Engine) -> None:
     upgrade(database_url)
-    _alembic(engine, "downgrade", "-1")
+    run_alembic(engine, "downgrade", "-1")
     with pytest.raises(SchemaError) as refused:
         check_schema(engine)
     assert _one_line(refused) == (
@@ -171,7 +166,7 @@ def test_a_deployment_refuses_an_older_schema_before_writing_anything(
     tmp_path: Path, database_url: str, engine: Engine
 ) -> None:
     upgrade(database_url)
-    _alembic(engine, "downgrade", "-1")
+    run_alembic(engine, "downgrade", "-1")
     before = _snapshot(database_url)
     data_dir = tmp_path / "data"
     settings = Settings(
@@ -207,7 +202,7 @@ def test_the_embedded_default_migrates_itself(tmp_path: Path) -> None:
     vault = Vault.open(settings)
     try:
         check_schema(vault.engine)
-        _alembic(vault.engine, "downgrade", "-1")
+        run_alembic(vault.engine, "downgrade", "-1")
     finally:
         vault.close()
     reopened = Vault.open(settings)  # an older embedded database is brought up to date

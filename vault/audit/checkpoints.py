@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,19 +77,19 @@ def tree_of(leaves: Sequence[Leaf]) -> Tree:
     return Tree([leaf_hash(leaf_bytes(leaf)) for leaf in leaves])
 
 
+SIGNED_FIELDS = ("number", "made_at", "tree_size", "root_hash", "prev_root_hash", "kid")
+
+
+def signed_lines(checkpoint: Mapping[str, object]) -> bytes:
+    """What the signature covers: the format line, then every field of the checkpoint but
+    the signature, one per line (as its public JSON answer spells them)."""
+    return "\n".join([SIGNED_FORMAT, *(str(checkpoint[f]) for f in SIGNED_FIELDS)]).encode()
+
+
 def signed_text(row: AuditCheckpoint) -> bytes:
-    """What the signature covers: every field of the checkpoint but the signature."""
-    return "\n".join(
-        [
-            SIGNED_FORMAT,
-            str(row.number),
-            row.made_at.isoformat(),
-            str(row.tree_size),
-            row.root_hash,
-            row.prev_root_hash,
-            row.kid,
-        ]
-    ).encode()
+    """:func:`signed_lines` of a stored checkpoint."""
+    fields = {f: getattr(row, f) for f in SIGNED_FIELDS}
+    return signed_lines(fields | {"made_at": row.made_at.isoformat()})
 
 
 def sign(key: SigningKey, message: bytes) -> str:

@@ -18,11 +18,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from vault.audit.checkpoints import Leaf, leaf_bytes, signature_valid
+from vault.audit.checkpoints import Leaf, leaf_bytes, signature_valid, signed_lines
 from vault.audit.merkle import included, leaf_hash
 from vault.store.audit import GENESIS_HASH, entry_hash
-
-SIGNED_FIELDS = ("number", "made_at", "tree_size", "root_hash", "prev_root_hash", "kid")
 
 
 def jwk_public_key(jwk: Mapping[str, str]) -> ec.EllipticCurvePublicKey:
@@ -33,11 +31,6 @@ def jwk_public_key(jwk: Mapping[str, str]) -> ec.EllipticCurvePublicKey:
         return int.from_bytes(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), "big")
 
     return ec.EllipticCurvePublicNumbers(number("x"), number("y"), ec.SECP256R1()).public_key()
-
-
-def signed_text(checkpoint: Mapping[str, Any]) -> bytes:
-    lines = ["crossvault audit checkpoint v1", *(str(checkpoint[f]) for f in SIGNED_FIELDS)]
-    return "\n".join(lines).encode()
 
 
 def check_access_log(pages: Sequence[Mapping[str, Any]], jwks: Mapping[str, Any]) -> list[str]:
@@ -93,7 +86,7 @@ def _proof_problems(
         return [f"the JWKS holds no key {checkpoint['kid']} (the checkpoint's signer)"]
     problems: list[str] = []
     key = jwk_public_key(keys[checkpoint["kid"]])
-    if not signature_valid(key, signed_text(checkpoint), checkpoint["signature"]):
+    if not signature_valid(key, signed_lines(checkpoint), checkpoint["signature"]):
         problems.append(f"checkpoint {checkpoint['number']}: its signature does not verify")
     leaf = Leaf(chain["person_id"], proof["leaf_length"], proof["leaf_head_hash"])
     path = [bytes.fromhex(h) for h in proof["path"]]

@@ -197,7 +197,8 @@ class ChainReport:
 
     def describe(self) -> str:
         if self.valid:
-            return f"audit chains valid: {self.entries} entries in {self.chains} chains"
+            chains = "chain" if self.chains == 1 else "chains"
+            return f"audit chains valid: {self.entries} entries in {self.chains} {chains}"
         return (
             f"audit chain {chain_label(self.first_bad_chain)} BROKEN at entry "
             f"{self.first_bad_seq}: {self.problem}"
