@@ -140,6 +140,7 @@ def api_settings(tmp_path: Path, migrated_database_url: str) -> Settings:
         operator_secret=OPERATOR_SECRET,
         operators={SECOND_OPERATOR: SECOND_OPERATOR_SECRET},
         clock="simulated",
+        checkpoint_seconds=0,  # tests make checkpoints when they mean to
     )
 
 
@@ -183,6 +184,7 @@ def module_world(
             operator_secret=OPERATOR_SECRET,
             operators={SECOND_OPERATOR: SECOND_OPERATOR_SECRET},
             clock="simulated",
+            checkpoint_seconds=0,  # tests make checkpoints when they mean to
         )
         with served_world(settings, prepare=prepare) as (world, app):
             yield world, app, settings
