@@ -4,6 +4,7 @@ chain, a forged, removed or rolled-back checkpoint."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -24,6 +25,7 @@ from vault.audit.checkpoints import (
 )
 from vault.audit.merkle import included, leaf_hash
 from vault.audit.proofs import prove
+from vault.audit.schedule import Checkpointer
 from vault.audit.verify import AuditReport, public_keys, verify_audit
 from vault.core.errors import KeyringError
 from vault.runtime.opening import Vault
@@ -199,3 +201,31 @@ def test_verifying_without_the_checkpoint_key_is_a_keyring_error(vault: Vault) -
     checkpoint(vault)
     with Session(vault.engine) as session, pytest.raises(KeyringError):
         verify_audit(session, {})
+
+
+def test_the_scheduled_maker_checkpoints_what_changed_and_stops(vault: Vault) -> None:
+    append_many(vault, 2, "p")
+    maker = Checkpointer(vault, 0.05)
+    maker.start()
+    try:
+        for _ in range(200):  # up to 10 s on a loaded machine
+            with Session(vault.engine) as session:
+                if session.exec(select(AuditCheckpoint)).first() is not None:
+                    break
+            time.sleep(0.05)
+    finally:
+        maker.stop()
+    with Session(vault.engine) as session:
+        made = session.exec(select(AuditCheckpoint)).all()
+    assert len(made) == 1 and made[0].tree_size == 1  # nothing changed after the first
+    assert not maker._thread.is_alive()
+
+
+def test_no_scheduled_maker_runs_at_zero_seconds(vault: Vault) -> None:
+    append_many(vault, 1, "p")
+    maker = Checkpointer(vault, 0)
+    maker.start()
+    maker.stop()
+    assert not maker._thread.is_alive()
+    with Session(vault.engine) as session:
+        assert session.exec(select(AuditCheckpoint)).first() is None
