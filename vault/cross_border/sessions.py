@@ -46,7 +46,7 @@ from vault.core.errors import NotFound, VaultError
 from vault.core.ids import new_id
 from vault.crypto.passwords import canonical_code, code_hash, same_code
 from vault.crypto.secrets import Secret
-from vault.store import audit
+from vault.store import audit, handles
 from vault.store.engine import reading
 from vault.store.statements import Prepared
 from vault.store.tables import CrossBorderAuthorisation, ViewingSession
@@ -137,7 +137,8 @@ class ViewingSessions(UseCase):
         after the same work: one lookup and one audited refusal (R10: no timing oracle)."""
         actor = caller.actor
         with reading(self.vault.engine) as session:
-            found = _SESSION_PARTIES.first(session, {"id": session_id})
+            routed = handles.person_of(session, session_id, handles.VIEWING_SESSION)
+            found = _SESSION_PARTIES.first(session, {"person": routed, "id": session_id})
         person_id: str | None = None
         reason = NO_SESSION
         if found is not None:
@@ -221,6 +222,7 @@ class ViewingSessions(UseCase):
             expires_at=self.policy.viewing_session_expires_at(now, authorisation.expires_at),
         )
         session.add(row)
+        handles.register(session, row.id, row.person_id, handles.VIEWING_SESSION)
         session.flush()
         seq = _last_seq(session, authorisation.person_id)
         notice = Notice(authorisation.person_id, caller, SESSION_OPENED, now, seq)
@@ -270,5 +272,8 @@ _SESSION_PARTIES = Prepared(
         col(ViewingSession.person_id),
         col(ViewingSession.professional_id),
         col(ViewingSession.institution_id),
-    ).where(col(ViewingSession.id) == bindparam("id"))
+    ).where(
+        col(ViewingSession.person_id) == bindparam("person"),
+        col(ViewingSession.id) == bindparam("id"),
+    )
 )
