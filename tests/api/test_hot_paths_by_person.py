@@ -26,7 +26,7 @@ from tests.api.cross_border_support import SESSIONS, authorise, staff
 from tests.support.person_sql import offence, tables_of
 from tests.support.radiology import DICOM_NAME, include_radiology
 from vault.core.settings import Settings
-from vault.store.distribution import BY_OWN_KEY, BY_PERSON
+from vault.store.distribution import BY_PERSON
 
 
 @dataclass
@@ -165,7 +165,3 @@ def test_a_statement_that_does_not_name_its_person_is_caught(sql: str) -> None:
 )
 def test_a_statement_on_one_person_passes(sql: str) -> None:
     assert offence(sql) is None, offence(sql)
-
-
-def test_the_own_key_tables_are_checked_too() -> None:
-    assert set(BY_OWN_KEY) == {"attemptcounter", "handle"}

@@ -172,11 +172,15 @@ class ViewingSessions(UseCase):
         locked = self.guesses.locked_out(session, attempt)
         if locked is not None:
             return locked
+        hashed = code_hash(codes.application_code.reveal())
+        # Found by the code alone (a fan-out over the hash's index), then locked by its
+        # key: a row lock that names the person stays on the person's node.
+        owner = _owner_of_code(session, hashed) or handles.NOBODY
         authorisation = session.exec(
             select(CrossBorderAuthorisation)
             .where(
-                CrossBorderAuthorisation.application_code_hash
-                == code_hash(codes.application_code.reveal())
+                CrossBorderAuthorisation.person_id == owner,
+                CrossBorderAuthorisation.application_code_hash == hashed,
             )
             .with_for_update()
         ).first()
@@ -257,13 +261,17 @@ def _chain_of_codes(session: Session, caller: Caller, codes: CodePair) -> str:
     """The audit chain an attempt with ``codes`` is decided on, locked before anything is
     read for update: the person's whose application code it is, else the caller's
     institution's (nobody's codes were tried)."""
-    person_id = session.exec(
+    person_id = _owner_of_code(session, code_hash(codes.application_code.reveal()))
+    return audit.chain_of(person_id, caller.actor.institution_id)
+
+
+def _owner_of_code(session: Session, hashed: str) -> str | None:
+    """Whose application code hashes to ``hashed`` (a lookup by the code alone)."""
+    return session.exec(
         select(CrossBorderAuthorisation.person_id).where(
-            CrossBorderAuthorisation.application_code_hash
-            == code_hash(codes.application_code.reveal())
+            CrossBorderAuthorisation.application_code_hash == hashed
         )
     ).first()
-    return audit.chain_of(person_id, caller.actor.institution_id)
 
 
 # Whose records a session shows and to whom: the first statement of every session read.
