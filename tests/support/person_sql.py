@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from vault.store.distribution import BY_OWN_KEY, BY_PERSON, person_column
+from vault.store.distribution import BY_PERSON, person_column
 
 _TABLE = re.compile(r'\b(?:FROM|JOIN|UPDATE|INTO)\s+"?(\w+)"?', re.IGNORECASE)
 _INSERT_COLUMNS = re.compile(r'^INSERT\s+INTO\s+"?\w+"?\s*\(([^)]*)\)', re.IGNORECASE)
@@ -66,6 +66,3 @@ def offence(sql: str) -> str | None:
             kind = "person" if table in BY_PERSON else "own key"
             return f"{verb} on {table} does not filter by its {kind} column {column}"
     return None
-
-
-__all__ = ["BY_OWN_KEY", "BY_PERSON", "CODE_LOOKUPS", "offence", "tables_of"]
