@@ -162,8 +162,8 @@ def test_a_detail_moved_to_another_notification_does_not_open(world: World) -> N
     ident = _sealed_notification(world, pid, "Your one-time password is 123456", 1)
     other = _sealed_notification(world, pid, "Your one-time password is 999999", 2)
     with transaction(world.vault.engine) as session:
-        moved = session.get(Notification, ident)
-        target = session.get(Notification, other)
+        moved = session.get(Notification, (pid, ident))
+        target = session.get(Notification, (pid, other))
         assert moved is not None and target is not None
         target.detail_sealed = moved.detail_sealed
         session.add(target)

@@ -118,7 +118,7 @@ def test_the_otp_is_stored_only_as_a_hash_and_the_reason_sealed(world: World) ->
     rid = _ask(nurse, pid)
     otp = _otp(world, pid)
     with Session(world.vault.engine) as session:
-        row = session.get(RestrictedAccessRequest, rid)
+        row = session.get(RestrictedAccessRequest, (pid, rid))
         assert row is not None
         stored = repr(row.model_dump()).encode() + row.reason_sealed
     assert otp.encode() not in stored

@@ -23,7 +23,7 @@ def test_after_erasure_nothing_of_the_person_opens(vault: Vault) -> None:
         kept = add_record(session, vault.keys, keep, lab_report(b"kept"), now=NOW)
     vault.blobs.put(pid, "scan1", b"sealed bytes")
     with Session(vault.engine) as session:
-        copy = session.get(Record, gone.id)
+        copy = session.get(Record, (pid, gone.id))
     assert copy is not None
     with transaction(vault.engine) as session:
         assert erase_person(session, vault.keys, vault.blobs, pid, now=NOW) == 1
@@ -38,6 +38,6 @@ def test_after_erasure_nothing_of_the_person_opens(vault: Vault) -> None:
         assert person is not None and person.erased_at is not None
         with pytest.raises(PersonErased):
             person_name(session, vault.keys, person)
-        other = session.get(Record, kept.id)
+        other = session.get(Record, (keep, kept.id))
         assert other is not None
         assert open_record(session, vault.keys, other).content == b"kept"

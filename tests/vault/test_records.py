@@ -57,8 +57,9 @@ def test_moved_or_relabelled_ciphertext_fails_to_open(
     value = other if value == "other" else value
     with transaction(vault.engine) as session:
         session.execute(update(Record).where(col(Record.id) == stored.id).values({column: value}))
+    owner = value if column == "person_id" else pid  # the key leads with the person
     with Session(vault.engine) as session:
-        record = session.get(Record, stored.id)
+        record = session.get(Record, (owner, stored.id))
         assert record is not None
         with pytest.raises(DecryptionFailed):
             open_record(session, vault.keys, record)
@@ -74,7 +75,7 @@ def test_ciphertext_copied_to_another_row_fails(vault: Vault) -> None:
             update(Record).where(col(Record.id) == second.id).values(body_sealed=first.body_sealed)
         )
     with Session(vault.engine) as session:
-        record = session.get(Record, second.id)
+        record = session.get(Record, (pid, second.id))
         assert record is not None
         with pytest.raises(DecryptionFailed):
             open_record(session, vault.keys, record)

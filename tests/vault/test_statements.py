@@ -98,7 +98,7 @@ def test_each_set_of_parameter_names_compiles_its_own_statement(vault: Vault) ->
         assert move.run(session, {"nid": "n4", "channel": "email"}) == 1  # not audit_seq again
         assert move.run(session, {"nid": "nobody", "channel": "email"}) == 0
     with Session(vault.engine) as session:
-        row = session.get(Notification, "n4")
+        row = session.get(Notification, (pid, "n4"))
         assert row is not None
         assert (row.audit_seq, row.channel) == (9, "email")
 

@@ -55,7 +55,7 @@ R = TypeVar("R", bound=PersonRow)
 
 def owned(session: Session, table: type[R], person_id: str, ident: str) -> R | None:
     """The row ``ident`` if it is the person's: another person's id is simply missing."""
-    row = session.get(table, ident)
+    row = session.get(table, (person_id, ident))  # the key leads with the person
     return row if row is not None and row.person_id == person_id else None
 
 

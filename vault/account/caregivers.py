@@ -120,7 +120,7 @@ class Caregivers(UseCase):
 
 
 def _owned(session: Session, person_id: str, delegation_id: str) -> CaregiverDelegation:
-    row = session.get(CaregiverDelegation, delegation_id)
+    row = session.get(CaregiverDelegation, (person_id, delegation_id))
     if row is None or row.person_id != person_id:
         raise NotFound("no such delegation")
     return row

@@ -46,7 +46,7 @@ from vault.core.errors import NotFound, VaultError
 from vault.core.ids import new_id
 from vault.crypto.passwords import canonical_code, code_hash, same_code
 from vault.crypto.secrets import Secret
-from vault.store import audit
+from vault.store import audit, handles
 from vault.store.engine import reading
 from vault.store.statements import Prepared
 from vault.store.tables import CrossBorderAuthorisation, ViewingSession
@@ -137,7 +137,8 @@ class ViewingSessions(UseCase):
         after the same work: one lookup and one audited refusal (R10: no timing oracle)."""
         actor = caller.actor
         with reading(self.vault.engine) as session:
-            found = _SESSION_PARTIES.first(session, {"id": session_id})
+            routed = handles.person_of(session, session_id, handles.VIEWING_SESSION)
+            found = _SESSION_PARTIES.first(session, {"person": routed, "id": session_id})
         person_id: str | None = None
         reason = NO_SESSION
         if found is not None:
@@ -171,11 +172,15 @@ class ViewingSessions(UseCase):
         locked = self.guesses.locked_out(session, attempt)
         if locked is not None:
             return locked
+        hashed = code_hash(codes.application_code.reveal())
+        # Found by the code alone (a fan-out over the hash's index), then locked by its
+        # key: a row lock that names the person stays on the person's node.
+        owner = _owner_of_code(session, hashed) or handles.NOBODY
         authorisation = session.exec(
             select(CrossBorderAuthorisation)
             .where(
-                CrossBorderAuthorisation.application_code_hash
-                == code_hash(codes.application_code.reveal())
+                CrossBorderAuthorisation.person_id == owner,
+                CrossBorderAuthorisation.application_code_hash == hashed,
             )
             .with_for_update()
         ).first()
@@ -221,6 +226,7 @@ class ViewingSessions(UseCase):
             expires_at=self.policy.viewing_session_expires_at(now, authorisation.expires_at),
         )
         session.add(row)
+        handles.register(session, row.id, row.person_id, handles.VIEWING_SESSION)
         session.flush()
         seq = _last_seq(session, authorisation.person_id)
         notice = Notice(authorisation.person_id, caller, SESSION_OPENED, now, seq)
@@ -255,13 +261,17 @@ def _chain_of_codes(session: Session, caller: Caller, codes: CodePair) -> str:
     """The audit chain an attempt with ``codes`` is decided on, locked before anything is
     read for update: the person's whose application code it is, else the caller's
     institution's (nobody's codes were tried)."""
-    person_id = session.exec(
+    person_id = _owner_of_code(session, code_hash(codes.application_code.reveal()))
+    return audit.chain_of(person_id, caller.actor.institution_id)
+
+
+def _owner_of_code(session: Session, hashed: str) -> str | None:
+    """Whose application code hashes to ``hashed`` (a lookup by the code alone)."""
+    return session.exec(
         select(CrossBorderAuthorisation.person_id).where(
-            CrossBorderAuthorisation.application_code_hash
-            == code_hash(codes.application_code.reveal())
+            CrossBorderAuthorisation.application_code_hash == hashed
         )
     ).first()
-    return audit.chain_of(person_id, caller.actor.institution_id)
 
 
 # Whose records a session shows and to whom: the first statement of every session read.
@@ -270,5 +280,8 @@ _SESSION_PARTIES = Prepared(
         col(ViewingSession.person_id),
         col(ViewingSession.professional_id),
         col(ViewingSession.institution_id),
-    ).where(col(ViewingSession.id) == bindparam("id"))
+    ).where(
+        col(ViewingSession.person_id) == bindparam("person"),
+        col(ViewingSession.id) == bindparam("id"),
+    )
 )

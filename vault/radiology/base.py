@@ -17,6 +17,7 @@ from vault.core.errors import NotFound
 from vault.core.settings import DEFAULT_RADIOLOGY_MAX_FILE_BYTES
 from vault.crypto.streams import CHUNK_SIZE
 from vault.radiology.uploads import UploadFiles, UploadLimits
+from vault.store import handles
 from vault.store.radiology_tables import RadiologyDeposit
 
 DEPOSIT_LIFETIME = timedelta(hours=24)
@@ -74,12 +75,13 @@ class DepositService(UseCase):
         """The deposit if it is the caller's institution's; otherwise — another
         institution's, or none — :class:`NotFound` after the same work: one audited
         refusal (R10: neither the answer nor its timing tells the two apart)."""
-        deposit = session.get(RadiologyDeposit, deposit_id)
+        person_id = handles.person_of(session, deposit_id, handles.RADIOLOGY_DEPOSIT)
+        deposit = session.get(RadiologyDeposit, (person_id, deposit_id))
         if deposit is not None and deposit.institution_id == caller.actor.institution_id:
             return deposit
-        person_id = deposit.person_id if deposit is not None else None
+        person_of = deposit.person_id if deposit is not None else None
         reason = "wrong_institution" if deposit is not None else "no_such_deposit"
-        ask = Ask(step.action, person_id, resource_id=deposit_id)
+        ask = Ask(step.action, person_of, resource_id=deposit_id)
         self.judge.record_event(session, Occasion(caller, ask, now), reason)
         return NotFound("no such deposit")
 

@@ -62,6 +62,7 @@ from vault.radiology.receipts import DepositReceipt, receipt_of
 from vault.radiology.refusals import refusal_for, refused, state_problem
 from vault.radiology.rows import files_of, locked_deposit
 from vault.records.sealed import COMMITTED, PENDING, open_metadata
+from vault.store import handles
 from vault.store.radiology_tables import COMPLETED, OPEN, STORED, RadiologyDeposit
 from vault.store.tables import RadiologyAuthorisation, Record
 
@@ -123,6 +124,7 @@ class Deposits(DepositService):
         if not decision.allowed:
             return refusal_for(session, caller, deposit, decision, now)
         session.add(deposit)
+        handles.register(session, deposit.id, deposit.person_id, handles.RADIOLOGY_DEPOSIT)
         session.flush()
         return receipt_of(deposit, [], None)
 
@@ -170,18 +172,20 @@ class Deposits(DepositService):
         deposit = self.own_deposit(session, caller, deposit_id, IMAGES, now)
         if isinstance(deposit, NotFound):
             return deposit
-        files = files_of(session, deposit.id)
+        files = files_of(session, deposit)
         categories = sorted({f.category for f in files}) or [str(Category.RADIOLOGY_IMAGES)]
         for category in categories:
             decision = self.decide_deposit(session, caller, deposit, DepositStep(category), now)
             if not decision.allowed:
                 return refusal_for(session, caller, deposit, decision, now)
-        deposit = locked_deposit(session, deposit_id)
+        deposit = locked_deposit(session, deposit.person_id, deposit_id)
         problem = self._incomplete(session, deposit, now)
         if problem is not None:
             return problem
         self._make_visible(session, deposit)
-        authorisation = session.get(RadiologyAuthorisation, deposit.authorisation_id)
+        authorisation = session.get(
+            RadiologyAuthorisation, (deposit.person_id, deposit.authorisation_id)
+        )
         assert authorisation is not None
         authorisation.used_at = now
         deposit.state, deposit.completed_at = COMPLETED, now
@@ -195,7 +199,7 @@ class Deposits(DepositService):
         session: Session, deposit: RadiologyDeposit, now: datetime
     ) -> VaultError | None:
         problem = state_problem(deposit, now)
-        files = files_of(session, deposit.id)
+        files = files_of(session, deposit)
         if problem is None and any(f.state != STORED for f in files):
             problem = refused("uploads_in_progress")
         if problem is None and not files:
@@ -204,21 +208,26 @@ class Deposits(DepositService):
 
     @staticmethod
     def _make_visible(session: Session, deposit: RadiologyDeposit) -> None:
-        record_ids = [f.record_id for f in files_of(session, deposit.id)]
+        record_ids = [f.record_id for f in files_of(session, deposit)]
         committed = session.exec(
             update(Record)
-            .where(col(Record.id).in_(record_ids), col(Record.state) == PENDING)
+            .where(
+                col(Record.person_id) == deposit.person_id,
+                col(Record.id).in_(record_ids),
+                col(Record.state) == PENDING,
+            )
             .values(state=COMMITTED)
         )
         if committed.rowcount != len(record_ids):  # the person was erased meanwhile
             raise NotFound("the deposit's records are gone")
 
     def deposit_receipt(self, session: Session, deposit: RadiologyDeposit) -> DepositReceipt:
-        files = files_of(session, deposit.id)
+        files = files_of(session, deposit)
         key = self.vault.keys.get(session, deposit.person_id) if files else None
         digests: dict[str, str] = {}
         for f in files:
-            record = session.get(Record, f.record_id) if f.state == STORED else None
+            stored = f.state == STORED
+            record = session.get(Record, (f.person_id, f.record_id)) if stored else None
             if record is not None and key is not None:
                 digests[f.id] = str(open_metadata(key, record).get("sha256", ""))
         return receipt_of(deposit, files, digests)

@@ -35,6 +35,7 @@ from vault.radiology.rows import (
 from vault.radiology.uploads import FileContext, FileUpload, HeldUpload, ResumableUpload
 from vault.records.sealed import seal_metadata, seal_title
 from vault.registry.persons import person_name
+from vault.store import handles
 from vault.store.radiology_tables import STORED, UPLOADING, RadiologyDeposit, RadiologyFile
 from vault.store.tables import Person
 
@@ -95,6 +96,7 @@ class DepositFiles(DepositService):
         session.add(
             RadiologyFile(
                 id=context.file_id,
+                person_id=context.person_id,
                 deposit_id=context.deposit_id,
                 name=context.name,
                 content_type=context.content_type,
@@ -146,7 +148,8 @@ class DepositFiles(DepositService):
         self, caller: Caller, deposit_id: str, upload_id: str, action: Action
     ) -> tuple[FileContext, int]:
         with Session(self.vault.engine) as session:
-            row = session.get(RadiologyFile, upload_id)
+            person_id = handles.person_of(session, deposit_id, handles.RADIOLOGY_DEPOSIT)
+            row = session.get(RadiologyFile, (person_id, upload_id))
         if row is None or row.deposit_id != deposit_id or row.upload_length is None:
             step = DepositStep(IMAGES.category, action)
             # Another institution's deposit and a missing one: the same audited refusal.
@@ -165,7 +168,8 @@ class DepositFiles(DepositService):
         self.uploads.forget(upload_id)
 
         def forget(session: Session, now: datetime) -> None:
-            row = session.get(RadiologyFile, upload_id)
+            person_id = handles.person_of(session, deposit_id, handles.RADIOLOGY_DEPOSIT)
+            row = session.get(RadiologyFile, (person_id, upload_id))
             if row is not None and row.deposit_id == deposit_id and row.state == UPLOADING:
                 session.delete(row)
 
@@ -194,7 +198,7 @@ class DepositFiles(DepositService):
         self, session: Session, caller: Caller, deposit: RadiologyDeposit, wanted: FileAsk
     ) -> FileContext | VaultError:
         row = wanted.row
-        if row is None and file_named(session, deposit.id, wanted.name) is not None:
+        if row is None and file_named(session, deposit, wanted.name) is not None:
             return refused("file_exists")
         key = self.vault.keys.get(session, deposit.person_id)
         person = session.get(Person, deposit.person_id)
@@ -238,7 +242,7 @@ class DepositFiles(DepositService):
         resumable: bool,
         now: datetime,
     ) -> FileReceipt:
-        deposit = locked_deposit(session, context.deposit_id)
+        deposit = locked_deposit(session, context.person_id, context.deposit_id)
         problem = state_problem(deposit, now)
         if problem is not None:
             raise problem
@@ -266,10 +270,13 @@ class DepositFiles(DepositService):
     def _stored_row(
         session: Session, context: FileContext, resumable: bool, ingested: Ingested, now: datetime
     ) -> RadiologyFile:
-        row = session.get(RadiologyFile, context.file_id) if resumable else None
+        row = (
+            session.get(RadiologyFile, (context.person_id, context.file_id)) if resumable else None
+        )
         if row is None:
             row = RadiologyFile(
                 id=context.file_id,
+                person_id=context.person_id,
                 deposit_id=context.deposit_id,
                 name=context.name,
                 content_type=context.content_type,

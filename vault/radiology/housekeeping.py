@@ -13,6 +13,7 @@ from vault.access.judge import Caller
 from vault.radiology.base import DepositService
 from vault.radiology.receipts import CollectionReport
 from vault.radiology.rows import abandon, locked_deposit
+from vault.store import handles
 from vault.store.radiology_tables import OPEN, RadiologyDeposit
 
 Leftovers = tuple[list[tuple[str, str]], list[str]]  # (person, blob) pairs, upload ids
@@ -42,7 +43,8 @@ class Housekeeping(DepositService):
         that failed): nothing of it is kept."""
 
         def discard(session: Session, now: datetime) -> Leftovers | None:
-            deposit = locked_deposit(session, deposit_id)
+            person_id = handles.person_of(session, deposit_id, handles.RADIOLOGY_DEPOSIT)
+            deposit = locked_deposit(session, person_id, deposit_id)
             mine = deposit.institution_id == caller.actor.institution_id
             return abandon(session, deposit) if mine and deposit.state == OPEN else None
 

@@ -85,7 +85,9 @@ def refusal_for(
         return refused("not_radiology_depositor")
     if deposit.state == COMPLETED:
         return refused("deposit_completed")
-    authorisation = session.get(RadiologyAuthorisation, deposit.authorisation_id)
+    authorisation = session.get(
+        RadiologyAuthorisation, (deposit.person_id, deposit.authorisation_id)
+    )
     if authorisation is None:
         return refused("invalid_authorisation_code")
     if authorisation.used_at is not None:

@@ -24,20 +24,25 @@ from vault.store.radiology_tables import ABANDONED, RadiologyDeposit, RadiologyF
 from vault.store.tables import Record
 
 
-def files_of(session: Session, deposit_id: str) -> list[RadiologyFile]:
+def files_of(session: Session, deposit: RadiologyDeposit) -> list[RadiologyFile]:
     return list(
         session.exec(
             select(RadiologyFile)
-            .where(RadiologyFile.deposit_id == deposit_id)
+            .where(
+                RadiologyFile.person_id == deposit.person_id,
+                RadiologyFile.deposit_id == deposit.id,
+            )
             .order_by(col(RadiologyFile.created_at), col(RadiologyFile.name))
         )
     )
 
 
-def file_named(session: Session, deposit_id: str, name: str) -> RadiologyFile | None:
+def file_named(session: Session, deposit: RadiologyDeposit, name: str) -> RadiologyFile | None:
     return session.exec(
         select(RadiologyFile).where(
-            RadiologyFile.deposit_id == deposit_id, RadiologyFile.name == name
+            RadiologyFile.person_id == deposit.person_id,
+            RadiologyFile.deposit_id == deposit.id,
+            RadiologyFile.name == name,
         )
     ).first()
 
@@ -47,8 +52,8 @@ def abandon(session: Session, deposit: RadiologyDeposit) -> tuple[list[tuple[str
     blobs and resumable uploads to remove once that is committed."""
     blobs: list[tuple[str, str]] = []
     uploads: list[str] = []
-    for f in files_of(session, deposit.id):
-        record = session.get(Record, f.record_id)
+    for f in files_of(session, deposit):
+        record = session.get(Record, (deposit.person_id, f.record_id))
         if record is not None and record.state == PENDING:
             blobs.append((record.person_id, f.record_id))
             session.delete(record)
@@ -59,10 +64,10 @@ def abandon(session: Session, deposit: RadiologyDeposit) -> tuple[list[tuple[str
     return blobs, uploads
 
 
-def locked_deposit(session: Session, deposit_id: str) -> RadiologyDeposit:
+def locked_deposit(session: Session, person_id: str, deposit_id: str) -> RadiologyDeposit:
     deposit = session.exec(
         select(RadiologyDeposit)
-        .where(RadiologyDeposit.id == deposit_id)
+        .where(RadiologyDeposit.person_id == person_id, RadiologyDeposit.id == deposit_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()

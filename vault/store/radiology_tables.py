@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, ForeignKeyConstraint, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from vault.store.types import UTCDateTime
@@ -32,13 +32,19 @@ def _instant(nullable: bool = False) -> Column[datetime]:
 
 
 class RadiologyDeposit(SQLModel, table=True):
-    """One visit's study, deposited by one institution under one authorisation."""
+    """One visit's study, deposited by one institution under one authorisation. Its id is
+    a handle (:class:`~vault.store.tables.Handle`): the depositor holds nothing else."""
 
-    id: str = Field(primary_key=True, max_length=40)
-    authorisation_id: str = Field(
-        foreign_key="radiologyauthorisation.id", index=True, max_length=40
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["person_id", "authorisation_id"],
+            ["radiologyauthorisation.person_id", "radiologyauthorisation.id"],
+        ),
     )
-    person_id: str = Field(foreign_key="person.id", index=True, max_length=40)
+
+    person_id: str = Field(primary_key=True, foreign_key="person.id", index=True, max_length=40)
+    id: str = Field(primary_key=True, max_length=40)
+    authorisation_id: str = Field(index=True, max_length=40)
     institution_id: str = Field(max_length=80)
     professional_id: str = Field(max_length=40)
     clinical_date: date
@@ -56,14 +62,21 @@ class RadiologyFile(SQLModel, table=True):
     """A file of a deposit: ``uploading`` (a resumable upload in progress) or ``stored``
     (sealed in the blob store as the pending record ``record_id``)."""
 
-    __table_args__ = (UniqueConstraint("deposit_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "deposit_id", "name"),
+        UniqueConstraint("person_id", "record_id"),
+        ForeignKeyConstraint(
+            ["person_id", "deposit_id"], ["radiologydeposit.person_id", "radiologydeposit.id"]
+        ),
+    )
 
+    person_id: str = Field(primary_key=True, foreign_key="person.id", max_length=40)
     id: str = Field(primary_key=True, max_length=40)
-    deposit_id: str = Field(foreign_key="radiologydeposit.id", index=True, max_length=40)
+    deposit_id: str = Field(index=True, max_length=40)
     name: str = Field(max_length=120)
     content_type: str = Field(max_length=60)
     category: str = Field(max_length=40)
-    record_id: str = Field(max_length=40, unique=True)
+    record_id: str = Field(max_length=40)
     state: str = Field(default=UPLOADING, max_length=12)
     upload_length: int | None = None  # declared by a resumable upload
     size: int = 0  # plaintext bytes, once stored

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, LargeBinary
+from sqlalchemy import Column, ForeignKeyConstraint, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from vault.store.types import UTCDateTime
@@ -76,8 +76,8 @@ class Record(SQLModel, table=True):
         Index("ix_record_person_visible", "person_id", "state", "clinical_date", "id"),
     )
 
+    person_id: str = Field(primary_key=True, foreign_key="person.id", max_length=40)
     id: str = Field(primary_key=True, max_length=40)
-    person_id: str = Field(foreign_key="person.id", max_length=40)
     category: str = Field(max_length=40)
     source: str = Field(max_length=20)
     clinical_date: date
@@ -164,8 +164,8 @@ class AuditCheckpointLeaf(SQLModel, table=True):
 class SharingConsent(SQLModel, table=True):
     """Lets a Hong Kong institution's professionals view (R3). ``one_year`` or ``indefinite``."""
 
+    person_id: str = Field(primary_key=True, foreign_key="person.id", index=True, max_length=40)
     id: str = Field(primary_key=True, max_length=40)
-    person_id: str = Field(foreign_key="person.id", index=True, max_length=40)
     institution_id: str = Field(foreign_key="institution.id", max_length=80)
     kind: str = Field(max_length=20)
     scopes: str = Field(max_length=60)  # comma-separated: ehr,personal_folder
@@ -176,12 +176,16 @@ class SharingConsent(SQLModel, table=True):
 
 
 class CrossBorderAuthorisation(SQLModel, table=True):
-    """A person's application for a cross-border record at one Mainland institution (R4)."""
+    """A person's application for a cross-border record at one Mainland institution (R4).
+    Opening a session finds it by ``application_code_hash`` alone (a fan-out over the
+    index: the code is all the professional holds)."""
 
+    __table_args__ = (UniqueConstraint("person_id", "application_code_hash"),)
+
+    person_id: str = Field(primary_key=True, foreign_key="person.id", index=True, max_length=40)
     id: str = Field(primary_key=True, max_length=40)
-    person_id: str = Field(foreign_key="person.id", index=True, max_length=40)
     institution_id: str = Field(foreign_key="institution.id", max_length=80)
-    application_code_hash: str = Field(max_length=64, unique=True)
+    application_code_hash: str = Field(max_length=64, index=True)
     passcode_hash: str = Field(max_length=64)
     issued_at: datetime = Field(sa_column=_instant())
     usable_from: datetime = Field(sa_column=_instant())
@@ -197,13 +201,19 @@ class CrossBorderAuthorisation(SQLModel, table=True):
 
 
 class ViewingSession(SQLModel, table=True):
-    """Opened by a Mainland professional with a valid (application code, passcode) pair."""
+    """Opened by a Mainland professional with a valid (application code, passcode) pair.
+    Its id is a handle (:class:`Handle`): the professional holds nothing else."""
 
-    id: str = Field(primary_key=True, max_length=40)
-    authorisation_id: str = Field(
-        foreign_key="crossborderauthorisation.id", index=True, max_length=40
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["person_id", "authorisation_id"],
+            ["crossborderauthorisation.person_id", "crossborderauthorisation.id"],
+        ),
     )
-    person_id: str = Field(foreign_key="person.id", max_length=40)
+
+    person_id: str = Field(primary_key=True, foreign_key="person.id", max_length=40)
+    id: str = Field(primary_key=True, max_length=40)
+    authorisation_id: str = Field(index=True, max_length=40)
     institution_id: str = Field(max_length=80)
     professional_id: str = Field(foreign_key="professional.id", max_length=40)
     opened_at: datetime = Field(sa_column=_instant())
@@ -211,12 +221,15 @@ class ViewingSession(SQLModel, table=True):
 
 
 class RadiologyAuthorisation(SQLModel, table=True):
-    """Lets a designated radiology depositor add one visit's study to the folder (R5)."""
+    """Lets a designated radiology depositor add one visit's study to the folder (R5).
+    Opening a deposit finds it by ``code_hash`` alone (a fan-out over the index)."""
 
+    __table_args__ = (UniqueConstraint("person_id", "code_hash"),)
+
+    person_id: str = Field(primary_key=True, foreign_key="person.id", index=True, max_length=40)
     id: str = Field(primary_key=True, max_length=40)
-    person_id: str = Field(foreign_key="person.id", index=True, max_length=40)
     institution_id: str = Field(foreign_key="institution.id", max_length=80)
-    code_hash: str = Field(max_length=64, unique=True)
+    code_hash: str = Field(max_length=64, index=True)
     issued_at: datetime = Field(sa_column=_instant())
     expires_at: datetime = Field(sa_column=_instant())
     revoked_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
@@ -231,8 +244,8 @@ class RestrictedAccessRequest(SQLModel, table=True):
     """An HK professional's request to open restricted categories; a grant once the
     person's OTP confirms it (R3)."""
 
+    person_id: str = Field(primary_key=True, foreign_key="person.id", index=True, max_length=40)
     id: str = Field(primary_key=True, max_length=40)
-    person_id: str = Field(foreign_key="person.id", index=True, max_length=40)
     institution_id: str = Field(max_length=80)
     professional_id: str = Field(foreign_key="professional.id", max_length=40)
     categories: str = Field(max_length=400)  # comma-separated
@@ -250,8 +263,8 @@ class RestrictedAccessRequest(SQLModel, table=True):
 class CaregiverDelegation(SQLModel, table=True):
     """A caregiver acting for a person (R2); never delegable further."""
 
+    person_id: str = Field(primary_key=True, foreign_key="person.id", index=True, max_length=40)
     id: str = Field(primary_key=True, max_length=40)
-    person_id: str = Field(foreign_key="person.id", index=True, max_length=40)
     caregiver_id: str = Field(foreign_key="person.id", index=True, max_length=40)
     granted_at: datetime = Field(sa_column=_instant())
     expires_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
@@ -261,8 +274,8 @@ class CaregiverDelegation(SQLModel, table=True):
 class Notification(SQLModel, table=True):
     """The simulated SMS/e-mail to a person: who viewed, when. No health data."""
 
+    person_id: str = Field(primary_key=True, foreign_key="person.id", index=True, max_length=40)
     id: str = Field(primary_key=True, max_length=40)
-    person_id: str = Field(foreign_key="person.id", index=True, max_length=40)
     at: datetime = Field(sa_column=_instant())
     channel: str = Field(max_length=10)
     event: str = Field(max_length=40)
@@ -327,3 +340,15 @@ class BreakGlassAccess(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=_instant())
     reviewed_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     reviewed_by: str | None = Field(default=None, max_length=80)
+
+
+class Handle(SQLModel, table=True):
+    """The directory of handles: an id a caller holds without its person (a viewing
+    session's, a radiology deposit's), naming the person it belongs to. Written with the
+    handle, never changed; read first, by ``id`` alone, to route the request to the
+    person's rows — the one lookup whose key is not the person (distributed by ``id``).
+    ``kind``: ``viewing_session`` or ``radiology_deposit``."""
+
+    id: str = Field(primary_key=True, max_length=40)
+    person_id: str = Field(max_length=40)
+    kind: str = Field(max_length=20)
