@@ -15,9 +15,15 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from hypothesis import settings
 
 from tests.support.databases import DATABASE_KINDS, DEFAULT_DATABASE_KIND, DatabaseKind
 from tests.support.postgres import create_database, drop_database, running_postgres
+
+# No per-example deadline anywhere: on a loaded 2-core machine a deadline is a timing test,
+# and speed is measured in benchmarks (``make bench``), not asserted in the suite.
+settings.register_profile("crossvault", deadline=None)
+settings.load_profile("crossvault")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
