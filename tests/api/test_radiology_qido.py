@@ -7,6 +7,8 @@ the caller may see, each request audited; bad queries and hidden studies answere
 from __future__ import annotations
 
 import io
+import secrets
+import time
 from typing import Any
 
 import pydicom
@@ -18,6 +20,7 @@ from sqlmodel import Session, col, delete, select
 
 from sim.studies import Study, dataset
 from tests.api.conftest import PASSWORD
+from tests.support.databases import DatabaseKind
 from tests.support.radiology import Radiology, rad, radiology_server
 from vault.records.sealed import open_metadata, seal_metadata
 from vault.store.radiology_tables import DicomIndexBacklog, DicomStudyPart
@@ -61,6 +64,13 @@ def _stow(rad: Radiology, citizen: dict[str, str], datasets: list[Dataset]) -> N
 def _value(item: dict[str, Any], tag: str) -> Any:
     values = item[tag].get("Value", [])
     return values[0] if len(values) == 1 else values
+
+
+def _folder_consent(rad: Radiology, citizen: dict[str, str]) -> None:
+    """The person's sharing consent to HKSH, covering the Personal Folder."""
+    consent = {"institution_id": "hksh", "kind": "indefinite", "scopes": ["ehr", "personal_folder"]}
+    r = rad.http.post("/v1/me/sharing-consents", headers=citizen, json=consent)
+    assert r.status_code == 201, r.text
 
 
 def _person_with_two_studies(rad: Radiology) -> tuple[str, dict[str, str], Dataset, Study]:
@@ -239,10 +249,7 @@ def test_hidden_and_missing_uids_are_one_answer(rad: Radiology) -> None:
 def test_every_search_and_metadata_request_is_audited(rad: Radiology) -> None:
     pid, citizen, ct, _ = _person_with_two_studies(rad)
     doctor = rad.world.professional("hksh", "doctor")
-    consent = {"institution_id": "hksh", "kind": "indefinite", "scopes": ["ehr", "personal_folder"]}
-    assert (
-        rad.http.post("/v1/me/sharing-consents", headers=citizen, json=consent).status_code == 201
-    )
+    _folder_consent(rad, citizen)
     provider = _client(rad, doctor, f"/dicomweb/patients/{pid}")
     provider.search_for_studies()
     provider.search_for_series(str(ct.StudyInstanceUID))
@@ -300,3 +307,54 @@ def test_generated_instance_bytes_round_trip_through_the_index(rad: Radiology) -
     uid = str(pydicom.dcmread(io.BytesIO(contents[0])).StudyInstanceUID)
     [study] = _client(rad, citizen).search_for_studies()
     assert _value(study, "0020000D") == uid and _value(study, "00201208") == 2
+
+
+PAIRS, ALLOWED_MS, SIGN_LIMIT = 200, 0.2, 130  # as tests/api/test_timing_oracle.py
+
+
+def _timed(rad: Radiology, path: str, headers: dict[str, str]) -> tuple[float, bytes]:
+    started = time.perf_counter()
+    r = rad.http.get(path, headers=headers)
+    return (time.perf_counter() - started) * 1000, r.content
+
+
+def test_a_hidden_study_takes_the_same_time_as_a_missing_one(
+    rad: Radiology, db_kind: DatabaseKind
+) -> None:
+    """A nurse (radiology images restricted) asks for a study the person has and for UIDs
+    nobody has: 200 interleaved pairs, a sign test on the differences beyond 0.2 ms."""
+    if db_kind != "sqlite":
+        pytest.skip("a timing test: the SQLite run only")
+    pid, citizen, ct, _ = _person_with_two_studies(rad)
+    _folder_consent(rad, citizen)
+    nurse = rad.world.professional("hksh", "nurse")
+    base = f"/dicomweb/patients/{pid}/studies"
+    hidden = f"{base}/{ct.StudyInstanceUID}/series"
+    missing = [f"{base}/1.2.826.0.1.{secrets.randbelow(10**12)}/series" for _ in range(PAIRS)]
+    for _ in range(10):
+        _timed(rad, hidden, nurse), _timed(rad, missing[0], nurse)
+    slower = {"hidden": 0, "missing": 0}
+    for i in range(PAIRS):
+        order = (hidden, missing[i]) if i % 2 == 0 else (missing[i], hidden)
+        (t1, b1), (t2, b2) = (_timed(rad, path, nurse) for path in order)
+        assert b1 == b2
+        t_hidden, t_missing = (t1, t2) if order[0] == hidden else (t2, t1)
+        if t_hidden - t_missing > ALLOWED_MS:
+            slower["hidden"] += 1
+        elif t_missing - t_hidden > ALLOWED_MS:
+            slower["missing"] += 1
+    assert max(slower.values()) < SIGN_LIMIT, slower
+
+
+def test_a_caregiver_searches_for_the_person_and_nobody_else(rad: Radiology) -> None:
+    pid, citizen, ct, _ = _person_with_two_studies(rad)
+    son, son_headers = rad.person("Son Of Ct")
+    r = rad.http.post("/v1/me/caregivers", headers=citizen, json={"caregiver_id": son})
+    assert r.status_code == 201, r.text
+    as_parent = _client(rad, {**son_headers, "On-Behalf-Of": pid})
+    assert len(as_parent.search_for_studies()) == 2
+    assert len(as_parent.retrieve_study_metadata(str(ct.StudyInstanceUID))) == 1
+    assert _client(rad, son_headers).search_for_studies() == []  # the son's own: none
+    _, stranger = rad.person("Someone Else")
+    r = rad.http.get("/dicomweb/studies", headers={**stranger, "On-Behalf-Of": pid})
+    assert r.status_code == 404

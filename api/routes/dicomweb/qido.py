@@ -56,10 +56,64 @@ SeriesQuery = Annotated[SearchQuery, Depends(_query(Level.SERIES))]
 InstanceQuery = Annotated[SearchQuery, Depends(_query(Level.INSTANCE))]
 PATIENT = "/dicomweb/patients/{pid}"
 MINE = "/dicomweb"
+_ELEMENT = {
+    "type": "object",
+    "description": "One attribute: its value representation and values (none when empty).",
+    "properties": {"vr": {"type": "string"}, "Value": {"type": "array"}},
+    "required": ["vr"],
+}
+_DATASETS = {
+    "type": "array",
+    "description": "DICOM JSON (PS3.18 F.2): one object per match, attributes keyed by tag.",
+    "items": {"type": "object", "additionalProperties": _ELEMENT},
+    "example": [
+        {
+            "0020000D": {"vr": "UI", "Value": ["1.2.826.0.1.3680043.8.498.1"]},
+            "00080020": {"vr": "DA", "Value": ["20260301"]},
+            "00080061": {"vr": "CS", "Value": ["CT"]},
+            "00201208": {"vr": "IS", "Value": [3]},
+        }
+    ],
+}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {DICOM_JSON: {}}, "description": "DICOM JSON (PS3.18 F.2)"}
+    200: {"content": {DICOM_JSON: {"schema": _DATASETS}}, "description": "DICOM JSON"}
 }
 _OPTIONS: dict[str, Any] = {"response_class": DicomJSONResponse, "responses": _RESPONSES}
+
+
+def _parameter(name: str, description: str, example: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string"},
+        "example": example,
+    }
+
+
+_PAGING = [
+    _parameter("limit", "At most this many matches (1 to 500; default 100).", "20"),
+    _parameter("offset", "Skip this many matches first (default 0).", "0"),
+    _parameter(
+        "includefield",
+        "More attributes to answer: keywords or tags, comma-separated or repeated, or all.",
+        "StudyDescription,00081030",
+    ),
+]
+_STUDY_KEYS = [
+    _parameter("PatientID", "The PatientID the deposit carried (* and ? match any).", "MRN-*"),
+    _parameter(
+        "StudyDate", "YYYYMMDD, or a range YYYYMMDD-YYYYMMDD (either end open).", "20260101-"
+    ),
+    _parameter("ModalitiesInStudy", "Studies with any of these modalities.", "CT,MR"),
+]
+_SERIES_KEYS = [_parameter("Modality", "The series' modality.", "CT")]
+_SEARCH: dict[Level, dict[str, Any]] = {
+    Level.STUDY: {"openapi_extra": {"parameters": _STUDY_KEYS + _PAGING}},
+    Level.SERIES: {"openapi_extra": {"parameters": _SERIES_KEYS + _PAGING}},
+    Level.INSTANCE: {"openapi_extra": {"parameters": _PAGING}},
+}
 
 
 def _own(caller: Caller) -> str:
@@ -69,13 +123,21 @@ def _own(caller: Caller) -> str:
 # -- QIDO-RS --------------------------------------------------------------------------------
 
 
-@router.get(MINE + "/studies", summary="Search the person's own studies (QIDO-RS)", **_OPTIONS)
+@router.get(
+    MINE + "/studies",
+    summary="Search the person's own studies (QIDO-RS)",
+    **_OPTIONS,
+    **_SEARCH[Level.STUDY],
+)
 def my_studies(query: StudyQuery, service: RadiologyDep, caller: CitizenCaller) -> Any:
     return _answer(service.search(caller, _own(caller), query))
 
 
 @router.get(
-    MINE + "/studies/{study}/series", summary="Search a study's series (QIDO-RS)", **_OPTIONS
+    MINE + "/studies/{study}/series",
+    summary="Search a study's series (QIDO-RS)",
+    **_OPTIONS,
+    **_SEARCH[Level.SERIES],
 )
 def my_series(study: str, query: SeriesQuery, service: RadiologyDep, caller: CitizenCaller) -> Any:
     return _answer(service.search(caller, _own(caller), query, study))
@@ -85,6 +147,7 @@ def my_series(study: str, query: SeriesQuery, service: RadiologyDep, caller: Cit
     MINE + "/studies/{study}/series/{series}/instances",
     summary="Search a series' instances (QIDO-RS)",
     **_OPTIONS,
+    **_SEARCH[Level.INSTANCE],
 )
 def my_instances(
     study: str, series: str, query: InstanceQuery, service: RadiologyDep, caller: CitizenCaller
@@ -93,7 +156,10 @@ def my_instances(
 
 
 @router.get(
-    PATIENT + "/studies", summary="Search a patient's studies (QIDO-RS, HK provider)", **_OPTIONS
+    PATIENT + "/studies",
+    summary="Search a patient's studies (QIDO-RS, HK provider)",
+    **_OPTIONS,
+    **_SEARCH[Level.STUDY],
 )
 def patient_studies(
     pid: str, query: StudyQuery, service: RadiologyDep, caller: ProfessionalCaller
@@ -105,6 +171,7 @@ def patient_studies(
     PATIENT + "/studies/{study}/series",
     summary="Search a patient's study's series (QIDO-RS, HK provider)",
     **_OPTIONS,
+    **_SEARCH[Level.SERIES],
 )
 def patient_series(
     pid: str, study: str, query: SeriesQuery, service: RadiologyDep, caller: ProfessionalCaller
@@ -116,6 +183,7 @@ def patient_series(
     PATIENT + "/studies/{study}/series/{series}/instances",
     summary="Search a patient's series' instances (QIDO-RS, HK provider)",
     **_OPTIONS,
+    **_SEARCH[Level.INSTANCE],
 )
 def patient_instances(  # noqa: PLR0913 (path, query and guards)
     pid: str,
