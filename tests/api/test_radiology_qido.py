@@ -153,6 +153,7 @@ def test_searches_match_filter_page_and_include(rad: Radiology) -> None:
     assert uids(search_filters={"StudyDate": "20040119"}) == [ct.StudyInstanceUID]
     assert uids(search_filters={"ModalitiesInStudy": "MR"}) == [mr.study_instance_uid]
     assert uids(search_filters={"00100010": "compressed*"}) == uids()
+    assert uids(search_filters={"StudyDate": "", "PatientID": ""}) == uids()  # universal
     assert uids(limit=1, offset=1) == [ct.StudyInstanceUID]
     assert uids(offset=2) == []
     [with_uid] = client.search_for_studies(
@@ -176,6 +177,9 @@ def test_searches_match_filter_page_and_include(rad: Radiology) -> None:
         ("limit=501", "limit_too_large"),
         ("limit=0", "invalid_paging"),
         ("offset=-1", "invalid_paging"),
+        ("offset=%C2%B2", "invalid_paging"),  # a superscript two: a digit, not ASCII
+        ("offset=" + "9" * 40, "invalid_paging"),
+        ("limit=1" + "0" * 30, "limit_too_large"),
         ("PatientBirthDate=19500517", "unsupported_search_key"),
     ],
 )

@@ -126,7 +126,8 @@ def parse_query(level: Level, parameters: Iterable[tuple[str, str]]) -> SearchQu
             known = attribute(name)
             if known is None or known.keyword not in MATCHABLE[level] | _parents(level):
                 raise UnsupportedSearchKey(f"{name} is not a search key here")
-            matches[known.keyword] = value
+            if value:  # a zero-length value matches everything (universal matching)
+                matches[known.keyword] = value
     dates = matches.pop("StudyDate", None)
     return SearchQuery(
         level,
@@ -159,11 +160,18 @@ def _included(value: str) -> list[str]:
 
 
 def _bounded(value: str, name: str, *, low: int, high: int | None) -> int:
-    if not value.isdigit() or int(value) < low:
+    """``value`` as an integer in ``[low, high]``: ASCII digits only (``int`` would take
+    other scripts' digits, and refuses thousands of digits with a ValueError)."""
+    digits = value.isascii() and value.isdigit()
+    huge = digits and len(value.lstrip("0")) > 18
+    number = int(value) if digits and not huge else -1
+    if huge and high is None:
+        raise InvalidPaging(f"{name} is too large")
+    if number < low and not huge:
         raise InvalidPaging(f"{name} is an integer of at least {low}")
-    if high is not None and int(value) > high:
+    if high is not None and (huge or number > high):
         raise LimitTooLarge(f"limit is at most {high}")
-    return int(value)
+    return number
 
 
 def parse_dates(value: str) -> tuple[date | None, date | None]:
