@@ -83,8 +83,19 @@ def _person_with_two_studies(rad: Radiology) -> tuple[str, dict[str, str], Datas
     return pid, citizen, ct, mr
 
 
-def test_a_viewer_lists_the_studies_their_series_and_instances(rad: Radiology) -> None:
-    _, citizen, ct, mr = _person_with_two_studies(rad)
+TwoStudies = tuple[str, dict[str, str], Dataset, Study]
+
+
+@pytest.fixture(scope="module")
+def two_studies(radiology_server: Radiology) -> TwoStudies:
+    """One person with two studies, for the module's tests that only read them."""
+    return _person_with_two_studies(radiology_server)
+
+
+def test_a_viewer_lists_the_studies_their_series_and_instances(
+    rad: Radiology, two_studies: TwoStudies
+) -> None:
+    _, citizen, ct, mr = two_studies
     client = _client(rad, citizen)
     studies = client.search_for_studies()
     assert [_value(s, "0020000D") for s in studies] == [mr.study_instance_uid, ct.StudyInstanceUID]
@@ -105,8 +116,10 @@ def test_a_viewer_lists_the_studies_their_series_and_instances(rad: Radiology) -
     assert {_value(i, "00280010") for i in instances} == {8}
 
 
-def test_metadata_carries_what_the_viewer_displays_with(rad: Radiology) -> None:
-    _, citizen, ct, mr = _person_with_two_studies(rad)
+def test_metadata_carries_what_the_viewer_displays_with(
+    rad: Radiology, two_studies: TwoStudies
+) -> None:
+    _, citizen, ct, mr = two_studies
     client = _client(rad, citizen)
     [meta] = client.retrieve_study_metadata(str(ct.StudyInstanceUID))
     back = Dataset.from_json(meta)
@@ -140,8 +153,8 @@ def test_metadata_carries_what_the_viewer_displays_with(rad: Radiology) -> None:
     assert Dataset.from_json(again).SOPInstanceUID == one.SOPInstanceUID
 
 
-def test_searches_match_filter_page_and_include(rad: Radiology) -> None:
-    _, citizen, ct, mr = _person_with_two_studies(rad)
+def test_searches_match_filter_page_and_include(rad: Radiology, two_studies: TwoStudies) -> None:
+    _, citizen, ct, mr = two_studies
     client = _client(rad, citizen)
 
     def uids(**search: Any) -> list[str]:
@@ -229,8 +242,8 @@ def test_hk_providers_search_with_personal_folder_consent_only(rad: Radiology) -
     assert (r.status_code, r.content) == (404, missing.content)
 
 
-def test_hidden_and_missing_uids_are_one_answer(rad: Radiology) -> None:
-    _, citizen, ct, mr = _person_with_two_studies(rad)
+def test_hidden_and_missing_uids_are_one_answer(rad: Radiology, two_studies: TwoStudies) -> None:
+    _, citizen, ct, mr = two_studies
     _, stranger = rad.person(CT_NAME)  # their own copy of nothing
     study = str(ct.StudyInstanceUID)
     paths = [
@@ -323,13 +336,13 @@ def _timed(rad: Radiology, path: str, headers: dict[str, str]) -> tuple[float, b
 
 
 def test_a_hidden_study_takes_the_same_time_as_a_missing_one(
-    rad: Radiology, db_kind: DatabaseKind
+    rad: Radiology, two_studies: TwoStudies, db_kind: DatabaseKind
 ) -> None:
     """A nurse (radiology images restricted) asks for a study the person has and for UIDs
     nobody has: 200 interleaved pairs, a sign test on the differences beyond 0.2 ms."""
     if db_kind != "sqlite":
         pytest.skip("a timing test: the SQLite run only")
-    pid, citizen, ct, _ = _person_with_two_studies(rad)
+    pid, citizen, ct, _ = two_studies
     _folder_consent(rad, citizen)
     nurse = rad.world.professional("hksh", "nurse")
     base = f"/dicomweb/patients/{pid}/studies"
@@ -350,8 +363,10 @@ def test_a_hidden_study_takes_the_same_time_as_a_missing_one(
     assert max(slower.values()) < SIGN_LIMIT, slower
 
 
-def test_a_caregiver_searches_for_the_person_and_nobody_else(rad: Radiology) -> None:
-    pid, citizen, ct, _ = _person_with_two_studies(rad)
+def test_a_caregiver_searches_for_the_person_and_nobody_else(
+    rad: Radiology, two_studies: TwoStudies
+) -> None:
+    pid, citizen, ct, _ = two_studies
     son, son_headers = rad.person("Son Of Ct")
     r = rad.http.post("/v1/me/caregivers", headers=citizen, json={"caregiver_id": son})
     assert r.status_code == 201, r.text
