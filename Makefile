@@ -12,8 +12,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-run: $(STAMP)  ## serve the API on the embedded default (SQLite + local blobs + keyring, demo data)
-	CROSSVAULT_DEMO=1 $(VENV)/bin/crossvault serve
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+run: $(STAMP)  ## serve the API on the embedded default (demo data) at HOST:PORT (make run PORT=8080)
+	CROSSVAULT_DEMO=1 $(VENV)/bin/crossvault serve --host $(HOST) --port $(PORT)
 
 # Both cores: pytest-xdist, work stealing so the few long tests do not end a run alone.
 XDIST := -n auto --dist worksteal

@@ -37,6 +37,7 @@ from vault.cross_border.sessions import InvalidCodes, SessionRefused
 from vault.emergency.break_glass import BreakGlassRefused
 from vault.radiology.dicom import DicomProblem
 from vault.radiology.ingest import ContentProblem, FileTooLarge
+from vault.radiology.qido import InvalidSearch
 from vault.radiology.refusals import RadiologyRefused
 from vault.radiology.uploads import UploadBusy, UploadTooLong
 from vault.registry.logins import LoginRefused, LoginThrottled
@@ -309,6 +310,7 @@ ANSWERS: dict[type[VaultError], Answer] = {
     CheckpointBusy: answer(409, "Checkpoint busy"),
     Unusable: answer(422, "Unusable request"),
     InvalidCursor: answer(400, "Invalid cursor", _CURSOR),
+    InvalidSearch: answer(400, "Invalid search"),  # QIDO-RS: the code names what
     LockedOut: _locked_out,
     InvalidCodes: answer(
         400, "Invalid codes", "The application code and passcode were not accepted."

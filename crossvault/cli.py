@@ -1,4 +1,8 @@
-"""``crossvault``: serve, demo, simulate, bench, audit verify, keys rotate, db upgrade."""
+"""The crossvault command: serve the API, provision or reset its data, drive demos,
+simulations and benchmarks, and run the operator's tasks (audit, keys, schema, erasure).
+
+Help texts are plain sentences (no reST markup): they are what an operator reads. Command
+groups beyond these live in :mod:`crossvault.commands`."""
 
 from __future__ import annotations
 
@@ -13,16 +17,29 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from crossvault.commands import workspace
+from crossvault.commands.overview import add_index
+from sim.benchmarks import SUITES
 from vault.core.errors import VaultError
 
 if TYPE_CHECKING:
     from vault.runtime.opening import Vault
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
-keys_app = typer.Typer(no_args_is_help=True, help="The keyring and persons' data keys.")
-db_app = typer.Typer(no_args_is_help=True, help="The database schema (Alembic migrations).")
-persons_app = typer.Typer(no_args_is_help=True, help="Persons, on a verified request.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="crossvault: a consent-based, encrypted, cross-border health-record vault "
+    "simulator. Configured by environment: CROSSVAULT_DATA_DIR (default ./data), "
+    "DATABASE_URL, CROSSVAULT_POLICY, CROSSVAULT_DEMO=1 (see the README).",
+)
+audit_app = typer.Typer(
+    no_args_is_help=True, help="The hash-chained audit log: verify, checkpoint, prove."
+)
+keys_app = typer.Typer(no_args_is_help=True, help="The keyring and persons' data keys: rotate.")
+db_app = typer.Typer(
+    no_args_is_help=True, help="The database schema (Alembic migrations): upgrade, current."
+)
+persons_app = typer.Typer(no_args_is_help=True, help="Persons, on a verified request: erase.")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
@@ -157,7 +174,7 @@ def demo(
     pause: Annotated[float, typer.Option(min=0, help="seconds to wait between steps")] = 0.0,
     plain: Annotated[bool, typer.Option(help="no colours or styles")] = False,
 ) -> None:
-    """A narrated walk-through of the cross-border flow over real HTTP (see sim/demo/)."""
+    """A narrated walk-through of the cross-border flow over real HTTP."""
     from sim.demo import main as run
 
     raise typer.Exit(run(url, operator_secret, approver, pause=pause, plain=plain))
@@ -165,8 +182,11 @@ def demo(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Walk every chain entry by entry, then every signed checkpoint; name the first
-    broken chain and position, or the first bad checkpoint (exit 1; 2: no key to check)."""
+    """Verify every audit chain, then every signed checkpoint.
+
+    Names the first broken chain and position, or the first bad checkpoint (exit 1; exit 2
+    when there is no key to check a checkpoint with).
+    """
     from vault.audit.verify import public_keys, verify_audit
     from vault.core.errors import KeyringError
     from vault.store.engine import reading
@@ -184,7 +204,7 @@ def audit_verify() -> None:
 
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
-    """Sign a checkpoint over every chain's head now (nothing if nothing changed)."""
+    """Sign a checkpoint over every chain's head now (none if nothing changed)."""
     from vault.audit.checkpoints import CheckpointBusy, fingerprint, make_checkpoint
     from vault.core.errors import KeyringError
 
@@ -210,8 +230,11 @@ def audit_prove(
     ],
     jwks: Annotated[Path, typer.Option(help="the server's /.well-known/jwks.json, saved")],
 ) -> None:
-    """Check a person's access log offline against the signed checkpoint it carries:
-    signature, inclusion, every entry's hash and link (exit 1 on any problem)."""
+    """Check a person's saved access log offline against its signed checkpoint.
+
+    Checks the signature, the inclusion proof, and every entry's hash and link (exit 1 on
+    any problem).
+    """
     import json
 
     from vault.audit.offline import check_access_log
@@ -233,7 +256,10 @@ def audit_prove(
 def keys_rotate(
     retire: Annotated[bool, typer.Option(help="retire old keyring versions afterwards")] = True,
 ) -> None:
-    """Re-wrap every data key under a new keyring version (resumes an interrupted run)."""
+    """Re-wrap every data key under a new keyring version.
+
+    Resumes an interrupted run.
+    """
     from vault.keys.rotation import Pacing, retire_unused_versions, rotate
 
     vault = _open_vault()
@@ -263,8 +289,11 @@ def persons_erase(
         str, typer.Option(help="the verified request's reference (kept in the audit log)")
     ],
 ) -> None:
-    """Erase a person on their verified request: as a withdrawal — the data key destroyed,
-    records and blobs deleted, every grant ended; audited as erased_on_request."""
+    """Erase a person on their verified request.
+
+    As a withdrawal: the data key destroyed, records and blobs deleted, every grant ended;
+    audited as erased_on_request.
+    """
     from policies.policy_file import default_policy_path, load_policy
     from vault.access.judge import Judge
     from vault.account.withdrawal import Withdrawal
@@ -298,7 +327,7 @@ def db_upgrade() -> None:
 
 @db_app.command("current")
 def db_current() -> None:
-    """Print the database's schema revision; exit 0 if it is the code's, 1 if not."""
+    """Print the database's schema revision (exit 0 if current, 1 if not)."""
     from vault.core.settings import Settings
     from vault.store.schema import SchemaStatus, current_state
 
@@ -314,7 +343,7 @@ def db_current() -> None:
 def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
     scenario: Annotated[
         Path | None,
-        typer.Option(help="scenario file (TOML); default: sim/scenarios/default.toml"),
+        typer.Option(help="scenario file (TOML); default: the bundled default scenario"),
     ] = None,
     policy: Annotated[
         Path | None, typer.Option(help="policy file; default: policies/default.toml")
@@ -333,8 +362,11 @@ def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
     approver: Approver = None,
     workers: Annotated[int, typer.Option(help="client threads")] = 4,
 ) -> None:
-    """Simulate a population living through a scenario, over the real HTTP API, and
-    report what the policy permitted and denied (see sim/simulation/)."""
+    """Simulate a population through a scenario and report what the policy allowed.
+
+    The population drives the real HTTP API (a server of its own, or --url); the report
+    counts what the policy permitted and denied, and compares two policies with --compare.
+    """
     from policies.policy_file import default_policy_path
     from sim.simulation.run import Options, main
     from sim.simulation.scenario import default_scenario_path
@@ -354,15 +386,33 @@ def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
     raise typer.Exit(main(options, Console(), err))
 
 
+def _suite(name: str) -> str:
+    if name not in SUITES:
+        raise typer.BadParameter(f"no suite {name!r}; the suites: {', '.join(SUITES)}")
+    return name
+
+
 @app.command()
 def bench(
     scale: Annotated[float, typer.Option(help="size factor for the workloads")] = 1.0,
-    only: Annotated[list[str] | None, typer.Option(help="run only these suites")] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=f"run only this suite (repeat for several): {', '.join(SUITES)}",
+            metavar="SUITE",
+            parser=_suite,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run every benchmark suite and print one report of side-by-side ratios."""
     from sim.benchmarks.report import run_all
 
     sys.exit(run_all(scale, only or []))
+
+
+workspace.register(app)
+add_index(app)
 
 
 def main() -> None:

@@ -214,3 +214,21 @@ def test_the_image_migrates_then_serves_several_workers_on_all_interfaces() -> N
 def test_the_build_context_leaves_out_secrets_and_local_state(ignored: str) -> None:
     lines = (ROOT / ".dockerignore").read_text().splitlines()
     assert ignored in lines
+
+
+def test_the_one_time_set_up_is_the_init_command() -> None:
+    """The header's provisioning step is ``crossvault init`` (a real command of the CLI),
+    not a line of Python."""
+    from typer.main import get_command
+
+    from crossvault.cli import app
+
+    header = [
+        line.lstrip("#").strip()
+        for line in (ROOT / "docker-compose.yml").read_text().splitlines()
+        if line.startswith("#")
+    ]
+    runs = [shlex.split(line) for line in header if line.startswith("docker compose run")]
+    assert runs == [["docker", "compose", "run", "--rm", "api", "crossvault", "init"]]
+    assert "python -c" not in "\n".join(header)
+    assert "init" in get_command(app).commands  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Revision 0006_h16_person_keys carries a populated database over: people, records,
+"""Revision 0006_person_keys carries a populated database over: people, records,
 consents, a cross-border authorisation with an open viewing session and a radiology
 deposit with a file, all made through the server, are taken back to revision 0005 (keys
 by ``id`` alone, no handle directory), upgraded again, and read back through a new server

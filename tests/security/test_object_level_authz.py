@@ -241,6 +241,27 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/dicomweb/patients/{pid}/studies/{study}/series/{series}/instances/{instance}"): Route(
         {**PATIENT, **INSTANCE}
     ),
+    # QIDO-RS and WADO-RS metadata (issue 17)
+    ("GET", "/dicomweb/studies/{study}/series"): Route(STUDY),
+    ("GET", "/dicomweb/studies/{study}/series/{series}/instances"): Route(SERIES),
+    ("GET", "/dicomweb/studies/{study}/metadata"): Route(STUDY),
+    ("GET", "/dicomweb/studies/{study}/series/{series}/metadata"): Route(SERIES),
+    ("GET", "/dicomweb/studies/{study}/series/{series}/instances/{instance}/metadata"): Route(
+        INSTANCE
+    ),
+    ("GET", "/dicomweb/patients/{pid}/studies"): Route(PATIENT),
+    ("GET", "/dicomweb/patients/{pid}/studies/{study}/series"): Route({**PATIENT, **STUDY}),
+    ("GET", "/dicomweb/patients/{pid}/studies/{study}/series/{series}/instances"): Route(
+        {**PATIENT, **SERIES}
+    ),
+    ("GET", "/dicomweb/patients/{pid}/studies/{study}/metadata"): Route({**PATIENT, **STUDY}),
+    ("GET", "/dicomweb/patients/{pid}/studies/{study}/series/{series}/metadata"): Route(
+        {**PATIENT, **SERIES}
+    ),
+    (
+        "GET",
+        "/dicomweb/patients/{pid}/studies/{study}/series/{series}/instances/{instance}/metadata",
+    ): Route({**PATIENT, **INSTANCE}),
     ("GET", "/v1/institutions/{iid}"): Route(INSTITUTION, public=True, note="the registry"),
     ("POST", "/v1/institutions/{iid}/credentials"): Route(
         INSTITUTION, note="the institution's admin only; the registry is public"
@@ -277,6 +298,7 @@ LISTS = [
     f"{ME}/caregivers",
     f"{ME}/access-log",
     f"{ME}/notifications",
+    "/dicomweb/studies",  # QIDO-RS: the person's own studies (a JSON array)
 ]
 # GET operations without a path parameter that are about nobody in particular.
 PUBLIC = {

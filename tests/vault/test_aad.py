@@ -58,6 +58,10 @@ PINNED = {
         aad.radiology_patient_id("p1", "d1"),
         "63726f73737661756c742f726164696f6c6f67792d70617469656e742d69642f7631007031006431",
     ),
+    "dicom index": (
+        aad.dicom_index("p1", "k1", "d1", datetime.date(2026, 3, 1)),
+        "0000001963726f73737661756c742f6469636f6d2d696e6465782f7631000000027031000000026b310000000264310000000a323032362d30332d3031",
+    ),
     "upload tail": (
         aad.upload_tail("u1", b"HDR", 7),
         "63726f73737661756c742f75706c6f61642d7461696c2f7631007531004844520000000000000007",
@@ -86,6 +90,7 @@ def test_aads_of_different_kinds_never_coincide(a: str, b: str, c: str, d: str) 
         aad.restricted_reason(a),
         aad.break_glass_reason(a, b),
         aad.radiology_patient_id(a, b),
+        aad.dicom_index(a, b, c, datetime.date(2026, 3, 1)),
         aad.upload_tail(a, b.encode(), len(c)),
     ]
     assert len(set(built)) == len(built)

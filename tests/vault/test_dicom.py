@@ -110,6 +110,7 @@ def test_metadata_holds_the_uids_but_no_patient_identity() -> None:
         "modality",
         "study_date",
         "body_part_examined",
+        "dicom",
     }
     assert "CHAN" not in repr(metadata) + repr(read_header(FILES["explicit"]))
     assert "MRN-42" not in repr(metadata) + repr(read_header(FILES["explicit"]))

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, delete, select
 
 from vault.core.errors import NotFound
 from vault.keys.datakeys import DataKeys
 from vault.store.blobs import BlobStore
 from vault.store.engine import after_commit
+from vault.store.radiology_tables import DicomIndexBacklog, DicomStudyPart
 from vault.store.tables import Person, Record
 
 
@@ -37,6 +38,8 @@ def erase_person(
     records = session.exec(select(Record).where(Record.person_id == person_id)).all()
     for record in records:
         session.delete(record)
+    for index in (DicomStudyPart, DicomIndexBacklog):  # the study index (QIDO-RS)
+        session.exec(delete(index).where(col(index.person_id) == person_id))
     person.name_sealed = b""
     person.password_hash = "!erased"
     person.erased_at = now

@@ -32,6 +32,7 @@ _RECORD = length_prefixed("crossvault/record/v1")
 _DATA_KEY = length_prefixed("crossvault/data-key/v1")
 _BLOB = length_prefixed("crossvault/blob/v1")
 _BREAK_GLASS_REASON = length_prefixed("crossvault/break-glass-reason/v1")
+_DICOM_INDEX = length_prefixed("crossvault/dicom-index/v1")
 
 
 class RecordField(StrEnum):
@@ -116,6 +117,16 @@ def radiology_patient_id(person_id: str, deposit_id: str) -> bytes:
         + person_id.encode()
         + b"\x00"
         + deposit_id.encode()
+    )
+
+
+def dicom_index(
+    person_id: str, study_key: str, deposit_id: str, clinical_date: datetime.date
+) -> bytes:
+    """One part of a person's study index: what one deposit added to one study on one
+    clinical date."""
+    return _DICOM_INDEX + length_prefixed(
+        person_id, study_key, deposit_id, clinical_date.isoformat()
     )
 
 

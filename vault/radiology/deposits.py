@@ -61,6 +61,7 @@ from vault.radiology.base import IMAGES, RECEIPT, DepositService, DepositStep
 from vault.radiology.receipts import DepositReceipt, receipt_of
 from vault.radiology.refusals import refusal_for, refused, state_problem
 from vault.radiology.rows import files_of, locked_deposit
+from vault.radiology.study_index import index_deposit
 from vault.records.sealed import COMMITTED, PENDING, open_metadata
 from vault.store import handles
 from vault.store.radiology_tables import COMPLETED, OPEN, STORED, RadiologyDeposit
@@ -183,6 +184,7 @@ class Deposits(DepositService):
         if problem is not None:
             return problem
         self._make_visible(session, deposit)
+        index_deposit(session, self.vault, deposit, now)
         authorisation = session.get(
             RadiologyAuthorisation, (deposit.person_id, deposit.authorisation_id)
         )

@@ -27,6 +27,7 @@ its warnings quote attribute values (patient names), which must never reach a lo
 from __future__ import annotations
 
 import io
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ import pydicom
 from pydicom import config as pydicom_config
 
 from vault.core.errors import VaultError
+from vault.radiology.dicom_json import READ_KEYWORDS, attributes_of
 
 pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
 
@@ -73,6 +75,7 @@ _HEADER_KEYWORDS = (
     "SeriesInstanceUID",
     "Rows",
     "Columns",
+    *READ_KEYWORDS,  # what viewers need (QIDO-RS, WADO-RS metadata)
 )
 
 
@@ -120,10 +123,14 @@ class DicomHeader:
     is_image: bool
     patient_name: tuple[str, ...] = field(default=(), repr=False)
     patient_id: str = field(default="", repr=False)
+    viewer: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def metadata(self) -> dict[str, str]:
-        """The attributes sealed into the record's metadata (no patient identity)."""
+        """The attributes sealed into the record's metadata (no patient identity);
+        ``dicom`` (JSON) holds what viewers are answered (:mod:`vault.radiology.dicom_json`),
+        read to build the person's study index."""
         return {
+            "dicom": json.dumps(self.viewer, sort_keys=True),
             "study_instance_uid": self.study_instance_uid,
             "series_instance_uid": self.series_instance_uid,
             "sop_instance_uid": self.sop_instance_uid,
@@ -190,6 +197,7 @@ def _checked_header(dataset: Any) -> DicomHeader:
         is_image=_is_image(uids["SOP class"], dataset),
         patient_name=_name_groups(dataset.get("PatientName")),
         patient_id=text_of(dataset.get("PatientID")),
+        viewer=attributes_of(dataset),
     )
 
 

@@ -36,6 +36,8 @@ BY_PERSON: dict[str, str] = {
     "radiologydeposit": "person_id",
     "radiologyfile": "person_id",
     "breakglassaccess": "person_id",
+    "dicomstudypart": "person_id",  # the sealed QIDO-RS study index
+    "dicomindexbacklog": "person_id",  # persons whose index is still to be built
     # The audit chains: a person's chain id IS their id, so a person's entries, chain head
     # and checkpoint leaves land on the person's node. The system chain ("") and each
     # institution's chain ("~i:<id>") are single values: each lives on one shard.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKeyConstraint, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, ForeignKeyConstraint, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from vault.store.types import UTCDateTime
@@ -82,3 +82,31 @@ class RadiologyFile(SQLModel, table=True):
     size: int = 0  # plaintext bytes, once stored
     created_at: datetime = Field(sa_column=_instant())
     updated_at: datetime = Field(sa_column=_instant())
+
+
+class DicomStudyPart(SQLModel, table=True):
+    """What one completed deposit added to one of the person's studies, for QIDO-RS and
+    WADO-RS metadata: the viewer attributes of its instances, sealed with the person's
+    data key (AAD: person, study key, deposit). The study's UID is never in clear:
+    ``study_key`` is its blind index (:func:`vault.crypto.blind.blind_index`). In clear,
+    as on the records the part was built from: the clinical date and the depositor, so
+    that a caller's visible set is an SQL predicate here too."""
+
+    __table_args__ = (Index("ix_dicomstudypart_person_date", "person_id", "clinical_date"),)
+
+    person_id: str = Field(foreign_key="person.id", primary_key=True, max_length=40)
+    study_key: str = Field(primary_key=True, max_length=64)
+    deposit_id: str = Field(primary_key=True, max_length=40)
+    # Instances of one study and deposit with different clinical dates (files that
+    # disagree on StudyDate) are separate parts: each is visible exactly as its records.
+    clinical_date: date = Field(primary_key=True)
+    depositor_institution_id: str = Field(max_length=80)
+    document_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=_instant())
+
+
+class DicomIndexBacklog(SQLModel, table=True):
+    """Persons whose DICOM records predate the study index (filled by migration 0007):
+    their index is built from those records the first time it is consulted."""
+
+    person_id: str = Field(foreign_key="person.id", primary_key=True, max_length=40)

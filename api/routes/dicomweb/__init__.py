@@ -24,14 +24,20 @@ It needs one of two headers:
 answers ``multipart/related; type="application/dicom"``, each instance decrypted on the
 fly as stored (transfer syntax unchanged; an ``Accept`` asking for another one is 406).
 A study the caller may not see is 404, like one that does not exist (R10).
+
+**QIDO-RS** (``GET .../studies``, ``.../studies/{study}/series``,
+``.../series/{series}/instances``) and **WADO-RS metadata** (``.../metadata`` at each
+level) answer DICOM JSON from the person's sealed study index: see
+:mod:`api.routes.dicomweb.qido`.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes.dicomweb import stow, wado
+from api.routes.dicomweb import qido, stow, wado
 
 router = APIRouter()
 router.include_router(stow.router)
+router.include_router(qido.router)
 router.include_router(wado.router)

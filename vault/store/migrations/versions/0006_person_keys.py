@@ -1,6 +1,6 @@
 """per-person keys: ready for distribution by person
 
-Revision ID: 0006_h16_person_keys
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-02 07:00:00
 
@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_h16_person_keys"
+revision: str = "0006"
 down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
