@@ -61,10 +61,12 @@ def study_key(key: SealingKey, person_id: str, study_uid: str) -> str:
 
 def index_deposit(session: Session, vault: Vault, deposit: RadiologyDeposit, now: datetime) -> None:
     """Index the DICOM instances of a deposit that is completing (same transaction)."""
-    ids = [f.record_id for f in files_of(session, deposit.id) if f.category == IMAGES]
+    ids = [f.record_id for f in files_of(session, deposit) if f.category == IMAGES]
     if not ids:
         return
-    records = session.exec(select(Record).where(col(Record.id).in_(ids))).all()
+    records = session.exec(
+        select(Record).where(Record.person_id == deposit.person_id, col(Record.id).in_(ids))
+    ).all()
     key = vault.keys.get(session, deposit.person_id)
     entries = [(r, _entry(open_metadata(key, r), None)) for r in records]
     identity = _identity(session, vault, key, deposit.person_id, deposit)
@@ -214,8 +216,8 @@ def _backfill_deposit(
     now: datetime,
 ) -> None:
     found = list(found)
-    deposit = session.get(RadiologyDeposit, deposit_id)
     person_id = found[0][0].person_id
+    deposit = session.get(RadiologyDeposit, (person_id, deposit_id))
     key = vault.keys.get(session, person_id)
     identity = _identity(session, vault, key, person_id, deposit)
     entries = [
