@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 from dataclasses import replace
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, Field
@@ -128,11 +130,29 @@ def token(
         return _citizen_token(
             services, logins, Login(ActorKind.CITIZEN, form.username, address), form.password
         )
+    if form.client_id is None and form.client_secret is None:
+        form = _basic_credentials(request, form)
     if not form.client_id or not form.client_secret:
         raise _invalid("invalid_client")
     if form.client_id in services.operators:
         return _operator_token(services, logins, form.client_id, form.client_secret, address)
     return _client_token(services, logins, form, address)
+
+
+def _basic_credentials(request: Request, form: TokenForm) -> TokenForm:
+    """A client may authenticate with HTTP Basic instead of form fields (RFC 6749 2.3.1),
+    as Swagger UI's client-credentials flow does."""
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return form
+    try:
+        decoded = unquote_plus(base64.b64decode(encoded.strip(), validate=True).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise _invalid("invalid_client") from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon or "\x00" in decoded or len(client_id) > 64 or len(secret) > 256:
+        raise _invalid("invalid_client")
+    return form.model_copy(update={"client_id": client_id, "client_secret": secret})
 
 
 def _citizen_token(
