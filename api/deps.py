@@ -40,17 +40,17 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def _unauthorised(detail: str = "A valid bearer token is required.") -> Problem:
+def unauthorised(detail: str = "A valid bearer token is required.") -> Problem:
     return Problem(401, "invalid_token", "Authentication required", detail, headers=_UNAUTHORISED)
 
 
 def _verify(services: Services, authorization: str | None) -> Claims:
     if not authorization or not authorization.startswith("Bearer "):
-        raise _unauthorised()
+        raise unauthorised()
     try:
         return services.tokens.verify(authorization[7:].strip(), now=services.vault.clock.now())
     except InvalidToken:
-        raise _unauthorised("The bearer token is invalid or expired.") from None
+        raise unauthorised("The bearer token is invalid or expired.") from None
 
 
 # Each kind of caller's claims: the same header, documented as the scheme that caller logs
@@ -85,7 +85,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def _wrong_role() -> Problem:
+def wrong_role() -> Problem:
     return Problem(403, "wrong_role", "Forbidden", "This token's role cannot use this endpoint.")
 
 
@@ -96,7 +96,7 @@ async def citizen_caller(
 ) -> Caller:
     """A citizen, or — with ``On-Behalf-Of`` — a caregiver acting for that person."""
     if claims.role != "citizen":
-        raise _wrong_role()
+        raise wrong_role()
     rid = _request_id(request)
     if on_behalf_of and on_behalf_of != claims.subject:
         return Caller(Actor.caregiver(claims.subject), acting_for=on_behalf_of, request_id=rid)
@@ -124,7 +124,7 @@ def _professional(services: Services, claims: Claims) -> tuple[str, str]:
     with reading(services.vault.engine) as session:
         row = _PROFESSIONAL.first(session, {"id": claims.subject})
     if row is None or row[0] != claims.institution_id or row[2] is not None:
-        raise _unauthorised("The token's professional is unknown or suspended.")
+        raise unauthorised("The token's professional is unknown or suspended.")
     return row[0], row[1]
 
 
@@ -134,7 +134,7 @@ def professional_caller(
     """An institution's professional; HK or Mainland by the institution's region (R7:
     the token is bound to one institution)."""
     if claims.role != "professional" or claims.institution_id is None:
-        raise _wrong_role()
+        raise wrong_role()
     institution_id, profession = _professional(services, claims)
     institution = services.policy.institutions.get(institution_id)
     mainland = institution is not None and institution.region is Region.MAINLAND
@@ -153,7 +153,7 @@ async def admin_caller(
 ) -> Caller:
     """An institution's admin client (manages its own institution, reads nothing)."""
     if claims.role != "institution_admin" or claims.institution_id is None:
-        raise _wrong_role()
+        raise wrong_role()
     actor = Actor(ActorKind.INSTITUTION_ADMIN, institution_id=claims.institution_id)
     return Caller(actor, request_id=_request_id(request), client_id=claims.subject)
 
@@ -162,7 +162,7 @@ async def operator_caller(
     request: Request, claims: Annotated[Claims, Depends(operator_claims)]
 ) -> Caller:
     if claims.role != "operator":
-        raise _wrong_role()
+        raise wrong_role()
     return Caller(Actor.operator(), request_id=_request_id(request), client_id=claims.subject)
 
 

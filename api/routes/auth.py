@@ -89,11 +89,11 @@ class TokenForm(BaseModel):
     )
 
 
-def _invalid(code: str = "invalid_grant") -> Problem:
+def invalid(code: str = "invalid_grant") -> Problem:
     return Problem(400, code, "Invalid credentials", "The credentials were not accepted.")
 
 
-def _missing(field: str) -> Problem:
+def missing(field: str) -> Problem:
     return Problem(400, "invalid_request", "Invalid request", f"{field} is required.", field=field)
 
 
@@ -126,14 +126,14 @@ def token(
     address = client_address(request)
     if form.grant_type == "password":
         if not form.username or not form.password:
-            raise _invalid()
+            raise invalid()
         return _citizen_token(
             services, logins, Login(ActorKind.CITIZEN, form.username, address), form.password
         )
     if form.client_id is None and form.client_secret is None:
         form = _basic_credentials(request, form)
     if not form.client_id or not form.client_secret:
-        raise _invalid("invalid_client")
+        raise invalid("invalid_client")
     if form.client_id in services.operators:
         return _operator_token(services, logins, form.client_id, form.client_secret, address)
     return _client_token(services, logins, form, address)
@@ -148,10 +148,10 @@ def _basic_credentials(request: Request, form: TokenForm) -> TokenForm:
     try:
         decoded = unquote_plus(base64.b64decode(encoded.strip(), validate=True).decode())
     except (ValueError, UnicodeDecodeError):
-        raise _invalid("invalid_client") from None
+        raise invalid("invalid_client") from None
     client_id, colon, secret = decoded.partition(":")
     if not colon or "\x00" in decoded or len(client_id) > 64 or len(secret) > 256:
-        raise _invalid("invalid_client")
+        raise invalid("invalid_client")
     return form.model_copy(update={"client_id": client_id, "client_secret": secret})
 
 
@@ -197,9 +197,9 @@ def _client_token(
             )
         return _issue(services, client.client_id, "institution_admin", client.institution_id)
     if not form.professional_id:
-        raise _missing("professional_id")
+        raise missing("professional_id")
     if not professional_of(engine, form.professional_id, client.institution_id):
-        raise _invalid()
+        raise invalid()
     return _issue(services, form.professional_id, "professional", client.institution_id)
 
 
