@@ -256,6 +256,8 @@ def _generic_problems(operation: dict[str, Any], path: str) -> list[tuple[str, s
     listed = []
     if operation.get("parameters") or operation.get("requestBody"):
         listed.append(("validation_failed", "The request does not match the schema."))
+    if any(p.get("name") == "cursor" for p in operation.get("parameters", [])):
+        listed.append(("invalid_cursor", "A `cursor` that is not a `next_cursor` passed back."))
     if "{" in path:
         listed.append(("not_found", "No such resource, or not the caller's to see (R10)."))
     if operation.get("security"):
