@@ -164,9 +164,31 @@ def _on_behalf_of(spec: dict[str, Any]) -> None:
                 components[ON_BEHALF_OF] = {
                     **parameter,
                     "description": contract_text.ON_BEHALF_OF,
-                    "example": "3f2a9c0e5b7d4e1f8a6b2c9d0e7f1a3b",
-                }
+                }  # no example: Swagger UI would send it with every try-it-out call
                 parameters[index] = reference
+
+
+def _binary(spec: dict[str, Any]) -> None:
+    """Content answered as bytes (record content, QR codes, radiology files): a binary
+    string, so that generated clients hand it over as a file."""
+    for _, _, operation in operations(spec):
+        for status, response in operation["responses"].items():
+            for media_type, content in response.get("content", {}).items():
+                if status.startswith("2") and "json" not in media_type and not content:
+                    content["schema"] = {"type": "string", "format": "binary"}
+
+
+def _path_parameters(spec: dict[str, Any]) -> None:
+    """A path parameter is never null (a route typing one ``str | None`` documents it so)."""
+    for _, _, operation in operations(spec):
+        for parameter in operation.get("parameters", []):
+            options = parameter.get("schema", {}).get("anyOf", [])
+            if parameter.get("in") == "path" and any(o.get("type") == "null" for o in options):
+                kept = [option for option in options if option.get("type") != "null"]
+                schema = {k: v for k, v in parameter["schema"].items() if k != "anyOf"}
+                parameter["schema"] = (
+                    kept[0] | schema if len(kept) == 1 else {**schema, "anyOf": kept}
+                )
 
 
 def _summaries(spec: dict[str, Any]) -> None:
@@ -319,6 +341,8 @@ def _problems(spec: dict[str, Any]) -> None:
 PASSES: tuple[Callable[[dict[str, Any]], None], ...] = (
     _security,
     _on_behalf_of,
+    _binary,
+    _path_parameters,
     _summaries,
     _descriptions,
     _examples,

@@ -35,6 +35,9 @@ from crossvault_client.api.mainland_professional import (
     open_session_v1_cross_border_sessions_post as open_session,
 )
 from crossvault_client.api.mainland_professional import (
+    session_record_content_v1_cross_border_sessions_sid_records_record_id_content_get as content,
+)
+from crossvault_client.api.mainland_professional import (
     session_records_v1_cross_border_sessions_sid_records_get as session_records,
 )
 from crossvault_client.models import (
@@ -54,6 +57,7 @@ from crossvault_client.models import (
     ViewingSessionCreate,
     ViewingSessionPublic,
 )
+from crossvault_client.types import File
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Walked:
 
     own_records: int
     seen_by_doctor: list[tuple[date, str]]
+    content: bytes  # of the newest record the doctor sees
     visible_since: date
     logged: list[tuple[str, str, bool]]  # (actor kind, action, allowed), newest first
     after_revocation: Problem
@@ -141,6 +146,8 @@ def _walk(clients: ExitStack, base_url: str, staff: tuple[Staff, Staff], passwor
     # 4. the doctor sees only the lookback
     seen = session_records.sync(session.session_id, client=dr)
     assert isinstance(seen, RecordPage), seen
+    read = content.sync(session.session_id, seen.items[0].id, client=dr)
+    assert isinstance(read, File), read
     # 5. the person sees the view in the access log
     log = access_log.sync(client=me, limit=10)
     assert isinstance(log, AccessLogPage), log
@@ -152,6 +159,7 @@ def _walk(clients: ExitStack, base_url: str, staff: tuple[Staff, Staff], passwor
     return Walked(
         own_records=len(records.items),
         seen_by_doctor=[(item.clinical_date, item.category) for item in seen.items],
+        content=read.payload.read(),
         visible_since=session.visible_since,
         logged=[(entry.actor_kind, entry.action, entry.allowed) for entry in log.items],
         after_revocation=gone,
