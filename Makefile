@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run check test test-sqlite test-postgres bench lint clean
+.PHONY: run check test test-sqlite test-postgres bench lint clean chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,10 +28,15 @@ check: lint $(STAMP)  ## lint + the fast subset (policies, vault, the layers): t
 
 test: test-sqlite test-postgres  ## the whole suite, on SQLite and then on a real PostgreSQL
 
-test-sqlite: $(STAMP)
+# The browser tests drive Debian's chromium (through Playwright): installed if missing.
+chromium:
+	@command -v chromium >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
+
+test-sqlite: $(STAMP) chromium
 	$(PY) -m pytest $(XDIST) --db=sqlite
 
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) chromium
 	$(PY) -m pytest $(XDIST) --db=postgresql
 
 bench: $(STAMP)  ## benchmarks: ratios measured side by side in one run

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, observability, problems
+from api import contract, docs, errors, observability, problems
 from api.headers import SecurityHeaders
 from api.limits import BodyLimits
 from api.routes import (
@@ -85,9 +85,13 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         description=API_DESCRIPTION,
         lifespan=lifespan,
         responses=problems.PROBLEM_RESPONSES,
+        docs_url=None,  # api.docs serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
     app.state.services = services
     errors.install(app)
+    contract.install(app)  # after errors.install: it finishes the document that one starts
+    docs.install(app)
     app.add_middleware(BodyLimits)  # before observability: refusals still get ids and metrics
     observability.install(app)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, refusals included

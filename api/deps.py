@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import col
 
 from api.observability import current_request_id
 from api.problems import Problem
+from api.security import BEARER, CITIZEN, INSTITUTION, OPERATOR
 from api.services import Services
 from api.tokens import Claims, InvalidToken
 from policies.model import Actor
@@ -38,23 +40,40 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def _unauthorised(detail: str = "A valid bearer token is required.") -> Problem:
+def unauthorised(detail: str = "A valid bearer token is required.") -> Problem:
     return Problem(401, "invalid_token", "Authentication required", detail, headers=_UNAUTHORISED)
 
 
-async def get_claims(
-    services: ServicesDep,
-    authorization: Annotated[str | None, Header()] = None,
-) -> Claims:
+def _verify(services: Services, authorization: str | None) -> Claims:
     if not authorization or not authorization.startswith("Bearer "):
-        raise _unauthorised()
+        raise unauthorised()
     try:
         return services.tokens.verify(authorization[7:].strip(), now=services.vault.clock.now())
     except InvalidToken:
-        raise _unauthorised("The bearer token is invalid or expired.") from None
+        raise unauthorised("The bearer token is invalid or expired.") from None
 
 
-ClaimsDep = Annotated[Claims, Depends(get_claims)]
+# Each kind of caller's claims: the same header, documented as the scheme that caller logs
+# in with or a plain bearer token (see api.security).
+_Bearer = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+
+
+async def citizen_claims(
+    services: ServicesDep, authorization: Annotated[str | None, Security(CITIZEN)], _: _Bearer
+) -> Claims:
+    return _verify(services, authorization)
+
+
+async def institution_claims(
+    services: ServicesDep, authorization: Annotated[str | None, Security(INSTITUTION)], _: _Bearer
+) -> Claims:
+    return _verify(services, authorization)
+
+
+async def operator_claims(
+    services: ServicesDep, authorization: Annotated[str | None, Security(OPERATOR)], _: _Bearer
+) -> Claims:
+    return _verify(services, authorization)
 
 
 def _request_id(request: Request) -> str | None:
@@ -66,18 +85,18 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def _wrong_role() -> Problem:
+def wrong_role() -> Problem:
     return Problem(403, "wrong_role", "Forbidden", "This token's role cannot use this endpoint.")
 
 
 async def citizen_caller(
     request: Request,
-    claims: ClaimsDep,
+    claims: Annotated[Claims, Depends(citizen_claims)],
     on_behalf_of: Annotated[str | None, Header(alias="On-Behalf-Of", max_length=40)] = None,
 ) -> Caller:
     """A citizen, or — with ``On-Behalf-Of`` — a caregiver acting for that person."""
     if claims.role != "citizen":
-        raise _wrong_role()
+        raise wrong_role()
     rid = _request_id(request)
     if on_behalf_of and on_behalf_of != claims.subject:
         return Caller(Actor.caregiver(claims.subject), acting_for=on_behalf_of, request_id=rid)
@@ -105,15 +124,17 @@ def _professional(services: Services, claims: Claims) -> tuple[str, str]:
     with reading(services.vault.engine) as session:
         row = _PROFESSIONAL.first(session, {"id": claims.subject})
     if row is None or row[0] != claims.institution_id or row[2] is not None:
-        raise _unauthorised("The token's professional is unknown or suspended.")
+        raise unauthorised("The token's professional is unknown or suspended.")
     return row[0], row[1]
 
 
-def professional_caller(request: Request, services: ServicesDep, claims: ClaimsDep) -> Caller:
+def professional_caller(
+    request: Request, services: ServicesDep, claims: Annotated[Claims, Depends(institution_claims)]
+) -> Caller:
     """An institution's professional; HK or Mainland by the institution's region (R7:
     the token is bound to one institution)."""
     if claims.role != "professional" or claims.institution_id is None:
-        raise _wrong_role()
+        raise wrong_role()
     institution_id, profession = _professional(services, claims)
     institution = services.policy.institutions.get(institution_id)
     mainland = institution is not None and institution.region is Region.MAINLAND
@@ -127,17 +148,21 @@ def professional_caller(request: Request, services: ServicesDep, claims: ClaimsD
     return Caller(actor, request_id=_request_id(request))
 
 
-async def admin_caller(request: Request, claims: ClaimsDep) -> Caller:
+async def admin_caller(
+    request: Request, claims: Annotated[Claims, Depends(institution_claims)]
+) -> Caller:
     """An institution's admin client (manages its own institution, reads nothing)."""
     if claims.role != "institution_admin" or claims.institution_id is None:
-        raise _wrong_role()
+        raise wrong_role()
     actor = Actor(ActorKind.INSTITUTION_ADMIN, institution_id=claims.institution_id)
     return Caller(actor, request_id=_request_id(request), client_id=claims.subject)
 
 
-async def operator_caller(request: Request, claims: ClaimsDep) -> Caller:
+async def operator_caller(
+    request: Request, claims: Annotated[Claims, Depends(operator_claims)]
+) -> Caller:
     if claims.role != "operator":
-        raise _wrong_role()
+        raise wrong_role()
     return Caller(Actor.operator(), request_id=_request_id(request), client_id=claims.subject)
 
 

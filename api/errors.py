@@ -85,6 +85,17 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def validation_failed(errors: list[dict[str, Any]]) -> Problem:
+    """A request that does not match the schema: where and what (see above)."""
+    return Problem(
+        422,
+        "validation_failed",
+        "Validation failed",
+        "The request does not match the schema.",
+        errors=errors,
+    )
+
+
 # --- domain errors: one table ------------------------------------------------------------
 #
 # Every error the vault raises on purpose becomes its answer here, and only here: the one
@@ -370,15 +381,7 @@ def install(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return problem_response(
-            Problem(
-                422,
-                "validation_failed",
-                "Validation failed",
-                "The request does not match the schema.",
-                errors=_validation_errors(exc),
-            )
-        )
+        return problem_response(validation_failed(_validation_errors(exc)))
 
     async def on_vault(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, VaultError)

@@ -50,7 +50,8 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -64,6 +65,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import Problem, problem_response
+from api.security import BEARER, OPERATOR
 from api.tokens import InvalidToken
 from vault.runtime.opening import Vault
 
@@ -298,7 +300,11 @@ def metrics(_: Annotated[None, Depends(scraper)]) -> Response:
     return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def scraper(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+async def scraper(
+    request: Request,
+    authorization: Annotated[str | None, Security(OPERATOR)],
+    _: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+) -> None:
     """The operator, or whoever holds the scrape secret; anyone else is 401."""
     services = request.app.state.services
     presented = (

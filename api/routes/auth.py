@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 from dataclasses import replace
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, Field
@@ -87,11 +89,11 @@ class TokenForm(BaseModel):
     )
 
 
-def _invalid(code: str = "invalid_grant") -> Problem:
+def invalid(code: str = "invalid_grant") -> Problem:
     return Problem(400, code, "Invalid credentials", "The credentials were not accepted.")
 
 
-def _missing(field: str) -> Problem:
+def missing(field: str) -> Problem:
     return Problem(400, "invalid_request", "Invalid request", f"{field} is required.", field=field)
 
 
@@ -124,15 +126,33 @@ def token(
     address = client_address(request)
     if form.grant_type == "password":
         if not form.username or not form.password:
-            raise _invalid()
+            raise invalid()
         return _citizen_token(
             services, logins, Login(ActorKind.CITIZEN, form.username, address), form.password
         )
+    if form.client_id is None and form.client_secret is None:
+        form = _basic_credentials(request, form)
     if not form.client_id or not form.client_secret:
-        raise _invalid("invalid_client")
+        raise invalid("invalid_client")
     if form.client_id in services.operators:
         return _operator_token(services, logins, form.client_id, form.client_secret, address)
     return _client_token(services, logins, form, address)
+
+
+def _basic_credentials(request: Request, form: TokenForm) -> TokenForm:
+    """A client may authenticate with HTTP Basic instead of form fields (RFC 6749 2.3.1),
+    as Swagger UI's client-credentials flow does."""
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return form
+    try:
+        decoded = unquote_plus(base64.b64decode(encoded.strip(), validate=True).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("invalid_client") from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon or "\x00" in decoded or len(client_id) > 64 or len(secret) > 256:
+        raise invalid("invalid_client")
+    return form.model_copy(update={"client_id": client_id, "client_secret": secret})
 
 
 def _citizen_token(
@@ -177,9 +197,9 @@ def _client_token(
             )
         return _issue(services, client.client_id, "institution_admin", client.institution_id)
     if not form.professional_id:
-        raise _missing("professional_id")
+        raise missing("professional_id")
     if not professional_of(engine, form.professional_id, client.institution_id):
-        raise _invalid()
+        raise invalid()
     return _issue(services, form.professional_id, "professional", client.institution_id)
 
 

@@ -51,14 +51,18 @@ async def viewing_sessions(services: ServicesDep) -> ViewingSessions:
 SessionsDep = Annotated[ViewingSessions, Depends(viewing_sessions)]
 
 
+def not_mainland() -> Problem:
+    return Problem(
+        403,
+        "wrong_role",
+        "Forbidden",
+        "Only a designated Mainland institution's professional opens sessions.",
+    )
+
+
 async def mainland_caller(caller: ProfessionalCaller) -> Caller:
     if caller.actor.kind is not ActorKind.MAINLAND_PROFESSIONAL:
-        raise Problem(
-            403,
-            "wrong_role",
-            "Forbidden",
-            "Only a designated Mainland institution's professional opens sessions.",
-        )
+        raise not_mainland()
     return caller
 
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
@@ -191,3 +192,152 @@ def test_problems_are_documented_with_one_shared_schema(spec: dict[str, Any]) ->
         if not errors or kinds != {"application/problem+json"}:
             undocumented.append(f"{method} {path}")
     assert not undocumented, f"operations whose errors are not problem+json: {undocumented}"
+
+
+# --- issue 17: security, summaries, descriptions, true examples ------------------------------
+
+GUARDED_SCHEMES = {
+    "citizen": ("oauth2", "password"),
+    "institution": ("oauth2", "clientCredentials"),
+    "operator": ("oauth2", "clientCredentials"),
+}
+
+
+def test_the_security_schemes_are_the_token_endpoints_flows(spec: dict[str, Any]) -> None:
+    schemes = spec["components"]["securitySchemes"]
+    assert set(schemes) == {*GUARDED_SCHEMES, "bearer"}
+    for name, (kind, flow) in GUARDED_SCHEMES.items():
+        assert schemes[name]["type"] == kind
+        assert set(schemes[name]["flows"]) == {flow}
+        assert schemes[name]["flows"][flow]["tokenUrl"] == "/v1/auth/token"
+    assert schemes["bearer"] == schemes["bearer"] | {"type": "http", "scheme": "bearer"}
+    assert "professional_id" in schemes["institution"]["description"]
+
+
+def test_every_operation_states_what_it_needs(spec: dict[str, Any]) -> None:
+    """A guarded operation: its callers' scheme or a bearer token; a public one: nothing.
+    None takes an ``authorization`` header parameter of its own."""
+    for method, path, operation in operations(spec):
+        security = operation.get("security")
+        assert security is not None, f"{method} {path} states no security"
+        names = [next(iter(requirement)) for requirement in security]
+        assert names == [] or (len(names) == 2 and names[1] == "bearer"), (method, path, names)
+        assert names == [] or names[0] in GUARDED_SCHEMES
+        headers = [p.get("name", "").lower() for p in operation.get("parameters", [])]
+        assert "authorization" not in headers, f"{method} {path}"
+        if path.startswith("/v1/me"):
+            assert names[:1] == ["citizen"], (method, path)
+        if path.startswith(("/v1/admin/keys", "/v1/admin/clock", "/v1/admin/credential")):
+            assert names[:1] == ["operator"], (method, path)
+        if path.startswith(("/v1/patients", "/v1/cross-border", "/v1/radiology/deposits")):
+            assert names[:1] == ["institution"] or method == "OPTIONS", (method, path)
+    public = {(m, p) for m, p, o in operations(spec) if not o["security"]}
+    assert ("POST", "/v1/auth/token") in public and ("GET", "/healthz") in public
+
+
+def test_on_behalf_of_is_one_reusable_parameter(spec: dict[str, Any]) -> None:
+    parameter = spec["components"]["parameters"]["OnBehalfOf"]
+    assert parameter["in"] == "header" and parameter["name"] == "On-Behalf-Of"
+    assert parameter["description"]
+    referring = 0
+    for method, path, operation in operations(spec):
+        for item in operation.get("parameters", []):
+            assert item.get("name") != "On-Behalf-Of", f"{method} {path}: inline On-Behalf-Of"
+            referring += item.get("$ref") == "#/components/parameters/OnBehalfOf"
+    assert referring >= 25
+
+
+def test_every_summary_is_written_by_a_person(
+    spec: dict[str, Any], routes: list[tuple[str, str, APIRoute]]
+) -> None:
+    from api.contract_text import SUMMARIES
+
+    documented = {(method, path): operation for method, path, operation in operations(spec)}
+    assert set(SUMMARIES) <= set(documented), sorted(set(SUMMARIES) - set(documented))
+    generated = []
+    for method, path, route in routes:
+        derived = route.name.replace("_", " ").title()
+        summary = documented[(method, path)].get("summary", "")
+        if not summary or summary == derived:
+            generated.append(f"{method} {path}: {summary!r}")
+    assert not generated, f"summaries derived from function names: {generated}"
+
+
+def test_every_schema_property_is_described_and_every_schema_has_an_example(
+    spec: dict[str, Any],
+) -> None:
+    schemas = spec["components"]["schemas"]
+    bare = [
+        f"{name}.{field}"
+        for name, schema in schemas.items()
+        for field, prop in schema.get("properties", {}).items()
+        if not prop.get("description")
+    ]
+    assert not bare, f"properties without a description: {bare}"
+    lacking = [name for name, schema in schemas.items() if not schema.get("examples")]
+    assert not lacking, f"schemas without an example: {lacking}"
+
+
+def _validator(spec: dict[str, Any], schema: dict[str, Any]) -> Any:
+    root = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": spec["components"],
+        **schema,
+    }
+    return jsonschema_rs.validator_for(root)
+
+
+def documented_examples(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], Any]]:
+    """(where, its schema, the example) for every example the document has."""
+    for name, schema in spec["components"]["schemas"].items():
+        for example in schema.get("examples", []):
+            yield f"schema {name}", {"$ref": f"#/components/schemas/{name}"}, example
+    for name, parameter in spec["components"].get("parameters", {}).items():
+        if "example" in parameter:
+            yield f"parameter {name}", parameter["schema"], parameter["example"]
+    for method, path, operation in operations(spec):
+        bodies = [("request", operation.get("requestBody", {}))]
+        bodies += [(f"answer {s}", r) for s, r in operation["responses"].items()]
+        for kind, body in bodies:
+            for media_type, content in body.get("content", {}).items():
+                where = f"{method} {path} {kind} {media_type}"
+                for key, example in content.get("examples", {}).items():
+                    yield f"{where} {key}", content.get("schema", {}), example["value"]
+                if "example" in content:
+                    yield where, content.get("schema", {}), content["example"]
+
+
+def test_every_documented_example_validates_against_its_own_schema(
+    spec: dict[str, Any],
+) -> None:
+    checked, invalid = 0, []
+    for where, schema, example in documented_examples(spec):
+        errors = [error.message for error in _validator(spec, schema).iter_errors(example)]
+        checked += 1
+        if errors:
+            invalid.append(f"{where}: {errors[:2]}")
+    assert not invalid, invalid
+    assert checked >= 200
+
+
+def test_problem_examples_are_the_bodies_the_code_raises(spec: dict[str, Any]) -> None:
+    """Each documented problem example is its ``code``'s catalogued body, titles included
+    (no example's title is its description any more), and no status lists a code twice."""
+    from api.contract import body_of, raised_problem
+
+    seen = 0
+    for method, path, operation in operations(spec):
+        for status, response in operation["responses"].items():
+            content = response.get("content", {}).get("application/problem+json", {})
+            for code, example in content.get("examples", {}).items():
+                value = example["value"]
+                assert value["code"] == code and str(value["status"]) == status
+                raised = raised_problem(path, int(status), code, example["summary"])
+                assert raised is not None, f"{method} {path} {status} {code}: no object raises it"
+                assert value == body_of(raised), (method, path, code)
+                assert value["title"] != example["summary"], (method, path, code)
+                seen += 1
+            description = response.get("description", "")
+            codes = description.split("`")[1::2]
+            assert len(codes) == len(set(codes)), (method, path, status, description)
+    assert seen >= 150
