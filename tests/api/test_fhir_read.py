@@ -1,0 +1,230 @@
+"""The FHIR R4 facade over real HTTP, every answer validated with ``fhir.resources``
+(R4B): what each reader sees equals what the REST API shows them; hidden is missing; a
+Mainland professional reads exactly the lookback through their viewing session, and a
+revocation ends it on the next request; refused parameters are never ignored."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.fhir.resources import record_resource_id, split_record_id
+from tests.api.conftest import World, module_world
+from tests.api.cross_border_support import SESSIONS, Staff, authorise, revoke, staff
+from tests.api.fhir_support import FHIR, code_of, valid
+from tests.support.databases import DatabaseKind
+
+MISSING = "0" * 32
+
+
+@dataclass
+class Estate:
+    world: World
+    pid: str
+    me: dict[str, str]
+    ha: Staff
+    records: list[str]  # newest clinical date first
+    other_pid: str
+    other_record: str
+
+
+DEPOSITS = [
+    ("lab_report", "2019-05-01"),
+    ("medication", "2022-01-05"),
+    ("lab_report", "2023-06-19"),
+    ("allergy", "2024-08-03"),
+    ("lab_report", "2025-10-02"),
+]
+
+
+@pytest.fixture(scope="module")
+def estate(
+    request: pytest.FixtureRequest, db_kind: DatabaseKind, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Estate]:
+    base: Path = tmp_path_factory.mktemp("fhir-read")
+    with module_world(request, db_kind, base, "fhir_read") as (world, _, _):
+        pid, me = world.person("Chan Tai Man", "1951-03-14")
+        ha = staff(world, "ha")
+        made = [
+            world.deposit(pid, ha.headers(), category=c, clinical_date=d, content=f"{c} {d}")
+            for c, d in DEPOSITS
+        ]
+        other_pid, _ = world.person("Lee Mei Ling", "1986-09-02")
+        other = world.deposit(other_pid, ha.headers())
+        yield Estate(world, pid, me, ha, made[::-1], other_pid, other)
+
+
+def _get(estate: Estate, path: str, headers: dict[str, str], **params: Any) -> Any:
+    return estate.world.http.get(f"{FHIR}/{path}", headers=headers, params=params)
+
+
+def _ok(response: Any) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    return valid(response.json())
+
+
+def _all_pages(estate: Estate, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+    bundle = _ok(_get(estate, "DocumentReference", headers, **params))
+    found = [e["resource"] for e in bundle["entry"]]
+    while nexts := [link["url"] for link in bundle["link"] if link["relation"] == "next"]:
+        bundle = _ok(estate.world.http.get(nexts[0], headers=headers))
+        found += [e["resource"] for e in bundle["entry"]]
+    return found
+
+
+def _record_ids(resources: list[dict[str, Any]]) -> list[str]:
+    ids = [split_record_id(r["id"]) for r in resources]
+    return [found[1] for found in ids if found is not None]
+
+
+def _rest_ids(estate: Estate, path: str, headers: dict[str, str], **params: Any) -> list[str]:
+    r = estate.world.http.get(path, headers=headers, params={"limit": 200, **params})
+    assert r.status_code == 200, r.text
+    return [item["id"] for item in r.json()["items"]]
+
+
+def test_the_capability_statement_lists_what_is_implemented(estate: Estate) -> None:
+    statement = _ok(estate.world.http.get(f"{FHIR}/metadata"))
+    assert statement["fhirVersion"] == "4.0.1"
+    kinds = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    assert set(kinds) == {"Patient", "DocumentReference", "Binary", "Consent", "AuditEvent"}
+    params = {p["name"] for p in kinds["DocumentReference"]["searchParam"]}
+    assert params == {"patient", "subject", "category", "date"}
+
+
+def test_the_person_reads_themselves_and_their_records_as_rest_shows_them(estate: Estate) -> None:
+    me, pid = estate.me, estate.pid
+    patient = _ok(_get(estate, f"Patient/{pid}", me))
+    assert patient["name"][0]["text"] == "Chan Tai Man" and patient["birthDate"] == "1951-03-14"
+    searched = _ok(_get(estate, "Patient", me))
+    assert [e["resource"]["id"] for e in searched["entry"]] == [pid]
+    paged = _all_pages(estate, me, _count=2)
+    assert _record_ids(paged) == _rest_ids(estate, "/v1/me/records", me) == estate.records
+    labs = _all_pages(estate, me, category="lab_report", date=["ge2020-01-01", "le2025-12-31"])
+    rest = _rest_ids(
+        estate, "/v1/me/records", me, category="lab_report", since="2020-01-01", until="2025-12-31"
+    )
+    assert _record_ids(labs) == rest and len(rest) == 2
+    one = _ok(_get(estate, f"DocumentReference/{paged[0]['id']}", me))
+    assert one == paged[0] and one["subject"]["reference"] == f"Patient/{pid}"
+    raw = _get(estate, one["content"][0]["attachment"]["url"], me)
+    rest_content = estate.world.http.get(f"/v1/me/records/{estate.records[0]}/content", headers=me)
+    assert (
+        raw.status_code == 200 and raw.content == rest_content.content == b"lab_report 2025-10-02"
+    )
+    as_json = _ok(_get(estate, f"Binary/{one['id']}", {**me, "Accept": "application/fhir+json"}))
+    assert base64.b64decode(as_json["data"]) == raw.content
+
+
+def test_consents_and_the_access_log_are_the_persons(estate: Estate) -> None:
+    world = estate.world
+    pid, me = world.person("Ho Siu Ming", "1960-01-01")
+    ids = world.grant_everything(me)
+    consents = _ok(_get(estate, "Consent", me))
+    found = {e["resource"]["id"] for e in consents["entry"]}
+    assert found == {
+        f"sharing-{ids['consent']}",
+        f"cross-border-{ids['cross_border']}",
+        f"radiology-{ids['radiology']}",
+    }
+    cross = _ok(_get(estate, f"Consent/cross-border-{ids['cross_border']}", me))
+    assert cross["provision"]["dataPeriod"]["start"] == "2023-03-02"  # three years, HK date
+    assert _get(estate, f"Consent/sharing-{MISSING}", me).status_code == 404
+    log = _ok(_get(estate, "AuditEvent", me, _count=3))
+    assert len(log["entry"]) == 3 and any(link["relation"] == "next" for link in log["link"])
+    rest = world.http.get("/v1/me/access-log", headers=me, params={"limit": 3}).json()["items"]
+    shown = [e["resource"]["id"] for e in log["entry"]]
+    # each read is in the log it shows: REST, asked next, shows its own, then FHIR's
+    assert rest[1]["action"] == "read_access_log"
+    assert shown[:2] == [f"{pid}.{e['seq']}" for e in rest[1:]]
+
+
+def test_hidden_is_missing(estate: Estate) -> None:
+    hksh = staff(estate.world, "hksh").headers()  # no consent from anyone
+    pid, rid = estate.pid, estate.records[0]
+    for exists, missing in (
+        (f"DocumentReference/{pid}.{rid}", f"DocumentReference/{pid}.{MISSING}"),
+        (f"Binary/{pid}.{rid}", f"Binary/{MISSING}.{rid}"),
+        (f"Patient/{pid}", f"Patient/{MISSING}"),
+    ):
+        hidden, absent = _get(estate, exists, hksh), _get(estate, missing, hksh)
+        assert hidden.status_code == absent.status_code == 404
+        assert hidden.content == absent.content and code_of(hidden) == "not_found"
+    nothing = _ok(_get(estate, "DocumentReference", hksh, patient=f"Patient/{pid}"))
+    assert nothing["entry"] == [] and "total" not in nothing
+    # another person's record under the person's own name is missing too
+    theirs = _get(estate, f"DocumentReference/{pid}.{estate.other_record}", estate.me)
+    assert theirs.status_code == 404
+    ha = estate.ha.headers()
+    seen = _all_pages(estate, ha, patient=pid)
+    assert _record_ids(seen) == _rest_ids(estate, f"/v1/patients/{pid}/records", ha)
+    assert _ok(_get(estate, f"Patient/{pid}", ha)) == {
+        "resourceType": "Patient",
+        "id": pid,
+        "identifier": [{"system": "https://crossvault.example/fhir/sid/person", "value": pid}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"_total": "accurate"}, "total_not_supported"),
+        ({"_summary": "count"}, "summary_not_supported"),
+        ({"_include": "DocumentReference:subject"}, "include_not_supported"),
+        ({"_revinclude": "Provenance:target"}, "include_not_supported"),
+        ({"subject.name": "Chan"}, "chained_search_not_supported"),
+        ({"_has:AuditEvent:entity:agent": "x"}, "has_not_supported"),
+        ({"category:not": "lab_report"}, "modifier_not_supported"),
+        ({"author": "ha"}, "unsupported_parameter"),
+        ({"_lastUpdated": "ge2020-01-01"}, "unsupported_parameter"),
+        ({"date": "gt2020-01-01"}, "invalid_date_prefix"),
+        ({"date": "ge2020-13-01"}, "invalid_date"),
+        ({"category": "nonsense"}, "unknown_category"),
+        ({"_count": "0"}, "invalid_count"),
+        ({"_cursor": "forged"}, "invalid_cursor"),
+    ],
+)
+def test_refused_parameters_get_an_operation_outcome(
+    estate: Estate, params: dict[str, str], code: str
+) -> None:
+    r = _get(estate, "DocumentReference", estate.me, **params)
+    assert r.status_code == 400 and code_of(r) == code
+
+
+def test_unimplemented_interactions_and_types(estate: Estate) -> None:
+    http = estate.world.http
+    for method, path in (("GET", "Observation"), ("POST", "Patient"), ("DELETE", "Consent/x")):
+        r = http.request(method, f"{FHIR}/{path}", headers=estate.me, json={"resourceType": "X"})
+        assert r.status_code == 400 and code_of(r) == "unsupported_interaction"
+    unauthenticated = http.get(f"{FHIR}/Patient/{estate.pid}")
+    assert unauthenticated.status_code == 401 and code_of(unauthenticated) == "invalid_token"
+
+
+def test_a_mainland_session_sees_the_lookback_and_revocation_ends_it(estate: Estate) -> None:
+    world, pid = estate.world, estate.pid
+    codes = authorise(world, pid, "hku_sz")
+    doctor = staff(world, "hku_sz")
+    opened = doctor.open(codes)
+    assert opened.status_code == 201, opened.text
+    sid = opened.json()["session_id"]
+    through = {**doctor.headers(), "X-Viewing-Session": sid}
+    rest = _rest_ids(estate, f"{SESSIONS}/{sid}/records", doctor.headers())
+    seen = _all_pages(estate, through, _count=1)
+    assert _record_ids(seen) == rest == estate.records[:3]  # 2023-06-19 on: three years
+    assert _record_ids(_all_pages(estate, through, patient=pid)) == rest
+    assert _all_pages(estate, doctor.headers(), patient=pid) == []  # no session: nothing
+    other = _all_pages(estate, through, patient=estate.other_pid)
+    assert other == []
+    old = f"DocumentReference/{pid}.{estate.records[4]}"
+    assert _get(estate, old, through).status_code == 404  # outside the lookback
+    recent = f"DocumentReference/{pid}.{estate.records[0]}"
+    assert _ok(_get(estate, recent, through))["id"] == record_resource_id(pid, estate.records[0])
+    revoke(world, pid, codes)
+    assert _get(estate, recent, through).status_code == 404
+    assert _all_pages(estate, through) == []
