@@ -69,7 +69,7 @@ def _offset(cursor: str | None) -> int:
     return int(cursor)
 
 
-@router.get(f"{FHIR_BASE}/Consent")
+@router.get(f"{FHIR_BASE}/Consent", summary="Search Consent")
 def search_consents(request: Request, services: ServicesDep, fc: FhirCallerDep) -> Response:
     """Every consent and authorisation the person gave, in force or not (``status``):
     sharing consents, then cross-border, then radiology authorisations, newest first."""
@@ -105,7 +105,7 @@ def _consent(services: Services, fc: FhirCaller, person: str, cid: str) -> dict[
     raise NotFound("not a consent id")
 
 
-@router.get(f"{FHIR_BASE}/Consent/{{cid}}")
+@router.get(f"{FHIR_BASE}/Consent/{{cid}}", summary="Read a Consent")
 def read_consent(cid: str, request: Request, services: ServicesDep, fc: FhirCallerDep) -> Response:
     """One consent or authorisation; a caregiver names the person with ``patient``."""
     fc.require("Consent", "r")
@@ -114,7 +114,7 @@ def read_consent(cid: str, request: Request, services: ServicesDep, fc: FhirCall
     return fhir_response(_consent(services, fc, _person(fc, search), cid))
 
 
-@router.get(f"{FHIR_BASE}/AuditEvent")
+@router.get(f"{FHIR_BASE}/AuditEvent", summary="Search AuditEvent (the access log)")
 def search_audit_events(request: Request, services: ServicesDep, fc: FhirCallerDep) -> Response:
     """The person's access log, newest first (IHE BALP-shaped): every decision about
     them — who, what, allowed or refused, and why. Paged by ``next``."""

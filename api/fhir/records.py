@@ -43,7 +43,7 @@ def _patient(services: Services, fc: FhirCaller, person_id: str) -> dict[str, ob
     return resources.patient(person_id, None)
 
 
-@router.get(f"{FHIR_BASE}/Patient/{{pid}}")
+@router.get(f"{FHIR_BASE}/Patient/{{pid}}", summary="Read a Patient")
 def read_patient(pid: str, services: ServicesDep, fc: FhirCallerDep) -> Response:
     """The person: name, birth date and whether they joined, to the person and their
     caregivers; the id only, to a professional whose access covers them."""
@@ -51,7 +51,7 @@ def read_patient(pid: str, services: ServicesDep, fc: FhirCallerDep) -> Response
     return fhir_response(_patient(services, fc, pid))
 
 
-@router.get(f"{FHIR_BASE}/Patient")
+@router.get(f"{FHIR_BASE}/Patient", summary="Search Patient")
 def search_patient(request: Request, services: ServicesDep, fc: FhirCallerDep) -> Response:
     """``_id``, or (without it) the caller themselves / their viewing session's person."""
     fc.require("Patient", "s")
@@ -95,7 +95,7 @@ def _searched_person(services: Services, fc: FhirCaller, search: Search) -> str:
     return person
 
 
-@router.get(f"{FHIR_BASE}/DocumentReference")
+@router.get(f"{FHIR_BASE}/DocumentReference", summary="Search DocumentReference")
 def search_documents(request: Request, services: ServicesDep, fc: FhirCallerDep) -> Response:
     """The person's records the caller may see, newest first: ``patient``, ``category``,
     ``date`` (``ge``/``le``/``eq``, the clinical date), ``_count``; paged by ``next``."""
@@ -120,7 +120,7 @@ def _record_at(services: Services, fc: FhirCaller, resource_id: str, action: Act
     return RecordAt(person, record, fc.session_for(services, person, action))
 
 
-@router.get(f"{FHIR_BASE}/DocumentReference/{{rid}}")
+@router.get(f"{FHIR_BASE}/DocumentReference/{{rid}}", summary="Read a DocumentReference")
 def read_document(rid: str, services: ServicesDep, fc: FhirCallerDep) -> Response:
     """One record's metadata and title, with its content as a ``Binary`` link."""
     fc.require("DocumentReference", "r")
@@ -135,7 +135,7 @@ RangeHeader = Annotated[str | None, Header(alias="Range", max_length=200)]
 AcceptHeader = Annotated[str | None, Header(alias="Accept", max_length=500)]
 
 
-@router.get(f"{FHIR_BASE}/Binary/{{rid}}")
+@router.get(f"{FHIR_BASE}/Binary/{{rid}}", summary="Read a Binary (a record's content)")
 def read_binary(
     rid: str,
     services: ServicesDep,

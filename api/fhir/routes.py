@@ -88,7 +88,7 @@ def capability(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get(f"{FHIR_BASE}/metadata", tags=["fhir"])
+@router.get(f"{FHIR_BASE}/metadata", summary="The CapabilityStatement")
 def metadata(request: Request) -> Response:
     """The CapabilityStatement (no token needed)."""
     return fhir_response(capability(request))

@@ -48,7 +48,9 @@ def _configuration(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/fhir/r4/.well-known/smart-configuration", tags=["fhir"])
+@router.get(
+    "/fhir/r4/.well-known/smart-configuration", tags=["fhir"], summary="SMART configuration"
+)
 def smart_configuration(request: Request) -> dict[str, Any]:
     """SMART discovery (SMART App Launch 2.x): Backend Services only."""
     return _configuration(request)
@@ -61,6 +63,20 @@ def smart_configuration_at_root(request: Request) -> dict[str, Any]:
 
 class SmartTokenForm(BaseModel):
     """A SMART Backend Services token request (form-encoded, RFC 7523)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "grant_type": "client_credentials",
+                    "client_assertion_type": JWT_BEARER,
+                    "client_assertion": "eyJhbGciOiJFUzM4NCIsImtpZCI6ImstMSJ9...",
+                    "scope": "system/DocumentReference.rs",
+                    "professional_id": "9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f",
+                }
+            ]
+        }
+    )
 
     grant_type: Literal["client_credentials"]
     client_assertion_type: Literal["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"] = (
@@ -80,7 +96,12 @@ class SmartTokenResponse(BaseModel):
     scope: str
 
 
-@router.post(TOKEN_PATH, response_model=SmartTokenResponse, tags=["auth"])
+@router.post(
+    TOKEN_PATH,
+    response_model=SmartTokenResponse,
+    tags=["auth"],
+    summary="Obtain a FHIR token (SMART Backend Services)",
+)
 def smart_token(
     request: Request, services: ServicesDep, form: Annotated[SmartTokenForm, Form()]
 ) -> SmartTokenResponse:
@@ -117,8 +138,21 @@ def smart_token(
     )
 
 
+_EXAMPLE_KEY = {
+    "kty": "EC",
+    "crv": "P-384",
+    "kid": "k-1",
+    "alg": "ES384",
+    "x": "GB18sw7N5fB2J4Q6su47aWhFqi_3gNKnJxPiis7YjVBMop1mKOydYyDJmWPnHIKk",
+    "y": "vlCMHnJ_VroiryscLrDirLfW98JtalQTfCFD6UXWQjgI8efZJQWhVcGdgUSy6h1W",
+}
+
+
 class SmartClientCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"jwks": {"keys": [_EXAMPLE_KEY]}}]},
+    )
     jwks: dict[str, Any] = Field(description="The client's public JWK set (ES384 or RS384).")
 
 
@@ -132,6 +166,7 @@ class SmartClientCreated(BaseModel):
     status_code=status.HTTP_201_CREATED,
     response_model=SmartClientCreated,
     tags=["institution-admin"],
+    summary="Register a SMART client (a public JWK set)",
 )
 def register_smart_client(
     iid: str, body: SmartClientCreate, request: Request, services: ServicesDep, caller: AdminCaller
@@ -146,6 +181,7 @@ def register_smart_client(
     "/v1/institutions/{iid}/smart-clients/{client_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["institution-admin"],
+    summary="Revoke a SMART client",
 )
 def revoke_smart_client(
     iid: str, client_id: str, services: ServicesDep, caller: AdminCaller
