@@ -29,12 +29,12 @@ router = APIRouter(tags=["fhir"])
 _PARAMS = frozenset({"patient"})
 
 
-def _citizen(fc: FhirCaller) -> None:
+def citizen_only(fc: FhirCaller) -> None:
     if fc.professional is not None:
         raise Problem(403, "wrong_role", "Forbidden", "Consents and access logs are the person's.")
 
 
-def _person(fc: FhirCaller, search: Search) -> str:
+def person_of(fc: FhirCaller, search: Search) -> str:
     given = search.values.get("patient")
     return reference(given, "Patient") if given else fc.claims.subject
 
@@ -74,11 +74,11 @@ def search_consents(request: Request, services: ServicesDep, fc: FhirCallerDep) 
     """Every consent and authorisation the person gave, in force or not (``status``):
     sharing consents, then cross-border, then radiology authorisations, newest first."""
     fc.require("Consent", "s")
-    _citizen(fc)
+    citizen_only(fc)
     search = parse(request.query_params, _PARAMS)
     start = _offset(search.cursor)
     try:
-        found = _consents(services, fc, _person(fc, search))
+        found = _consents(services, fc, person_of(fc, search))
     except NotFound:
         found = []
     page = found[start : start + search.count]
@@ -88,9 +88,7 @@ def search_consents(request: Request, services: ServicesDep, fc: FhirCallerDep) 
 
 def _consent(services: Services, fc: FhirCaller, person: str, cid: str) -> dict[str, Any]:
     caller, judge = fc.about(person), services.judge
-    kind, _, vault_id = cid.partition("-")
-    if cid.startswith("cross-border-"):
-        kind, vault_id = "cross-border", cid[len("cross-border-") :]
+    kind, vault_id = resources.consent_kind(cid)
     if kind == "sharing":
         view = SharingConsents(judge).sharing_consent(caller, person, vault_id)
         return resources.sharing_consent(person, view)
@@ -109,9 +107,9 @@ def _consent(services: Services, fc: FhirCaller, person: str, cid: str) -> dict[
 def read_consent(cid: str, request: Request, services: ServicesDep, fc: FhirCallerDep) -> Response:
     """One consent or authorisation; a caregiver names the person with ``patient``."""
     fc.require("Consent", "r")
-    _citizen(fc)
+    citizen_only(fc)
     search = parse(request.query_params, _PARAMS)
-    return fhir_response(_consent(services, fc, _person(fc, search), cid))
+    return fhir_response(_consent(services, fc, person_of(fc, search), cid))
 
 
 @router.get(f"{FHIR_BASE}/AuditEvent", summary="Search AuditEvent (the access log)")
@@ -119,9 +117,9 @@ def search_audit_events(request: Request, services: ServicesDep, fc: FhirCallerD
     """The person's access log, newest first (IHE BALP-shaped): every decision about
     them — who, what, allowed or refused, and why. Paged by ``next``."""
     fc.require("AuditEvent", "s")
-    _citizen(fc)
+    citizen_only(fc)
     search = parse(request.query_params, _PARAMS)
-    person = _person(fc, search)
+    person = person_of(fc, search)
     try:
         page = Account(services.judge).access_log(
             fc.about(person), person, limit=search.count, cursor=search.cursor

@@ -28,6 +28,16 @@ PROFESSIONAL_SYSTEM = f"{SYSTEM}/sid/professional"
 PERSON_SYSTEM = f"{SYSTEM}/sid/person"
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 CONSENT_KINDS = ("sharing", "cross-border", "radiology")
+TERM_SYSTEM = f"{SYSTEM}/CodeSystem/consent-term"
+CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
+
+
+def consent_kind(resource_id: str) -> tuple[str, str]:
+    """(kind, the vault's id) of a Consent's id; kind ``""`` if it names none."""
+    for kind in CONSENT_KINDS:
+        if resource_id.startswith(f"{kind}-"):
+            return kind, resource_id[len(kind) + 1 :]
+    return "", resource_id
 
 
 def record_resource_id(person_id: str, record_id: str) -> str:
@@ -119,7 +129,7 @@ def _consent(consent_id: str, person_id: str, institution_id: str, status: str) 
         "resourceType": "Consent",
         "id": consent_id,
         "status": status,
-        "scope": _coding("http://terminology.hl7.org/CodeSystem/consentscope", "patient-privacy"),
+        "scope": _coding(CONSENT_SCOPE, "patient-privacy"),
         "category": [_coding("http://loinc.org", "59284-0")],
         "patient": {"reference": f"Patient/{person_id}"},
         "performer": [{"reference": f"Patient/{person_id}"}],
@@ -153,6 +163,7 @@ def sharing_consent(person_id: str, view: SharingConsentView) -> dict[str, Any]:
     status = "active" if view.active else "inactive"
     resource = _consent(f"sharing-{c.id}", person_id, c.institution_id, status)
     resource["dateTime"] = instant(c.granted_at)
+    resource["policyRule"]["coding"].append({"system": TERM_SYSTEM, "code": c.kind})
     end = c.revoked_at or c.expires_at
     resource["provision"] = {
         "type": "permit",

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.fhir import person, records, smart
+from api.fhir import consent_writes, person, records, smart
 from api.fhir.bundles import base_url
 from api.fhir.outcome import FHIR_BASE, FHIR_JSON, fhir_response, unsupported
 from api.fhir.scopes import SUPPORTED_SCOPES
@@ -32,7 +32,7 @@ _INTERACTIONS = {
     "Patient": ("read", "search-type"),
     "DocumentReference": ("read", "search-type"),
     "Binary": ("read",),
-    "Consent": ("read", "search-type"),
+    "Consent": ("read", "search-type", "create", "delete"),
     "AuditEvent": ("search-type",),
 }
 
@@ -96,6 +96,7 @@ def metadata(request: Request) -> Response:
 
 router.include_router(records.router)
 router.include_router(person.router)
+router.include_router(consent_writes.router)
 
 
 @router.api_route(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-Interaction = Literal["r", "s"]
+Interaction = Literal["r", "s", "c", "d"]  # read, search, create, delete
 # What an institution's professional may read over FHIR (the person's own resources,
 # Consent and AuditEvent, are for the person and their caregivers).
 SYSTEM_TYPES = ("Patient", "DocumentReference", "Binary")
@@ -44,6 +44,8 @@ def allows(scope: str | None, resource_type: str, interaction: Interaction) -> b
     """Does ``scope`` (``None``: not a SMART token) allow ``interaction`` on the type?"""
     if scope is None:
         return True
+    if interaction not in ("r", "s"):  # SMART tokens read; they never write
+        return False
     for one in scope.split():
         match = _SCOPE.match(one)
         if match is None or match[1] not in ("*", resource_type):

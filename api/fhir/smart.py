@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from api.deps import AdminCaller, ServicesDep
 from api.fhir import assertions
@@ -138,7 +138,7 @@ def smart_token(
     )
 
 
-_EXAMPLE_KEY = {
+_EXAMPLE_KEY: dict[str, JsonValue] = {
     "kty": "EC",
     "crv": "P-384",
     "kid": "k-1",

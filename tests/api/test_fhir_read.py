@@ -6,6 +6,7 @@ revocation ends it on the next request; refused parameters are never ignored."""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from api.fhir import consent_writes
 from api.fhir.resources import record_resource_id, split_record_id
 from tests.api.conftest import World, module_world
 from tests.api.cross_border_support import SESSIONS, Staff, authorise, revoke, staff
@@ -199,7 +201,7 @@ def test_refused_parameters_get_an_operation_outcome(
 
 def test_unimplemented_interactions_and_types(estate: Estate) -> None:
     http = estate.world.http
-    for method, path in (("GET", "Observation"), ("POST", "Patient"), ("DELETE", "Consent/x")):
+    for method, path in (("GET", "Observation"), ("POST", "Patient"), ("PUT", "Consent/x")):
         r = http.request(method, f"{FHIR}/{path}", headers=estate.me, json={"resourceType": "X"})
         assert r.status_code == 400 and code_of(r) == "unsupported_interaction"
     unauthenticated = http.get(f"{FHIR}/Patient/{estate.pid}")
@@ -228,3 +230,58 @@ def test_a_mainland_session_sees_the_lookback_and_revocation_ends_it(estate: Est
     revoke(world, pid, codes)
     assert _get(estate, recent, through).status_code == 404
     assert _all_pages(estate, through) == []
+
+
+def _consent_body(pid: str, institution: str = "hksh", **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(json.dumps(consent_writes._EXAMPLE))
+    body["patient"] = {"reference": f"Patient/{pid}"}
+    body["provision"]["actor"][0]["reference"]["identifier"]["value"] = institution
+    body.update(changes)
+    return body
+
+
+def test_the_person_gives_and_revokes_a_sharing_consent_over_fhir(estate: Estate) -> None:
+    world = estate.world
+    pid, me = world.person("Wong Ka Yan", "1970-07-07")
+    record = world.deposit(pid, estate.ha.headers())
+    hksh = staff(world, "hksh").headers()
+    assert _all_pages(estate, hksh, patient=pid) == []
+    made = world.http.post(f"{FHIR}/Consent", headers=me, json=_consent_body(pid))
+    assert made.status_code == 201, made.text
+    consent = valid(made.json())
+    assert made.headers["location"] == f"Consent/{consent['id']}"
+    assert consent["status"] == "active" and consent["id"].startswith("sharing-")
+    rest = world.http.get("/v1/me/sharing-consents", headers=me).json()["items"]
+    assert [f"sharing-{c['id']}" for c in rest] == [consent["id"]]
+    assert _record_ids(_all_pages(estate, hksh, patient=pid)) == [record]
+    gone = world.http.delete(f"{FHIR}/Consent/{consent['id']}", headers=me)
+    assert gone.status_code == 204, gone.text
+    assert _all_pages(estate, hksh, patient=pid) == []  # the very next request
+    assert _ok(_get(estate, f"Consent/{consent['id']}", me))["status"] == "inactive"
+
+
+def test_a_bad_consent_body_is_refused_and_nothing_stored(estate: Estate) -> None:
+    world = estate.world
+    pid, me = world.person("Yip Chi Wai", "1980-08-08")
+    term = {"coding": [{"system": consent_writes.TERM_SYSTEM, "code": "forever"}]}
+    nested = _consent_body(pid)
+    nested["provision"]["except"] = []
+    cases = [
+        (_consent_body(pid, resourceType="Patient"), 400, "wrong_resource_type"),
+        (["not", "an", "object"], 422, "validation_failed"),
+        (_consent_body(pid, bogus=1), 422, "validation_failed"),
+        (nested, 422, "validation_failed"),
+        (_consent_body(pid, policyRule=term), 400, "unknown_term"),
+        (_consent_body(pid, "hku_sz"), 422, "not_a_hong_kong_institution"),
+        (_consent_body(pid, "nowhere"), 422, "unknown_institution"),
+    ]
+    for body, status, code in cases:
+        r = world.http.post(f"{FHIR}/Consent", headers=me, json=body)
+        assert r.status_code == status and code_of(r) == code, (code, r.text)
+    assert world.http.get("/v1/me/sharing-consents", headers=me).json()["items"] == []
+    doctor = world.http.post(
+        f"{FHIR}/Consent", headers=estate.ha.headers(), json=_consent_body(pid)
+    )
+    assert doctor.status_code == 403 and code_of(doctor) == "wrong_role"
+    missing = world.http.delete(f"{FHIR}/Consent/sharing-{MISSING}", headers=me)
+    assert missing.status_code == 404 and code_of(missing) == "not_found"
