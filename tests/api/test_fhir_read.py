@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from api.fhir import consent_writes
 from api.fhir.resources import record_resource_id, split_record_id
@@ -285,3 +287,46 @@ def test_a_bad_consent_body_is_refused_and_nothing_stored(estate: Estate) -> Non
     assert doctor.status_code == 403 and code_of(doctor) == "wrong_role"
     missing = world.http.delete(f"{FHIR}/Consent/sharing-{MISSING}", headers=me)
     assert missing.status_code == 404 and code_of(missing) == "not_found"
+
+
+_NAMES = st.sampled_from(
+    [
+        "patient",
+        "subject",
+        "category",
+        "date",
+        "_count",
+        "_cursor",
+        "_id",
+        "_total",
+        "_summary",
+        "_include",
+        "_has:X:y:z",
+        "subject.name",
+        "date:missing",
+        "_sort",
+        "_elements",
+        "_lastUpdated",
+    ]
+) | st.text(alphabet="abcdefghijklmnopqrstuvwxyz_:.", min_size=1, max_size=12)
+_VALUES = st.sampled_from(
+    ["", "lab_report", "ge2024-01-01", "le1999-12-31", "eq2024-02-30", "sa2020-01-01", "0", "9"]
+) | st.text(max_size=30)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    kind=st.sampled_from(["DocumentReference", "Patient", "Consent", "AuditEvent"]),
+    params=st.lists(st.tuples(_NAMES, _VALUES), max_size=4),
+)
+def test_any_search_answers_a_bundle_or_an_operation_outcome(
+    estate: Estate, kind: str, params: list[tuple[str, str]]
+) -> None:
+    """Whatever the parameters, a search answers a valid searchset without ``total``, or
+    a 4xx ``OperationOutcome`` with a stable code — never a 500."""
+    r = estate.world.http.get(f"{FHIR}/{kind}", headers=estate.me, params=params)
+    assert r.status_code in (200, 400, 404, 422), r.text
+    if r.status_code == 200:
+        assert _ok(r)["resourceType"] == "Bundle"
+    else:
+        assert code_of(r)
