@@ -25,7 +25,7 @@ from vault.cross_border.authorisations import CrossBorderAuthorisations
 from vault.radiology.authorisations import RadiologyAuthorisations
 from vault.sharing.consents import SharingConsents
 
-router = APIRouter(tags=["fhir"])
+router = APIRouter(tags=["fhir"], include_in_schema=False)  # see routes.py
 _PARAMS = frozenset({"patient"})
 
 

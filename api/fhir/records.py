@@ -27,7 +27,7 @@ from vault.account.profile import Account
 from vault.core.errors import NotFound
 from vault.records.reading import RecordList, RecordQuery
 
-router = APIRouter(tags=["fhir"])
+router = APIRouter(tags=["fhir"], include_in_schema=False)  # see routes.py
 _DOCUMENT_PARAMS = frozenset({"patient", "subject", "category", "date"})
 _PATIENT_PARAMS = frozenset({"_id"})
 

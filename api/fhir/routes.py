@@ -88,12 +88,14 @@ def capability(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get(f"{FHIR_BASE}/metadata", summary="The CapabilityStatement")
+@router.get(f"{FHIR_BASE}/metadata", include_in_schema=False)
 def metadata(request: Request) -> Response:
     """The CapabilityStatement (no token needed)."""
     return fhir_response(capability(request))
 
 
+# The FHIR interactions are described by the CapabilityStatement, not by OpenAPI: their
+# answers are FHIR resources and OperationOutcomes, not the API's JSON and problems.
 router.include_router(records.router)
 router.include_router(person.router)
 router.include_router(consent_writes.router)

@@ -48,16 +48,16 @@ def _configuration(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get(
-    "/fhir/r4/.well-known/smart-configuration", tags=["fhir"], summary="SMART configuration"
-)
+@router.get("/fhir/r4/.well-known/smart-configuration", include_in_schema=False)
 def smart_configuration(request: Request) -> dict[str, Any]:
     """SMART discovery (SMART App Launch 2.x): Backend Services only."""
     return _configuration(request)
 
 
-@router.get("/.well-known/smart-configuration", tags=["fhir"], include_in_schema=False)
+@router.get("/.well-known/smart-configuration", tags=["auth"], summary="SMART configuration")
 def smart_configuration_at_root(request: Request) -> dict[str, Any]:
+    """SMART discovery (also at ``/fhir/r4/.well-known/smart-configuration``, where the
+    FHIR base's clients look): SMART Backend Services only."""
     return _configuration(request)
 
 
