@@ -91,10 +91,10 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     )
     app.state.services = services
     errors.install(app)
-    fhir_outcome.install(app)  # under /fhir/r4 the same answers, as OperationOutcome
     app.add_middleware(BodyLimits)  # before observability: refusals still get ids and metrics
     observability.install(app)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, refusals included
+    fhir_outcome.install(app)  # around even those: under /fhir/r4, as OperationOutcome
     app.include_router(observability.router)
     app.include_router(institutions.public_router)
     app.include_router(audit.router)

@@ -1,17 +1,19 @@
 """Errors on the FHIR facade: every problem the API would answer (:mod:`api.errors`, the
-one table of domain errors) becomes, under ``/fhir/r4``, an ``OperationOutcome`` with the
-same status and the same stable ``code`` (``issue[0].details.coding[0].code``, system
-:data:`CODE_SYSTEM`). The FHIR issue type follows from the status, here and only here.
+one table of domain errors, and the request limits of :mod:`api.limits`) becomes, under
+``/fhir/r4``, an ``OperationOutcome`` with the same status, headers and stable ``code``
+(``issue[0].details.coding[0].code``, system :data:`CODE_SYSTEM`). The FHIR issue type
+follows from the status, here and only here.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM_JSON, Problem
 
@@ -36,7 +38,6 @@ ISSUE_TYPES = {
     423: "lock-error",
     429: "throttled",
 }
-_KEPT_HEADERS = ("www-authenticate", "retry-after")
 
 
 def outcome(status: int, code: str, detail: str | None) -> dict[str, Any]:
@@ -64,37 +65,62 @@ def unsupported(code: str, detail: str) -> Problem:
     return Problem(400, code, "Not supported", detail)
 
 
-def _as_outcome(problem: Response) -> Response:
+def _outcome_bytes(problem: bytes, status: int) -> bytes:
     try:
-        body = json.loads(bytes(problem.body))
+        body = json.loads(problem)
     except ValueError:
         body = {}
+    if not isinstance(body, dict):
+        body = {}
     code = str(body.get("code", "internal_error"))
-    answer = fhir_response(
-        outcome(problem.status_code, code, body.get("detail")), problem.status_code
-    )
-    for name in _KEPT_HEADERS:
-        if name in problem.headers:
-            answer.headers[name] = problem.headers[name]
-    return answer
+    detail = body.get("detail")
+    shaped = outcome(status, code, detail if isinstance(detail, str) else None)
+    return json.dumps(shaped, separators=(",", ":")).encode()
 
 
-Handler = Callable[[Request, Exception], Awaitable[Response]]
+class FhirOutcomes:
+    """Outermost middleware: under ``/fhir/r4`` every problem+json answer — from a route,
+    an error handler or the request limits (413, 415, too long a query) — leaves as an
+    ``OperationOutcome`` with the same status, code and headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope["path"]).startswith(FHIR_BASE):
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []  # the start of a problem answer, until its body is whole
+        body = bytearray()
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kind = Headers(raw=message["headers"]).get("content-type", "")
+                if kind.startswith(PROBLEM_JSON):
+                    held.append(message)
+                    return
+            if not held or message["type"] != "http.response.body":
+                await send(message)
+                return
+            body.extend(message.get("body", b""))
+            if not message.get("more_body", False):
+                await _send_outcome(send, held[0], bytes(body))
+
+        await self.app(scope, receive, sending)
 
 
-def _wrapped(handler: Handler) -> Handler:
-    async def handle(request: Request, exc: Exception) -> Response:
-        answer = await handler(request, exc)
-        is_problem = answer.headers.get("content-type", "").startswith(PROBLEM_JSON)
-        if request.url.path.startswith(FHIR_BASE) and is_problem:
-            return _as_outcome(answer)
-        return answer
-
-    return handle
+async def _send_outcome(send: Send, start: Message, problem: bytes) -> None:
+    content = _outcome_bytes(problem, start["status"])
+    dropped = (b"content-type", b"content-length")
+    headers = [(k, v) for k, v in start["headers"] if k.lower() not in dropped]
+    headers += [
+        (b"content-type", FHIR_JSON.encode()),
+        (b"content-length", str(len(content)).encode()),
+    ]
+    await send({**start, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
 
 
 def install(app: FastAPI) -> None:
-    """Wrap the API's error handlers (after :func:`api.errors.install`): same decision,
-    FHIR's shape under ``/fhir/r4``."""
-    for kind, handler in list(app.exception_handlers.items()):
-        app.exception_handlers[kind] = _wrapped(handler)  # type: ignore[arg-type]
+    """Call last (outermost): the same answers, FHIR's shape under ``/fhir/r4``."""
+    app.add_middleware(FhirOutcomes)

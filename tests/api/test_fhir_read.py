@@ -332,3 +332,14 @@ def test_any_search_answers_a_bundle_or_an_operation_outcome(
         assert _ok(r)["resourceType"] == "Bundle"
     else:
         assert code_of(r)
+
+
+def test_the_request_limits_answer_an_operation_outcome_too(estate: Estate) -> None:
+    http = estate.world.http
+    many = tuple((f"a{i}", "1") for i in range(70))
+    r = http.get(f"{FHIR}/DocumentReference", headers=estate.me, params=many)
+    assert r.status_code == 400 and code_of(r)
+    plain = {**estate.me, "Content-Type": "text/plain"}
+    text = http.post(f"{FHIR}/Consent", headers=plain, content=b"a Consent")
+    assert text.status_code == 415 and code_of(text) == "unsupported_media_type"
+    assert text.headers["x-content-type-options"] == "nosniff"  # the API's headers are kept
