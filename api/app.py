@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import contract, docs, errors, observability, problems
+from api.fhir import outcome as fhir_outcome
+from api.fhir import routes as fhir
 from api.headers import SecurityHeaders
 from api.limits import BodyLimits
 from api.routes import (
@@ -57,6 +59,7 @@ ROUTED = (
     radiology,
     tus,
     dicomweb,
+    fhir,  # last: its catch-all answers the rest of /fhir/r4
 )
 
 
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     app.add_middleware(BodyLimits)  # before observability: refusals still get ids and metrics
     observability.install(app)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, refusals included
+    fhir_outcome.install(app)  # around even those: under /fhir/r4, as OperationOutcome
     app.include_router(observability.router)
     app.include_router(institutions.public_router)
     app.include_router(audit.router)

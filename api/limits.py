@@ -55,7 +55,7 @@ JSON_BODIES = BodyRule(re.compile(r".*"), JSON_TYPES, 2 * MiB)
 # at the default file size. A STOW-RS request holds many files, each limited by the
 # handler, so it has no cap of its own.
 DEFAULT_RULES: tuple[BodyRule, ...] = (
-    BodyRule(re.compile(r"/v1/auth/token"), FORM_TYPES, 64 * KiB),
+    BodyRule(re.compile(r"/v1/auth(/smart)?/token"), FORM_TYPES, 64 * KiB),  # smart: api.fhir
     BodyRule(
         re.compile(r"/v1/radiology/deposits/[^/]+/(files/[^/]+|uploads(/[^/]+)?)"),
         None,

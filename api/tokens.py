@@ -23,6 +23,7 @@ from api.lru import Lru
 
 ISSUER = "crossvault"
 AUDIENCE = "crossvault-api"
+FHIR_AUDIENCE = "crossvault-fhir"  # SMART Backend Services tokens: the FHIR facade only
 ALGORITHM = "ES256"
 LIFETIME = timedelta(minutes=15)
 LEEWAY_SECONDS = 5
@@ -44,6 +45,7 @@ class Claims:
     institution_id: str | None
     token_id: str
     expires_at: datetime
+    scope: str | None = None  # a SMART token's granted scopes (space-separated)
 
 
 def _b64url(n: int) -> str:
@@ -66,12 +68,20 @@ class TokenAuthority:
         self._verified: Lru[str, dict[str, Any]] = Lru(VERIFIED_CACHE_SIZE)
 
     def issue(
-        self, *, subject: str, role: Role, now: datetime, institution_id: str | None = None
+        self,
+        *,
+        subject: str,
+        role: Role,
+        now: datetime,
+        institution_id: str | None = None,
+        scope: str | None = None,
     ) -> tuple[str, datetime]:
+        """A token for the API; with ``scope``, a SMART token for the FHIR facade only
+        (audience :data:`FHIR_AUDIENCE`, which the API's own routes refuse)."""
         expires = now + LIFETIME
         claims: dict[str, Any] = {
             "iss": ISSUER,
-            "aud": AUDIENCE,
+            "aud": AUDIENCE if scope is None else FHIR_AUDIENCE,
             "sub": subject,
             "role": role,
             "iat": int(now.timestamp()),
@@ -81,24 +91,27 @@ class TokenAuthority:
         }
         if institution_id is not None:
             claims["inst"] = institution_id
+        if scope is not None:
+            claims["scope"] = scope
         token = jwt.encode(
             claims, self._private_pem.decode(), algorithm=ALGORITHM, headers={"kid": self.kid}
         )
         return token, expires
 
-    def verify(self, token: str, *, now: datetime) -> Claims:
-        """The token's claims if it is ours, signed, and valid at ``now``.
+    def verify(self, token: str, *, now: datetime, audience: str = AUDIENCE) -> Claims:
+        """The token's claims if it is ours, for ``audience``, signed, and valid at ``now``.
 
-        A verified signature is remembered for the token's exact bytes (a bounded LRU):
-        the time claims are still checked against ``now`` on every call.
+        A verified signature is remembered for the token's exact bytes and the audience (a
+        bounded LRU): the time claims are still checked against ``now`` on every call.
         """
-        payload = self._verified.get(token)
+        key = f"{audience} {token}"
+        payload = self._verified.get(key)
         if payload is None:
-            payload = self._verified_signature(token)
-            self._verified.put(token, payload)
+            payload = self._verified_signature(token, audience)
+            self._verified.put(key, payload)
         return _checked_claims(payload, now)
 
-    def _verified_signature(self, token: str) -> dict[str, Any]:
+    def _verified_signature(self, token: str, audience: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != ALGORITHM or header.get("kid") != self.kid:
@@ -107,7 +120,7 @@ class TokenAuthority:
                 token,
                 self._public_pem.decode(),
                 algorithms=[ALGORITHM],
-                audience=AUDIENCE,
+                audience=audience,
                 issuer=ISSUER,
                 # exp/iat/nbf are required and checked by _checked_claims against the
                 # server's clock (which may be simulated); jose's require_exp would force
@@ -169,10 +182,12 @@ def _checked_claims(payload: dict[str, Any], now: datetime) -> Claims:
         raise InvalidToken
     if role in ("professional", "institution_admin") and not isinstance(institution, str):
         raise InvalidToken
+    scope = payload.get("scope")
     return Claims(
         subject,
         role,
         institution if isinstance(institution, str) else None,
         jti,
         datetime.fromtimestamp(exp, tz=now.tzinfo),
+        scope if isinstance(scope, str) else None,
     )

@@ -3,7 +3,9 @@
 Hypothesis drives grants, revocations, cross-border applications and sessions, deposits
 and clock jumps through the real HTTP API, and after every read compares the answer with
 the model. The invariant: every permitted view by someone other than the person produced
-exactly one notification (R11), and nothing was readable that the model forbids.
+exactly one notification (R11), and nothing was readable that the model forbids. Every
+reader also reads over the FHIR facade (a Mainland reader through their viewing session
+in ``X-Viewing-Session``): what each sees there equals what they see over REST.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from api.fhir.resources import record_resource_id, split_record_id
 from tests.api.conftest import PASSWORD, World
 from tests.support.http import bearer
 
@@ -82,6 +85,23 @@ class AccessModel(RuleBasedStateMachine):
                 professional_id=professional,
             )
         )
+
+    def _fhir_headers(self, who: str) -> dict[str, str]:
+        headers = self._headers(who)
+        if who == "hku_sz":
+            sid = self.viewing[0] if self.viewing else "0" * 32
+            return {**headers, "X-Viewing-Session": sid}
+        return headers
+
+    def _fhir_listed(self, who: str) -> set[str]:
+        r = self.world.http.get(
+            "/fhir/r4/DocumentReference",
+            headers=self._fhir_headers(who),
+            params={"patient": self.pid, "_count": 200},
+        )
+        assert r.status_code == 200, (who, r.text)
+        found = [split_record_id(e["resource"]["id"]) for e in r.json()["entry"]]
+        return {ids[1] for ids in found if ids is not None}
 
     # --- the model ---------------------------------------------------------------------
 
@@ -214,6 +234,7 @@ class AccessModel(RuleBasedStateMachine):
             else:
                 url = f"/v1/patients/{self.pid}/records?limit=200"
             expected = {rid for rid in self.records if self._may_read(who, rid)}
+            assert self._fhir_listed(who) == expected, ("fhir", who)
             r = self.world.http.get(url, headers=self._headers(who))
             if r.status_code == 404:  # no access at all answers like an unknown person
                 assert not expected, (who, expected)
@@ -233,8 +254,13 @@ class AccessModel(RuleBasedStateMachine):
         expected = self._may_read(who, record_id)
         r = self.world.http.get(url, headers=headers)
         assert r.status_code == (200 if expected else 404), (who, r.status_code, r.text)
+        binary = f"/fhir/r4/Binary/{record_resource_id(self.pid, record_id)}"
+        over_fhir = self.world.http.get(binary, headers=self._fhir_headers(who))
+        assert over_fhir.status_code == r.status_code, ("fhir", who, over_fhir.text)
+        if expected:
+            assert over_fhir.content == r.content
         if expected and who != "owner":
-            self.notifications += 1
+            self.notifications += 2  # the REST read and the FHIR read: each is notified
 
     @invariant()
     def every_view_by_others_was_notified(self) -> None:

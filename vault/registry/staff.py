@@ -29,7 +29,7 @@ from vault.registry.institutions import (
 from vault.store.tables import Institution, InstitutionCredential, Professional
 
 
-def _manage(institution_id: str, resource_id: str | None = None) -> Ask:
+def manage(institution_id: str, resource_id: str | None = None) -> Ask:
     return Ask(
         Action.MANAGE_INSTITUTION,
         None,
@@ -47,7 +47,7 @@ class Staff(UseCase):
         def work(session: Session, now: datetime) -> Professional:
             return add_professional(session, institution_id, new, now=now)
 
-        return self.run(caller, _manage(institution_id), work, refuse=denied)
+        return self.run(caller, manage(institution_id), work, refuse=denied)
 
     def suspend_professional(
         self, caller: Caller, institution_id: str, professional_id: str
@@ -63,7 +63,7 @@ class Staff(UseCase):
                 row.suspended_at = now
                 session.add(row)
 
-        self.run(caller, _manage(institution_id, professional_id), work, refuse=denied)
+        self.run(caller, manage(institution_id, professional_id), work, refuse=denied)
 
     def issue_client(self, caller: Caller, institution_id: str) -> tuple[str, Secret[str]]:
         """A new client credential for the institution's professionals (shown once)."""
@@ -73,7 +73,7 @@ class Staff(UseCase):
             store_credential(session, new, now=now)
             return new.client_id
 
-        client_id = self.run(caller, _manage(institution_id, new.client_id), work, refuse=denied)
+        client_id = self.run(caller, manage(institution_id, new.client_id), work, refuse=denied)
         return client_id, Secret(secret)
 
     def revoke_client(self, caller: Caller, institution_id: str, client_id: str) -> None:
@@ -91,4 +91,4 @@ class Staff(UseCase):
                 institution.credentials_changed_at = now
                 session.add(institution)
 
-        self.run(caller, _manage(institution_id, client_id), work, refuse=denied)
+        self.run(caller, manage(institution_id, client_id), work, refuse=denied)

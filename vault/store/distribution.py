@@ -54,6 +54,7 @@ REFERENCE: tuple[str, ...] = (
     "institutioncredential",
     "credentialproposal",
     "auditcheckpoint",
+    "smartclient",  # an institution's SMART client and its public JWK set
 )
 
 # Distributed by their own key (not colocated with anything): table -> column.
@@ -64,6 +65,9 @@ REFERENCE: tuple[str, ...] = (
 BY_OWN_KEY: dict[str, str] = {
     "attemptcounter": "key",
     "handle": "id",
+    # A SMART client assertion's spent ``jti``: written once per token request (a
+    # reference table would make each a two-phase commit); the insert names its client.
+    "clientassertionuse": "client_id",
 }
 
 NOT_DISTRIBUTED: tuple[str, ...] = ("alembic_version",)  # Alembic's own bookkeeping

@@ -352,3 +352,24 @@ class Handle(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     person_id: str = Field(max_length=40)
     kind: str = Field(max_length=20)
+
+
+class SmartClient(SQLModel, table=True):
+    """An institution's SMART Backend Services client (``client-confidential-asymmetric``):
+    registered by the institution's admin client with the public JWK set its assertions
+    are verified with (public keys only; never a secret)."""
+
+    client_id: str = Field(primary_key=True, max_length=60)
+    institution_id: str = Field(foreign_key="institution.id", index=True, max_length=80)
+    jwks: str = Field(max_length=20000)  # the public JWK set, as registered (JSON)
+    created_at: datetime = Field(sa_column=_instant())
+    revoked_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
+class ClientAssertionUse(SQLModel, table=True):
+    """A client assertion's ``jti`` once accepted: a second use is a replay. Kept until the
+    assertion's ``exp`` (it could not be used after that anyway)."""
+
+    client_id: str = Field(primary_key=True, max_length=60)
+    jti: str = Field(primary_key=True, max_length=200)
+    expires_at: datetime = Field(sa_column=_instant())
