@@ -78,11 +78,17 @@ class SmartTokenForm(BaseModel):
         }
     )
 
-    grant_type: Literal["client_credentials"]
+    grant_type: Literal["client_credentials"] = Field(
+        description="Always `client_credentials` (SMART Backend Services)."
+    )
     client_assertion_type: Literal["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"] = (
         Field(description="Always the JWT bearer assertion type.")
     )
-    client_assertion: str = Field(max_length=assertions.MAX_ASSERTION_CHARS)
+    client_assertion: str = Field(
+        max_length=assertions.MAX_ASSERTION_CHARS,
+        description="A JWT signed ES384 or RS384 with a registered key: `iss` = `sub` = the "
+        "client id, `aud` = this token endpoint, `exp` at most 5 minutes ahead, a fresh `jti`.",
+    )
     scope: str = Field(max_length=MAX_SCOPE_CHARS, description="e.g. `system/*.rs`.")
     professional_id: str = Field(
         max_length=64, description="The institution's professional the token acts as."
@@ -90,10 +96,25 @@ class SmartTokenForm(BaseModel):
 
 
 class SmartTokenResponse(BaseModel):
+    """A FHIR-only bearer token for one professional, limited to its scopes."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6InRva2VuLTEifQ...",
+                    "token_type": "Bearer",
+                    "expires_in": 900,
+                    "scope": "system/DocumentReference.rs",
+                }
+            ]
+        }
+    )
+
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
-    scope: str
+    scope: str = Field(description="The system scopes granted (never wider than asked).")
 
 
 @router.post(
@@ -157,8 +178,21 @@ class SmartClientCreate(BaseModel):
 
 
 class SmartClientCreated(BaseModel):
+    """The registered SMART client: the id its assertions name, and where to send them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "smart-hku_sz-3f2a9c1e",
+                    "token_endpoint": "https://vault.example.hk/v1/auth/smart/token",
+                }
+            ]
+        }
+    )
+
     client_id: str
-    token_endpoint: str
+    token_endpoint: str = Field(description="Where the client's assertions are sent (`aud`).")
 
 
 @router.post(
