@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, observability, problems
+from api import errors, observability, problems, web
 from api.headers import SecurityHeaders
 from api.limits import BodyLimits
 from api.routes import (
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     app.include_router(audit.router)
     for module in ROUTED:
         app.include_router(module.router)
+    web.install(app)  # the consent web app at /app (issue 19)
 
     return app
 
