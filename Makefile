@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run check test test-sqlite test-postgres bench lint clean
+.PHONY: run check test test-sqlite test-postgres bench lint clean chromium catalogues
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,19 @@ check: lint $(STAMP)  ## lint + the fast subset (policies, vault, the layers): t
 
 test: test-sqlite test-postgres  ## the whole suite, on SQLite and then on a real PostgreSQL
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) chromium
 	$(PY) -m pytest $(XDIST) --db=sqlite
+
+# The web app's browser tests drive Debian's chromium (Playwright's own download is not
+# used); a CJK font so the 繁體中文 pages (and their screenshots) render.
+chromium:
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi microhei || \
+	  (apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei)
+
+catalogues: $(STAMP)  ## re-extract the web app's strings and update the 繁體中文 catalogue
+	$(VENV)/bin/pybabel extract -F api/web/babel.cfg -k N_ -k _ -o api/web/messages.pot .
+	$(VENV)/bin/pybabel update -i api/web/messages.pot -d api/web/locale -l zh_Hant --no-fuzzy-matching
+	rm api/web/messages.pot
 
 test-postgres: $(STAMP)
 	$(PY) -m pytest $(XDIST) --db=postgresql

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.errors import problem_for
 from api.problems import Problem
 from api.routes.auth import TokenForm, token
 from api.web import session as cookies
@@ -19,6 +20,7 @@ from api.web.common import PREFIX, CsrfField, checked, safe_next, see_other
 from api.web.i18n import BY_CODE
 from api.web.messages import message_for
 from api.web.render import Page, WebRoute
+from vault.core.errors import VaultError
 
 router = APIRouter(prefix=PREFIX, route_class=WebRoute, include_in_schema=False)
 
@@ -55,14 +57,20 @@ def _logged_in(page: Page, form: TokenForm, tab: str, csrf: str) -> Response:
         return _login_page(page, tab, 403, "csrf_failed")
     try:
         issued = token(page.request, page.services, form)
+    except VaultError as error:  # a refused or throttled login, as the API answers it
+        return _refused(page, tab, problem_for(error, page.services.vault.clock.now()))
     except Problem as refused:
-        response = _login_page(page, tab, refused.status, refused.code)
-        retry = (refused.headers or {}).get("Retry-After")
-        if retry:
-            response.headers["Retry-After"] = retry
-        return response
+        return _refused(page, tab, refused)
     response = see_other(PREFIX)
     cookies.start(page.request, response, issued.access_token, issued.expires_in)
+    return response
+
+
+def _refused(page: Page, tab: str, refused: Problem) -> Response:
+    response = _login_page(page, tab, refused.status, refused.code)
+    retry = (refused.headers or {}).get("Retry-After")
+    if retry:
+        response.headers["Retry-After"] = retry
     return response
 
 

@@ -10,9 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.errors import problem_for
 from api.problems import Problem
 from api.web.common import PREFIX, CsrfField, checked, professional, see_other
-from api.web.messages import CATEGORIES
+from api.web.messages import CATEGORIES, message_for
 from api.web.records_view import Reading, one_record, record_list
 from api.web.render import Page, WebRoute
 from policies.dates import hk_date
@@ -21,7 +22,7 @@ from vault.access.judge import Caller
 from vault.core.errors import NotFound
 from vault.cross_border.sessions import CodePair, ViewingSessions
 from vault.crypto.secrets import Secret
-from vault.restricted.requests import RestrictedAccess
+from vault.restricted.requests import InvalidOtp, OtpExpired, RestrictedAccess
 
 router = APIRouter(prefix=f"{PREFIX}/clinician", route_class=WebRoute, include_in_schema=False)
 Code = Annotated[str, Form(max_length=100)]
@@ -84,14 +85,17 @@ def session_records(request: Request, sid: str) -> Response:
         return _ended(page)
     since = page.services.policy.visible_since(hk_date(page.services.vault.clock.now()))
     reading = Reading(caller, person, f"{BASE}/sessions/{sid}", session_id=sid)
-    return record_list(
-        page,
-        reading,
-        heading=page.gettext("Cross-boundary health record"),
-        visible_since=since,
-        clinician_nav=True,
-        mainland=True,
-    )
+    try:
+        return record_list(
+            page,
+            reading,
+            heading=page.gettext("Cross-boundary health record"),
+            visible_since=since,
+            clinician_nav=True,
+            mainland=True,
+        )
+    except NotFound:  # the session ended (revoked, expired): its list is refused
+        return _ended(page)
 
 
 @router.get("/sessions/{sid}/{record_id}", response_class=HTMLResponse)
@@ -159,7 +163,7 @@ def request_restricted(
         caller, pid[:40], reason.strip(), categories
     )
     return page.render(
-        "otp.html", pending=pending, patient_id=pid[:40], categories=CATEGORIES, clinician_nav=True
+        "otp.html", pending=pending, request_id=pending.id, patient_id=pid[:40], clinician_nav=True
     )
 
 
@@ -174,5 +178,20 @@ def confirm_restricted(
     page = Page.of(request)
     checked(page, csrf)
     caller = professional(page)
-    RestrictedAccess(page.services.judge).confirm(caller, pid[:40], rid[:80], Secret(otp.strip()))
+    try:
+        RestrictedAccess(page.services.judge).confirm(
+            caller, pid[:40], rid[:80], Secret(otp.strip())
+        )
+    except (InvalidOtp, OtpExpired) as error:  # audited; the form again, with the reason
+        problem = problem_for(error, page.services.vault.clock.now())
+        return page.render(
+            "otp.html",
+            problem.status,
+            pending=None,
+            request_id=rid[:80],
+            patient_id=pid[:40],
+            code=problem.code,
+            message=page.gettext(message_for(problem.code)),
+            clinician_nav=True,
+        )
     return see_other(f"{BASE}/patients/{pid[:40]}")

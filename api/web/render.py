@@ -80,7 +80,7 @@ class Page:
             languages=i18n.LANGUAGES,
             session=self.session,
             csrf=self.session.csrf if self.session else context.pop("login_csrf", ""),
-            path=self.request.url.path,
+            path=self.request.url.path if self.request.method == "GET" else "/app",
             when=lambda v: i18n.hk_datetime(v, self.lang),
             day=lambda v: i18n.hk_date(v, self.lang),
             institution=self.institution_name,
