@@ -10,8 +10,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.problems import Problem
-from api.web import auth_pages, clinician_pages, person_pages
+from api.web import auth_pages, caregiver_pages, clinician_pages, person_pages
 from api.web.render import Page, WebRoute
+from vault.seeding import demo
 
 STATIC = Path(__file__).parent / "static"
 _fallback = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -25,6 +26,21 @@ def no_such_page(request: Request, rest: str) -> Response:
 
 def install(app: FastAPI) -> None:
     app.mount("/app/static", StaticFiles(directory=STATIC), name="web-static")
-    for module in (auth_pages, person_pages, clinician_pages):
+    for module in (auth_pages, person_pages, caregiver_pages, clinician_pages):
         app.include_router(module.router)
     app.include_router(_fallback)
+
+
+def banner(host: str, port: int, demo_mode: bool) -> str:
+    """What ``crossvault serve`` prints: the app's address and, in demo mode, the logins."""
+    lines = [f"crossvault: the web app is at http://{host}:{port}/app"]
+    if demo_mode:
+        people = ", ".join(f"{p.id} / {p.password}" for p in demo.PEOPLE)
+        lines.append(f"  people (username / password): {people}")
+        for d in demo.PROFESSIONALS:
+            client_id, secret = demo.CREDENTIALS[d.institution_id]
+            lines.append(
+                f"  {d.name} ({d.institution_id}): client {client_id} / {secret}, "
+                f"professional id {d.id}"
+            )
+    return "\n".join(lines)

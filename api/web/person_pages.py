@@ -38,7 +38,7 @@ Ident = Annotated[str, Form(min_length=1, max_length=80)]
 APPLICATION, PASSCODE = N_("Application code"), N_("Passcode")
 
 
-def _person(request: Request) -> tuple[Page, Caller, dict[str, Any]]:
+def person(request: Request) -> tuple[Page, Caller, dict[str, Any]]:
     """The page, the caller, and the "acting for" banner's name (the cared-for person's
     profile, read through the policy: a caregiver who may not act sees not-found)."""
     page = Page.of(request)
@@ -52,14 +52,14 @@ def _person(request: Request) -> tuple[Page, Caller, dict[str, Any]]:
 
 @router.get("/records", response_class=HTMLResponse)
 def records(request: Request) -> Response:
-    page, caller, context = _person(request)
+    page, caller, context = person(request)
     reading = Reading(caller, subject(caller), f"{PREFIX}/records")
     return record_list(page, reading, heading=page.gettext("My records"), **context)
 
 
 @router.get("/records/{record_id}", response_class=HTMLResponse)
 def record(request: Request, record_id: str) -> Response:
-    page, caller, context = _person(request)
+    page, caller, context = person(request)
     reading = Reading(caller, subject(caller), f"{PREFIX}/records")
     return one_record(page, reading, record_id[:80], **context)
 
@@ -76,7 +76,7 @@ def _mainland(page: Page) -> list[tuple[str, str]]:
 
 @router.get("/cross-border", response_class=HTMLResponse)
 def cross_border(request: Request) -> Response:
-    page, caller, context = _person(request)
+    page, caller, context = person(request)
     views = CrossBorderAuthorisations(page.services.judge).cross_border_authorisations(
         caller, subject(caller)
     )
@@ -109,14 +109,14 @@ def _qr(code: Secret[str]) -> str:
 
 @router.get("/cross-border/{authorisation_id}", response_class=HTMLResponse)
 def cross_border_one(request: Request, authorisation_id: str) -> Response:
-    page, caller, context = _person(request)
+    page, caller, context = person(request)
     use = CrossBorderAuthorisations(page.services.judge)
-    person, ident = subject(caller), authorisation_id[:80]
-    view = use.cross_border_authorisation(caller, person, ident)
+    whose, ident = subject(caller), authorisation_id[:80]
+    view = use.cross_border_authorisation(caller, whose, ident)
     codes = []
     if view.status in ("pending", "active"):
         for kind, label in ((CodeKind.APPLICATION, APPLICATION), (CodeKind.PASSCODE, PASSCODE)):
-            code = use.cross_border_code(caller, person, ident, kind)
+            code = use.cross_border_code(caller, whose, ident, kind)
             codes.append((page.gettext(label), _qr(code), code.reveal()))
     return page.render(
         "cross_border_one.html", view=view, codes=codes, statuses=STATUSES, **context
@@ -147,7 +147,7 @@ def _hong_kong(page: Page) -> list[tuple[str, str]]:
 
 @router.get("/consents", response_class=HTMLResponse)
 def consents(request: Request) -> Response:
-    page, caller, context = _person(request)
+    page, caller, context = person(request)
     views = SharingConsents(page.services.judge).sharing_consents(caller, subject(caller))
     return page.render("consents.html", views=views, institutions=_hong_kong(page), **context)
 
@@ -198,7 +198,7 @@ def change_consent(
 
 @router.get("/access-log", response_class=HTMLResponse)
 def access_log(request: Request) -> Response:
-    page, caller, context = _person(request)
+    page, caller, context = person(request)
     cursor = str(request.query_params.get("cursor", ""))[:200] or None
     log = Account(page.services.judge).access_log(caller, subject(caller), limit=50, cursor=cursor)
     names = professional_names(page, {e.actor_id for e in log.entries if e.institution_id})
@@ -215,7 +215,7 @@ def access_log(request: Request) -> Response:
 
 @router.get("/notifications", response_class=HTMLResponse)
 def notifications(request: Request) -> Response:
-    page, caller, context = _person(request)
+    page, caller, context = person(request)
     cursor = str(request.query_params.get("cursor", ""))[:200] or None
     found = Account(page.services.judge).notifications(
         caller, subject(caller), limit=50, cursor=cursor

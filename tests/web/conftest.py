@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Response, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Response,
+    ViewportSize,
+    sync_playwright,
+)
 
 from tests.api.conftest import START, World, module_world
 from tests.support.databases import DatabaseKind
@@ -35,7 +42,7 @@ CHROMIUM_ARGS = [
 ]
 AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="session")
@@ -97,11 +104,11 @@ class Actor:
     def screenshot(self, name: str) -> None:
         """The page in English and in 繁體中文 (through the page's own switch), then back."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=SCREENSHOTS / f"{name}.en.png", full_page=True)
+        self.page.screenshot(path=SCREENSHOTS / f"{name}.en.png", full_page=False)
         self.page.get_by_role("link", name="繁體中文").click()
         assert self.page.locator("html").get_attribute("lang") == "zh-Hant"
         self.accessible()
-        self.page.screenshot(path=SCREENSHOTS / f"{name}.zh-Hant.png", full_page=True)
+        self.page.screenshot(path=SCREENSHOTS / f"{name}.zh-Hant.png", full_page=False)
         self.page.get_by_role("link", name="English").click()
         assert self.page.locator("html").get_attribute("lang") == "en"
 

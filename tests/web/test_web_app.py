@@ -132,6 +132,38 @@ def test_restricted_access_with_the_persons_otp(actors: NewActor) -> None:
     assert nurse.page.get_by_text("Chest X-ray").is_visible()
 
 
+def test_caregiver_acts_for_a_child(actors: NewActor) -> None:
+    """Lee Ka Ho appoints his mother; she acts for him under a banner naming him, and
+    stops; acting for someone who never appointed her is the not-found page."""
+    junior, lee = actors(), actors()
+    log_in_person(junior, "demo-lee-junior", "demo-password-junior")
+    junior.page.get_by_role("link", name="Caregivers").click()
+    junior.page.get_by_label("The caregiver's eHealth number").fill("demo-lee")
+    junior.page.get_by_role("button", name="Appoint").click()
+    assert junior.page.locator('.delegation[data-caregiver="demo-lee"]').count() == 1
+    junior.accessible()
+
+    log_in_person(lee, "demo-lee", "demo-password-lee")
+    lee.page.get_by_role("link", name="Caregivers").click()
+    lee.page.get_by_label("Act for a person you care for (their eHealth number)").fill(
+        "demo-lee-junior"
+    )
+    lee.page.get_by_role("button", name="Act for them").click()
+    lee.page.wait_for_url("**/app/records")
+    assert lee.page.locator(".acting").inner_text().startswith("Acting for Lee Ka Ho")
+    lee.accessible()
+    lee.screenshot("caregiver-acting")
+    lee.page.get_by_role("button", name="Stop acting for them").click()
+    assert lee.page.locator(".acting").count() == 0
+
+    lee.page.get_by_role("link", name="Caregivers").click()
+    lee.page.get_by_label("Act for a person you care for (their eHealth number)").fill("demo-chan")
+    lee.page.get_by_role("button", name="Act for them").click()
+    assert lee.problem_code() == "not_found"
+    lee.page.get_by_role("button", name="Stop acting for them").click()
+    assert lee.page.locator(".acting").count() == 0
+
+
 def _count(world: World, table: type[SharingConsent] | type[AuditEntry]) -> int:
     with Session(world.vault.engine) as session:
         return int(session.exec(select(func.count()).select_from(table)).one())
