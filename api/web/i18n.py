@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -67,7 +67,9 @@ def hk_datetime(value: datetime | None, lang: Language) -> str:
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return format_datetime(value, "medium", tzinfo=HONG_KONG, locale=lang.cldr) + " HKT"
+    local = value.astimezone(HONG_KONG)
+    shown = format_date(local, "medium", locale=lang.cldr)
+    return f"{shown} {format_time(local, 'short', locale=lang.cldr)} HKT"
 
 
 def hk_date(value: date | None, lang: Language) -> str:
