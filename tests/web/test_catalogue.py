@@ -7,6 +7,7 @@ import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from babel.messages.catalog import Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
@@ -23,16 +24,22 @@ def _used() -> set[str]:
     return {message for _, _, message, _, _ in found if isinstance(message, str)}
 
 
+def _string(found: Message | None) -> str:
+    return found.string if found is not None and isinstance(found.string, str) else ""
+
+
 def test_every_string_is_translated_with_its_placeholders() -> None:
     with PO.open("rb") as handle:
         catalogue = read_po(handle)
     used = _used()
     assert len(used) > 150
-    missing = [m for m in used if not (catalogue.get(m) and catalogue.get(m).string)]
+    translated = {m: _string(catalogue.get(m)) for m in used}
+    missing = [m for m, t in translated.items() if not t]
     assert not missing, f"untranslated (run `make catalogues`): {missing}"
     for message in used:
-        translated = catalogue.get(message).string
-        assert set(PLACEHOLDER.findall(message)) == set(PLACEHOLDER.findall(translated)), message
+        assert set(PLACEHOLDER.findall(message)) == set(PLACEHOLDER.findall(translated[message])), (
+            message
+        )
     zh = i18n.translations("zh-Hant")
     assert zh.gettext("Records") == "記錄"
     assert i18n.translations("en").gettext("Records") == "Records"
