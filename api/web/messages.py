@@ -91,6 +91,7 @@ STATUSES = {
     "locked": N_("Locked"),
     "expired": N_("Expired"),
     "revoked": N_("Revoked"),
+    "used": N_("Used"),
 }
 ACTORS = {
     "citizen": N_("You"),

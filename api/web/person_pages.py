@@ -67,7 +67,7 @@ def record(request: Request, record_id: str) -> Response:
 # --- cross-boundary authorisations (R4) --------------------------------------------------
 
 
-def _mainland(page: Page) -> list[tuple[str, str]]:
+def mainland_institutions(page: Page) -> list[tuple[str, str]]:
     found = page.services.policy.institutions.values()
     return sorted(
         ((i.id, i.name) for i in found if i.region is Region.MAINLAND), key=lambda x: x[1]
@@ -83,7 +83,7 @@ def cross_border(request: Request) -> Response:
     return page.render(
         "cross_border.html",
         views=views,
-        institutions=_mainland(page),
+        institutions=mainland_institutions(page),
         statuses=STATUSES,
         **context,
     )
@@ -100,7 +100,7 @@ def apply_cross_border(request: Request, institution_id: Ident, csrf: CsrfField 
     return see_other(f"{PREFIX}/cross-border/{issued.view.authorisation.id}")
 
 
-def _qr(code: Secret[str]) -> str:
+def qr_image(code: Secret[str]) -> str:
     """The code as a QR code, an SVG data URI (no request of its own)."""
     buffer = io.BytesIO()
     segno.make(code.reveal(), error="m").save(buffer, kind="svg", scale=8, border=2)
@@ -117,7 +117,7 @@ def cross_border_one(request: Request, authorisation_id: str) -> Response:
     if view.status in ("pending", "active"):
         for kind, label in ((CodeKind.APPLICATION, APPLICATION), (CodeKind.PASSCODE, PASSCODE)):
             code = use.cross_border_code(caller, whose, ident, kind)
-            codes.append((page.gettext(label), _qr(code), code.reveal()))
+            codes.append((page.gettext(label), qr_image(code), code.reveal()))
     return page.render(
         "cross_border_one.html", view=view, codes=codes, statuses=STATUSES, **context
     )

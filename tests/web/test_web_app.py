@@ -132,6 +132,43 @@ def test_restricted_access_with_the_persons_otp(actors: NewActor) -> None:
     assert nurse.page.get_by_text("Chest X-ray").is_visible()
 
 
+def test_personal_folder_and_radiology_qr(actors: NewActor) -> None:
+    """Lee files a Shenzhen clinic's note into her Personal Folder (a date that is not one
+    is refused and files nothing), then gets a radiology Authorisation QR and revokes it."""
+    lee = actors()
+    log_in_person(lee, "demo-lee", "demo-password-lee")
+    lee.page.get_by_role("link", name="Add to my Personal Folder").click()
+    lee.accessible()
+    lee.page.evaluate("document.getElementById('clinical_date').type = 'text'")
+    lee.page.get_by_label("Clinical date").fill("2026-02-30")
+    lee.page.get_by_label("Title").fill("Not a day")
+    lee.page.get_by_role("button", name="Save").click()
+    assert lee.problem_code() == "validation_failed"
+    lee.page.go_back()
+    lee.page.get_by_label("Category").select_option("clinical_note")
+    lee.page.get_by_label("Clinical date").fill("2026-02-14")
+    lee.page.get_by_label("Title").fill("Shenzhen clinic visit")
+    lee.page.get_by_label("Content").fill("Sprained ankle; rest for a week.")
+    lee.page.get_by_role("button", name="Save").click()
+    lee.page.wait_for_url(re.compile(r"/app/records/\w+$"))
+    assert lee.page.get_by_text("Sprained ankle; rest for a week.").is_visible()
+    assert lee.page.get_by_text("Personal Folder").is_visible()
+    lee.page.get_by_role("link", name="Back to the list").click()
+    assert lee.page.locator(".records li").count() == 1  # the refused one filed nothing
+
+    lee.page.get_by_role("link", name="Radiology").click()
+    lee.accessible()
+    lee.page.get_by_label("Designated institution").select_option("hku_sz")
+    lee.page.get_by_role("button", name="Get the QR code").click()
+    lee.page.wait_for_url(re.compile(r"/app/radiology/\w+$"))
+    assert lee.page.locator(".qr img").count() == 1
+    assert lee.page.locator("code.code").inner_text()
+    lee.accessible()
+    lee.page.get_by_role("button", name="Revoke").click()
+    assert lee.page.locator("#status").inner_text() == "Revoked"
+    assert lee.page.locator(".qr").count() == 0
+
+
 def test_caregiver_acts_for_a_child(actors: NewActor) -> None:
     """Lee Ka Ho appoints his mother; she acts for him under a banner naming him, and
     stops; acting for someone who never appointed her is the not-found page."""
