@@ -56,7 +56,8 @@ JSON_BODIES = BodyRule(re.compile(r".*"), JSON_TYPES, 2 * MiB)
 # handler, so it has no cap of its own.
 DEFAULT_RULES: tuple[BodyRule, ...] = (
     BodyRule(re.compile(r"/v1/auth/token"), FORM_TYPES, 64 * KiB),
-    BodyRule(re.compile(r"/app/folder"), FORM_TYPES, 4 * MiB),  # the web app's folder form
+    BodyRule(re.compile(r"/app/folder"), FORM_TYPES, 4 * MiB),  # the web app's folder form,
+    BodyRule(re.compile(r"/app/clinician/scan"), ("multipart/form-data",), 9 * MiB, streamed=True),
     BodyRule(re.compile(r"/app/.*"), FORM_TYPES, 64 * KiB),  # and its other forms
     BodyRule(
         re.compile(r"/v1/radiology/deposits/[^/]+/(files/[^/]+|uploads(/[^/]+)?)"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from api.errors import problem_for
@@ -16,6 +16,7 @@ from api.web.common import PREFIX, CsrfField, checked, professional, see_other
 from api.web.messages import CATEGORIES, message_for
 from api.web.records_view import Reading, one_record, record_list
 from api.web.render import Page, WebRoute
+from api.web.scan import MAX_PHOTO_BYTES, scanned
 from policies.dates import hk_date
 from policies.vocabulary import Action, ActorKind, Category
 from vault.access.judge import Caller
@@ -61,6 +62,26 @@ def open_session(
         raise Problem(403, "wrong_role", "Forbidden")
     opened = ViewingSessions(page.services.judge).open(
         caller, CodePair.of(application_code, passcode)
+    )
+    return see_other(f"{BASE}/sessions/{opened.id}")
+
+
+@router.post("/scan")
+def scan(
+    request: Request,
+    photo: Annotated[UploadFile, File()],
+    csrf: CsrfField = "",
+) -> Response:
+    """A photo of the person's two QR codes, decoded here (not in the browser): then the
+    same redemption as typed codes."""
+    page = Page.of(request)
+    checked(page, csrf)
+    caller = professional(page)
+    if not _mainland(caller):
+        raise Problem(403, "wrong_role", "Forbidden")
+    codes = scanned(photo.file.read(MAX_PHOTO_BYTES + 1))
+    opened = ViewingSessions(page.services.judge).open(
+        caller, CodePair.of(codes.application_code, codes.passcode)
     )
     return see_other(f"{BASE}/sessions/{opened.id}")
 

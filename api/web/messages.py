@@ -43,6 +43,9 @@ MESSAGES = {
     "consent_not_active": N_("Only a consent in force can be switched."),
     "invalid_cursor": N_("That page link is no longer valid."),
     "forbidden": N_("This is not allowed."),
+    "qr_unreadable": N_(
+        "The photo could not be read: both QR codes must be in it, sharp. Nothing was opened."
+    ),
 }
 
 

@@ -4,10 +4,13 @@ input. Every page is checked with axe-core; screenshots go to ``docs/screenshots
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from datetime import timedelta
 
+from PIL import Image
+from playwright.sync_api import FilePayload
 from sqlmodel import Session, func, select
 
 from tests.api.conftest import World
@@ -18,6 +21,13 @@ from vault.store.tables import AuditEntry, Record, SharingConsent
 
 NewActor = Callable[[], Actor]
 HKU_SZ = "The University of Hong Kong-Shenzhen Hospital"
+
+
+def _no_codes_photo() -> bytes:
+    """A real PNG with no QR code in it."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 180, 160)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def _messy(code: str) -> str:
@@ -91,6 +101,35 @@ def test_demo_story_cross_boundary(actors: NewActor) -> None:
     assert doctor.problem_code() == "session_ended"
     doctor.accessible()
     doctor.screenshot("clinician-session-ended")
+
+
+def test_clinician_reads_a_photo_of_both_qr_codes(actors: NewActor) -> None:
+    """Dr Li at Guangdong Clifford uploads a photo of Chan's screen (both QR codes); the
+    server decodes it and opens the window. A photo of something else opens nothing."""
+    chan, doctor = actors(), actors()
+    log_in_person(chan, "demo-chan", "demo-password-chan")
+    chan.page.get_by_role("link", name="Cross-boundary").click()
+    chan.page.get_by_label("Designated institution").select_option("guangdong_clifford")
+    chan.page.get_by_role("button", name="Apply").click()
+    chan.page.wait_for_url(re.compile(r"/app/cross-border/\w+$"))
+    chan.page.set_viewport_size({"width": 900, "height": 900})  # both codes side by side
+    photo = chan.page.locator(".codes").screenshot(type="jpeg", quality=80)
+
+    log_in_clinician(doctor, "guangdong_clifford", "demo-clifford-doctor")
+    doctor.page.get_by_label("Or a photo of both QR codes").set_input_files(
+        files=FilePayload(name="logo.png", mimeType="image/png", buffer=_no_codes_photo())
+    )
+    doctor.page.get_by_role("button", name="Read the photo").click()
+    assert doctor.problem_code() == "qr_unreadable"
+    doctor.accessible()
+    doctor.goto("/app/clinician")
+    doctor.page.get_by_label("Or a photo of both QR codes").set_input_files(
+        files=FilePayload(name="codes.jpg", mimeType="image/jpeg", buffer=photo)
+    )
+    doctor.page.get_by_role("button", name="Read the photo").click()
+    doctor.page.wait_for_url(re.compile(r"/app/clinician/sessions/\w+$"))
+    assert doctor.page.get_by_text("Lipid profile").is_visible()
+    assert doctor.page.get_by_text("Metformin 500 mg").count() == 0
 
 
 def test_restricted_access_with_the_persons_otp(actors: NewActor) -> None:
