@@ -58,6 +58,12 @@ DEFAULT_RULES: tuple[BodyRule, ...] = (
     BodyRule(re.compile(r"/v1/auth/token"), FORM_TYPES, 64 * KiB),
     BodyRule(re.compile(r"/app/folder"), FORM_TYPES, 4 * MiB),  # the web app's folder form,
     BodyRule(re.compile(r"/app/clinician/scan"), ("multipart/form-data",), 9 * MiB, streamed=True),
+    BodyRule(
+        re.compile(r"/app/clinician/deposits/[^/]+/uploads(/[^/]+)?"),
+        None,
+        DEFAULT_MAX_FILE_BYTES,
+        streamed=True,
+    ),  # the depositor page's resumable uploads
     BodyRule(re.compile(r"/app/.*"), FORM_TYPES, 64 * KiB),  # and its other forms
     BodyRule(
         re.compile(r"/v1/radiology/deposits/[^/]+/(files/[^/]+|uploads(/[^/]+)?)"),

@@ -10,7 +10,14 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.problems import Problem
-from api.web import auth_pages, caregiver_pages, clinician_pages, folder_pages, person_pages
+from api.web import (
+    auth_pages,
+    caregiver_pages,
+    clinician_pages,
+    depositor_pages,
+    folder_pages,
+    person_pages,
+)
 from api.web.render import Page, WebRoute
 from vault.seeding import demo
 
@@ -26,8 +33,10 @@ def no_such_page(request: Request, rest: str) -> Response:
 
 def install(app: FastAPI) -> None:
     app.mount("/app/static", StaticFiles(directory=STATIC), name="web-static")
-    for module in (auth_pages, person_pages, folder_pages, caregiver_pages, clinician_pages):
+    pages = (auth_pages, person_pages, folder_pages, caregiver_pages, depositor_pages)
+    for module in (*pages, clinician_pages):
         app.include_router(module.router)
+    app.include_router(depositor_pages.uploads)
     app.include_router(_fallback)
 
 

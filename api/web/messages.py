@@ -43,6 +43,10 @@ MESSAGES = {
     "consent_not_active": N_("Only a consent in force can be switched."),
     "invalid_cursor": N_("That page link is no longer valid."),
     "forbidden": N_("This is not allowed."),
+    "not_dicom": N_("This file is not a DICOM file. Nothing of it was kept."),
+    "patient_mismatch": N_("This study is of another patient. Nothing of it was kept."),
+    "file_too_large": N_("This file is larger than the limit. Nothing of it was kept."),
+    "payload_too_large": N_("This file is larger than the limit. Nothing of it was kept."),
     "qr_unreadable": N_(
         "The photo could not be read: both QR codes must be in it, sharp. Nothing was opened."
     ),

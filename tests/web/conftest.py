@@ -42,6 +42,7 @@ CHROMIUM_ARGS = [
 ]
 AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+CHECKED: set[tuple[str, str | None, str | None]] = set()  # the kinds of page axe has seen
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
@@ -89,7 +90,19 @@ class Actor:
 
     def accessible(self) -> None:
         """axe-core on the page as it stands: no serious or critical violation. (Run
-        through the DevTools protocol: the page's own CSP still forbids injected code.)"""
+        through the DevTools protocol: the page's own CSP still forbids injected code.)
+        Each kind of page (its path without ids, its language, its message) is checked
+        once per session."""
+        kind = (
+            re.sub(
+                r"/[0-9a-f]{32}", "/{id}", self.page.url.split("?")[0].removeprefix(self.base_url)
+            ),
+            self.page.locator("html").get_attribute("lang"),
+            self.problem_code(),
+        )
+        if kind in CHECKED:
+            return
+        CHECKED.add(kind)
         self.page.evaluate(AXE + "\n;0")
         found: list[dict[str, Any]] = self.page.evaluate(
             "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"

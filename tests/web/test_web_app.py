@@ -13,6 +13,7 @@ from PIL import Image
 from playwright.sync_api import FilePayload
 from sqlmodel import Session, func, select
 
+from sim.studies import write_large_instance
 from tests.api.conftest import World
 from tests.api.cross_border_support import clock
 from tests.web.conftest import Actor, log_in_clinician, log_in_person
@@ -195,7 +196,7 @@ def test_personal_folder_and_radiology_qr(actors: NewActor) -> None:
     lee.page.get_by_role("link", name="Back to the list").click()
     assert lee.page.locator(".records li").count() == 1  # the refused one filed nothing
 
-    lee.page.get_by_role("link", name="Radiology").click()
+    lee.page.get_by_role("link", name="Radiology", exact=True).click()
     lee.accessible()
     lee.page.get_by_label("Designated institution").select_option("hku_sz")
     lee.page.get_by_role("button", name="Get the QR code").click()
@@ -206,6 +207,49 @@ def test_personal_folder_and_radiology_qr(actors: NewActor) -> None:
     lee.page.get_by_role("button", name="Revoke").click()
     assert lee.page.locator("#status").inner_text() == "Revoked"
     assert lee.page.locator(".qr").count() == 0
+
+
+def test_radiology_deposit_with_progress(actors: NewActor) -> None:
+    """Chan gets the radiology Authorisation QR for HKU-Shenzhen; the depositor opens a
+    deposit with its code and uploads the study (in chunks, with progress) and a file
+    that is not DICOM (refused, nothing kept); once complete, Chan sees the study."""
+    chan, depositor = actors(), actors()
+    log_in_person(chan, "demo-chan", "demo-password-chan")
+    chan.page.get_by_role("link", name="Radiology", exact=True).click()
+    chan.page.get_by_label("Designated institution").select_option("hku_sz")
+    chan.page.get_by_role("button", name="Get the QR code").click()
+    code = chan.page.locator("code.code").inner_text()
+
+    log_in_clinician(depositor, "hku_sz", "demo-hkusz-doctor")
+    depositor.page.get_by_role("link", name="Radiology deposit").click()
+    depositor.accessible()
+    depositor.page.get_by_label("Authorisation code").fill(code.lower())
+    depositor.page.get_by_label("Clinical date").fill("2026-03-01")
+    depositor.page.get_by_role("button", name="Open the deposit").click()
+    depositor.page.wait_for_url(re.compile(r"/app/clinician/deposits/\w+$"))
+    depositor.accessible()
+    study = io.BytesIO()
+    size = write_large_instance(study, 700 * 1024)  # three chunks of 256 KiB
+    depositor.page.get_by_label("DICOM files of the study").set_input_files(
+        files=[
+            FilePayload(name="ct-1.dcm", mimeType="application/dicom", buffer=study.getvalue()),
+            FilePayload(name="notes.txt", mimeType="text/plain", buffer=b"not an image"),
+        ]
+    )
+    depositor.page.get_by_role("button", name="Upload").click()
+    depositor.page.wait_for_selector("#upload[data-finished=true]")
+    bars = depositor.page.locator(".upload progress")
+    assert bars.first.get_attribute("value") == str(size)
+    rows = depositor.page.locator(".upload")
+    assert rows.nth(0).get_attribute("data-state") == "received"
+    assert rows.nth(1).get_attribute("data-state") == "refused"
+    assert rows.nth(1).get_attribute("data-code") == "not_dicom"
+    depositor.accessible()
+    depositor.page.get_by_role("button", name="Complete the deposit").click()
+    assert depositor.page.locator(".file").count() == 1
+
+    chan.goto("/app/records?category=radiology_images")
+    assert chan.page.locator(".records li").count() == 1
 
 
 def test_caregiver_acts_for_a_child(actors: NewActor) -> None:
