@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run check test test-sqlite test-postgres bench lint clean chromium catalogues
+.PHONY: run check test test-sqlite test-postgres bench lint clean chromium catalogues screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ test-sqlite: $(STAMP) chromium
 chromium:
 	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi microhei || \
 	  (apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei)
+
+screenshots: $(STAMP) chromium  ## refresh docs/screenshots (the web app, both languages) from the browser tests
+	CROSSVAULT_SCREENSHOTS=docs/screenshots $(PY) -m pytest -p no:xdist -q tests/web/test_web_app.py --db=sqlite
 
 catalogues: $(STAMP)  ## re-extract the web app's strings and update the 繁體中文 catalogue
 	$(VENV)/bin/pybabel extract -F api/web/babel.cfg -k N_ -k _ -o api/web/messages.pot .
