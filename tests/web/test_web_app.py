@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -43,6 +44,10 @@ def test_demo_story_cross_boundary(actors: NewActor) -> None:
     chan, doctor = actors(), actors()
     log_in_person(chan, "demo-chan", "demo-password-chan")
     chan.accessible()
+    (cookie,) = [c for c in chan.context.cookies() if c["name"] == "cv_session"]
+    assert cookie.get("httpOnly") and cookie.get("sameSite") == "Strict"
+    assert cookie.get("path") == "/app" and not cookie.get("secure")  # plain http here
+    assert 0 < cookie.get("expires", 0) - time.time() <= 15 * 60 + 5  # the token's life
     assert chan.page.get_by_text("Metformin 500 mg").is_visible()  # 2022: Chan sees all
     chan.screenshot("records")
 
