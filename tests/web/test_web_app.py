@@ -176,6 +176,15 @@ def test_restricted_access_with_the_persons_otp(actors: NewActor) -> None:
     nurse.page.wait_for_url("**/app/clinician/patients/demo-chan")
     assert nurse.page.get_by_text("Chest X-ray").is_visible()
 
+    chan.page.get_by_role("link", name="Sharing").click()  # switch, then revoke
+    chan.page.get_by_role("button", name="Make it until I revoke it").click()
+    hksh = chan.page.locator('.consent[data-institution="hksh"]')
+    assert "Until I revoke it" in hksh.first.inner_text()
+    hksh.first.get_by_role("button", name="Revoke").click()
+    assert "Revoked" in hksh.first.inner_text()
+    answer = nurse.page.reload()
+    assert answer is not None and answer.status == 404 and nurse.problem_code() == "not_found"
+
 
 def test_personal_folder_and_radiology_qr(actors: NewActor) -> None:
     """Lee files a Shenzhen clinic's note into her Personal Folder (a date that is not one
