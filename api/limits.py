@@ -56,7 +56,8 @@ JSON_BODIES = BodyRule(re.compile(r".*"), JSON_TYPES, 2 * MiB)
 # handler, so it has no cap of its own.
 DEFAULT_RULES: tuple[BodyRule, ...] = (
     BodyRule(re.compile(r"/v1/auth/token"), FORM_TYPES, 64 * KiB),
-    BodyRule(re.compile(r"/app/folder"), FORM_TYPES, 4 * MiB),  # the web app's folder form,
+    # The web app (api/web): its folder form, a photo of QR codes, the depositor uploads.
+    BodyRule(re.compile(r"/app/folder"), FORM_TYPES, 4 * MiB),
     BodyRule(re.compile(r"/app/clinician/scan"), ("multipart/form-data",), 9 * MiB, streamed=True),
     BodyRule(
         re.compile(r"/app/clinician/deposits/[^/]+/uploads(/[^/]+)?"),
