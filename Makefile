@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run check test test-sqlite test-postgres bench lint clean chromium
+.PHONY: run check test test-sqlite test-postgres bench lint clean chromium catalogues screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,15 +28,25 @@ check: lint $(STAMP)  ## lint + the fast subset (policies, vault, the layers): t
 
 test: test-sqlite test-postgres  ## the whole suite, on SQLite and then on a real PostgreSQL
 
-# The browser tests drive Debian's chromium (through Playwright): installed if missing.
+# The browser tests (the web app, /docs offline) drive Debian's chromium through Playwright
+# (Playwright's own download is not used); a CJK font so the 繁體中文 pages render.
 chromium:
-	@command -v chromium >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
-		apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi microhei || { \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
+	  apt-get install -y -qq chromium fonts-wqy-microhei; }
 
 test-sqlite: $(STAMP) chromium
 	$(PY) -m pytest $(XDIST) --db=sqlite
 
-test-postgres: $(STAMP) chromium
+screenshots: $(STAMP) chromium  ## refresh docs/screenshots (the web app, both languages) from the browser tests
+	CROSSVAULT_SCREENSHOTS=docs/screenshots $(PY) -m pytest -p no:xdist -q tests/web/test_web_app.py --db=sqlite
+
+catalogues: $(STAMP)  ## re-extract the web app's strings and update the 繁體中文 catalogue
+	$(VENV)/bin/pybabel extract -F api/web/babel.cfg -k N_ -k _ -o api/web/messages.pot .
+	$(VENV)/bin/pybabel update -i api/web/messages.pot -d api/web/locale -l zh_Hant --no-fuzzy-matching
+	rm api/web/messages.pot
+
+test-postgres: $(STAMP)
 	$(PY) -m pytest $(XDIST) --db=postgresql
 
 bench: $(STAMP)  ## benchmarks: ratios measured side by side in one run

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import contract, docs, errors, observability, problems
+from api import contract, docs, errors, observability, problems, web
 from api.fhir import outcome as fhir_outcome
 from api.fhir import routes as fhir
 from api.headers import SecurityHeaders
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     app.include_router(audit.router)
     for module in ROUTED:
         app.include_router(module.router)
+    web.install(app)  # the consent web app at /app (issue 19)
 
     return app
 

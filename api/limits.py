@@ -56,6 +56,16 @@ JSON_BODIES = BodyRule(re.compile(r".*"), JSON_TYPES, 2 * MiB)
 # handler, so it has no cap of its own.
 DEFAULT_RULES: tuple[BodyRule, ...] = (
     BodyRule(re.compile(r"/v1/auth(/smart)?/token"), FORM_TYPES, 64 * KiB),  # smart: api.fhir
+    # The web app (api/web): its folder form, a photo of QR codes, the depositor uploads.
+    BodyRule(re.compile(r"/app/folder"), FORM_TYPES, 4 * MiB),
+    BodyRule(re.compile(r"/app/clinician/scan"), ("multipart/form-data",), 9 * MiB, streamed=True),
+    BodyRule(
+        re.compile(r"/app/clinician/deposits/[^/]+/uploads(/[^/]+)?"),
+        None,
+        DEFAULT_MAX_FILE_BYTES,
+        streamed=True,
+    ),  # the depositor page's resumable uploads
+    BodyRule(re.compile(r"/app/.*"), FORM_TYPES, 64 * KiB),  # and its other forms
     BodyRule(
         re.compile(r"/v1/radiology/deposits/[^/]+/(files/[^/]+|uploads(/[^/]+)?)"),
         None,

@@ -106,10 +106,12 @@ def serve(
 
     from api.app import create_app
     from api.transport import NoDelayH11Protocol
+    from api.web import banner as web_banner
     from vault.core.settings import Settings
 
     _check_policy()
     vault = _open_vault()  # refuses (one line) before uvicorn takes over
+    typer.echo(web_banner(host, port, Settings().demo))
     try:
         _start_up_housekeeping(vault)
         # access_log=False: uvicorn's access line prints raw paths and query strings; our

@@ -1,0 +1,102 @@
+"""Record lists and one record, as every kind of reader sees them (the person, an HK
+professional, a Mainland viewing session): the same use-case, :class:`Records`, so every
+listing and every opening is decided by the policy and audited before content shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from api.problems import Problem
+from api.web.messages import CATEGORIES
+from api.web.render import Page
+from policies.vocabulary import Category
+from vault.access.judge import Caller
+from vault.records.reading import RecordQuery
+
+TEXT_TYPES = ("text/plain",)
+MAX_SHOWN = 64 * 1024  # characters of text content shown on the page
+
+
+@dataclass(frozen=True)
+class Filters:
+    category: str = ""
+    since: str = ""
+    until: str = ""
+    cursor: str = ""
+
+    @classmethod
+    def of(cls, request: Request) -> Filters:
+        q = request.query_params
+        values = [str(q.get(name, ""))[:200] for name in ("category", "since", "until", "cursor")]
+        return cls(*values)
+
+    def query(self) -> RecordQuery:
+        try:
+            category = Category(self.category) if self.category else None
+            since = date.fromisoformat(self.since) if self.since else None
+            until = date.fromisoformat(self.until) if self.until else None
+        except ValueError:
+            raise Problem(422, "validation_failed", "Invalid filters") from None
+        if since and until and since > until:
+            raise Problem(422, "validation_failed", "Invalid filters")
+        return RecordQuery(
+            category=str(category) if category else None,
+            since=since,
+            until=until,
+            limit=50,
+            cursor=self.cursor or None,
+        )
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Whose records, through which session, and where their pages live."""
+
+    caller: Caller
+    person_id: str
+    base: str  # the list's path; one record is at base/{id}
+    session_id: str | None = None
+
+
+def record_list(page: Page, reading: Reading, **context: Any) -> HTMLResponse:
+    filters = Filters.of(page.request)
+    listed = page.services.records.list(
+        reading.caller, reading.person_id, filters.query(), session_id=reading.session_id
+    )
+    template = "records_items.html" if page.request.headers.get("HX-Request") else "records.html"
+    return page.render(
+        template,
+        items=listed.items,
+        next_cursor=listed.next_cursor,
+        filters=filters,
+        base=reading.base,
+        categories=CATEGORIES,
+        **context,
+    )
+
+
+def one_record(page: Page, reading: Reading, record_id: str, **context: Any) -> HTMLResponse:
+    """A record and its content: one audited ``read_content`` (a hidden record is the
+    same not-found page as a missing one)."""
+    opened = page.services.records.content(
+        reading.caller, reading.person_id, record_id, session_id=reading.session_id
+    )
+    record = opened.record
+    media = record.content_type.split(";")[0].strip().lower()
+    text = None
+    if media in TEXT_TYPES and record.blob_name is None:
+        text = opened.content[:MAX_SHOWN].decode("utf-8", errors="replace")
+    return page.render(
+        "record.html",
+        record=record,
+        title=opened.title,
+        text=text,
+        base=reading.base,
+        categories=CATEGORIES,
+        **context,
+    )

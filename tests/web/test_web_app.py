@@ -1,0 +1,348 @@
+"""The consent web app in a real browser (Debian's chromium through Playwright, against a
+live server with the demo data): the demo story, the restricted-access OTP flow, and bad
+input. Every page is checked with axe-core; screenshots go to ``docs/screenshots``."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from PIL import Image
+from playwright.sync_api import FilePayload
+from sqlmodel import Session, func, select
+
+from sim.studies import write_large_instance
+from tests.api.conftest import World
+from tests.api.cross_border_support import clock
+from tests.web.conftest import Actor, log_in_clinician, log_in_person
+from vault.core.ids import new_id
+from vault.store.tables import AuditEntry, Record, SharingConsent
+
+NewActor = Callable[[], Actor]
+HKU_SZ = "The University of Hong Kong-Shenzhen Hospital"
+
+
+def _no_codes_photo() -> bytes:
+    """A real PNG with no QR code in it."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 180, 160)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _messy(code: str) -> str:
+    """The code as a hurried professional types it: lower case, spaces for dashes."""
+    return code.lower().replace("-", " ")
+
+
+def test_demo_story_cross_boundary(actors: NewActor) -> None:
+    """Chan applies for a cross-boundary record at HKU-Shenzhen; Dr Zhang opens it with
+    the two codes (typed carelessly) and sees only the last three years; Chan sees the
+    view in the access log and revokes; the doctor's next page load shows it ended."""
+    chan, doctor = actors(), actors()
+    log_in_person(chan, "demo-chan", "demo-password-chan")
+    chan.accessible()
+    (cookie,) = [c for c in chan.context.cookies() if c["name"] == "cv_session"]
+    assert cookie.get("httpOnly") and cookie.get("sameSite") == "Strict"
+    assert cookie.get("path") == "/app" and not cookie.get("secure")  # plain http here
+    assert 0 < cookie.get("expires", 0) - time.time() <= 15 * 60 + 5  # the token's life
+    assert chan.page.get_by_text("Metformin 500 mg").is_visible()  # 2022: Chan sees all
+    chan.screenshot("records")
+
+    chan.page.get_by_label("Category").select_option("lab_report")  # htmx swaps the list
+    chan.page.get_by_role("button", name="Filter").click()
+    chan.page.wait_for_url(re.compile(r"category=lab_report"))
+    assert chan.page.locator(".records li").count() == 3
+    assert not chan.page.get_by_text("Metformin 500 mg").is_visible()
+
+    chan.page.get_by_role("link", name="Cross-boundary").click()
+    chan.accessible()
+    chan.page.get_by_label("Designated institution").select_option("hku_sz")
+    chan.page.get_by_role("button", name="Apply").click()
+    chan.page.wait_for_url(re.compile(r"/app/cross-border/\w+$"))
+    chan.accessible()
+    assert chan.page.locator(".qr img").count() == 2
+    assert chan.page.locator(".qr img").first.bounding_box()["width"] >= 300  # type: ignore[index]
+    application, passcode = chan.page.locator("code.code").all_inner_texts()
+    assert chan.page.locator("#status").inner_text() == "Active"
+    chan.screenshot("cross-border-codes")
+    authorisation = chan.page.url
+
+    log_in_clinician(doctor, "hku_sz", "demo-hkusz-doctor")
+    doctor.accessible()
+    doctor.page.get_by_label("Application code").fill(_messy(application))
+    doctor.page.get_by_label("Passcode").fill(_messy(passcode))
+    doctor.page.get_by_role("button", name="Open the record").click()
+    doctor.page.wait_for_url(re.compile(r"/app/clinician/sessions/\w+$"))
+    doctor.accessible()
+    assert application not in doctor.page.url and passcode not in doctor.page.url
+    window = doctor.page.locator("[data-visible-since]")
+    assert window.get_attribute("data-visible-since") == "2023-03-02"  # START - 3 years
+    assert doctor.page.get_by_text("Lipid profile").is_visible()  # 2023-06-19: inside
+    assert doctor.page.get_by_text("Metformin 500 mg").count() == 0  # 2022: outside
+    doctor.screenshot("clinician-window")
+    doctor.page.get_by_text("Lipid profile").click()
+    assert doctor.page.get_by_text("LDL-C 2.9 mmol/L").is_visible()
+    doctor.accessible()
+    doctor.page.get_by_role("link", name="Back to the list").click()
+
+    chan.page.get_by_role("link", name="Access log").click()
+    chan.accessible()
+    viewed = chan.page.locator('.entry[data-action="read_content"]').first
+    assert "Dr Zhang Wei" in viewed.inner_text() and HKU_SZ in viewed.inner_text()
+    chan.screenshot("access-log")
+    chan.page.get_by_role("link", name="Notifications").click()
+    chan.accessible()
+    assert "Dr Zhang Wei" in chan.page.locator(".notice").first.inner_text()
+
+    chan.goto(authorisation.removeprefix(chan.base_url))
+    chan.page.get_by_role("button", name="Revoke").click()
+    assert chan.page.locator("#status").inner_text() == "Revoked"
+    assert chan.page.locator(".qr").count() == 0  # the codes are gone with it
+
+    answer = doctor.page.reload()
+    assert answer is not None and answer.status == 404
+    assert doctor.problem_code() == "session_ended"
+    doctor.accessible()
+    doctor.screenshot("clinician-session-ended")
+
+
+def test_clinician_reads_a_photo_of_both_qr_codes(actors: NewActor) -> None:
+    """Dr Li at Guangdong Clifford uploads a photo of Chan's screen (both QR codes); the
+    server decodes it and opens the window. A photo of something else opens nothing."""
+    chan, doctor = actors(), actors()
+    log_in_person(chan, "demo-chan", "demo-password-chan")
+    chan.page.get_by_role("link", name="Cross-boundary").click()
+    chan.page.get_by_label("Designated institution").select_option("guangdong_clifford")
+    chan.page.get_by_role("button", name="Apply").click()
+    chan.page.wait_for_url(re.compile(r"/app/cross-border/\w+$"))
+    chan.page.set_viewport_size({"width": 900, "height": 900})  # both codes side by side
+    photo = chan.page.locator(".codes").screenshot(type="jpeg", quality=80)
+
+    log_in_clinician(doctor, "guangdong_clifford", "demo-clifford-doctor")
+    doctor.page.get_by_label("Or a photo of both QR codes").set_input_files(
+        files=FilePayload(name="logo.png", mimeType="image/png", buffer=_no_codes_photo())
+    )
+    doctor.page.get_by_role("button", name="Read the photo").click()
+    assert doctor.problem_code() == "qr_unreadable"
+    doctor.accessible()
+    doctor.goto("/app/clinician")
+    doctor.page.get_by_label("Or a photo of both QR codes").set_input_files(
+        files=FilePayload(name="codes.jpg", mimeType="image/jpeg", buffer=photo)
+    )
+    doctor.page.get_by_role("button", name="Read the photo").click()
+    doctor.page.wait_for_url(re.compile(r"/app/clinician/sessions/\w+$"))
+    assert doctor.page.get_by_text("Lipid profile").is_visible()
+    assert doctor.page.get_by_text("Metformin 500 mg").count() == 0
+
+
+def test_restricted_access_with_the_persons_otp(actors: NewActor) -> None:
+    """Chan consents to HKSH; the nurse sees no radiology report (restricted for nurses),
+    asks with a reason, a wrong OTP is refused, Chan's OTP opens it."""
+    chan, nurse = actors(), actors()
+    log_in_person(chan, "demo-chan", "demo-password-chan")
+    chan.page.get_by_role("link", name="Sharing").click()
+    chan.accessible()
+    chan.page.get_by_label("Institution", exact=True).select_option("hksh")
+    chan.page.get_by_role("button", name="Give consent").click()
+    assert chan.page.locator('.consent[data-institution="hksh"]').count() == 1
+    chan.accessible()
+    chan.screenshot("consents")
+
+    log_in_clinician(nurse, "hksh", "demo-hksh-nurse")
+    nurse.page.get_by_label("Patient's eHealth number").fill("demo-chan")
+    nurse.page.get_by_role("button", name="Look up").click()
+    nurse.page.wait_for_url("**/app/clinician/patients/demo-chan")
+    nurse.accessible()
+    assert nurse.page.get_by_text("Glycated haemoglobin").first.is_visible()
+    assert nurse.page.get_by_text("Chest X-ray").count() == 0  # radiology: restricted
+    nurse.page.get_by_label("Radiology reports").check()
+    nurse.page.get_by_label("Reason (at least 10 characters)").fill("Follow-up of a cough")
+    nurse.page.get_by_role("button", name="Ask the patient for a one-time password").click()
+    nurse.accessible()
+
+    chan.page.get_by_role("link", name="Notifications").click()
+    otp = chan.page.locator("code.otp").first.inner_text()
+    assert re.fullmatch(r"\d{6}", otp)
+
+    nurse.page.get_by_label("One-time password").fill("000000" if otp != "000000" else "111111")
+    nurse.page.get_by_role("button", name="Confirm").click()
+    assert nurse.problem_code() == "invalid_otp"  # the form again, with the reason
+    nurse.accessible()
+    nurse.page.get_by_label("One-time password").fill(otp)
+    nurse.page.get_by_role("button", name="Confirm").click()
+    nurse.page.wait_for_url("**/app/clinician/patients/demo-chan")
+    assert nurse.page.get_by_text("Chest X-ray").is_visible()
+
+    chan.page.get_by_role("link", name="Sharing").click()  # switch, then revoke
+    chan.page.get_by_role("button", name="Make it until I revoke it").click()
+    hksh = chan.page.locator('.consent[data-institution="hksh"]')
+    assert "Until I revoke it" in hksh.first.inner_text()
+    hksh.first.get_by_role("button", name="Revoke").click()
+    assert "Revoked" in hksh.first.inner_text()
+    answer = nurse.page.reload()
+    assert answer is not None and answer.status == 404 and nurse.problem_code() == "not_found"
+
+
+def test_personal_folder_and_radiology_qr(actors: NewActor) -> None:
+    """Lee files a Shenzhen clinic's note into her Personal Folder (a date that is not one
+    is refused and files nothing), then gets a radiology Authorisation QR and revokes it."""
+    lee = actors()
+    log_in_person(lee, "demo-lee", "demo-password-lee")
+    lee.page.get_by_role("link", name="Add to my Personal Folder").click()
+    lee.accessible()
+    lee.page.evaluate("document.getElementById('clinical_date').type = 'text'")
+    lee.page.get_by_label("Clinical date").fill("2026-02-30")
+    lee.page.get_by_label("Title").fill("Not a day")
+    lee.page.get_by_role("button", name="Save").click()
+    assert lee.problem_code() == "validation_failed"
+    lee.page.go_back()
+    lee.page.get_by_label("Category").select_option("clinical_note")
+    lee.page.get_by_label("Clinical date").fill("2026-02-14")
+    lee.page.get_by_label("Title").fill("Shenzhen clinic visit")
+    lee.page.get_by_label("Content").fill("Sprained ankle; rest for a week.")
+    lee.page.get_by_role("button", name="Save").click()
+    lee.page.wait_for_url(re.compile(r"/app/records/\w+$"))
+    assert lee.page.get_by_text("Sprained ankle; rest for a week.").is_visible()
+    assert lee.page.get_by_text("Personal Folder").is_visible()
+    lee.page.get_by_role("link", name="Back to the list").click()
+    assert lee.page.locator(".records li").count() == 1  # the refused one filed nothing
+
+    lee.page.get_by_role("link", name="Radiology", exact=True).click()
+    lee.accessible()
+    lee.page.get_by_label("Designated institution").select_option("hku_sz")
+    lee.page.get_by_role("button", name="Get the QR code").click()
+    lee.page.wait_for_url(re.compile(r"/app/radiology/\w+$"))
+    assert lee.page.locator(".qr img").count() == 1
+    assert lee.page.locator("code.code").inner_text()
+    lee.accessible()
+    lee.page.get_by_role("button", name="Revoke").click()
+    assert lee.page.locator("#status").inner_text() == "Revoked"
+    assert lee.page.locator(".qr").count() == 0
+
+
+def test_radiology_deposit_with_progress(actors: NewActor) -> None:
+    """Chan gets the radiology Authorisation QR for HKU-Shenzhen; the depositor opens a
+    deposit with its code and uploads the study (in chunks, with progress) and a file
+    that is not DICOM (refused, nothing kept); once complete, Chan sees the study."""
+    chan, depositor = actors(), actors()
+    log_in_person(chan, "demo-chan", "demo-password-chan")
+    chan.page.get_by_role("link", name="Radiology", exact=True).click()
+    chan.page.get_by_label("Designated institution").select_option("hku_sz")
+    chan.page.get_by_role("button", name="Get the QR code").click()
+    code = chan.page.locator("code.code").inner_text()
+
+    log_in_clinician(depositor, "hku_sz", "demo-hkusz-doctor")
+    depositor.page.get_by_role("link", name="Radiology deposit").click()
+    depositor.accessible()
+    depositor.page.get_by_label("Authorisation code").fill(code.lower())
+    depositor.page.get_by_label("Clinical date").fill("2026-03-01")
+    depositor.page.get_by_role("button", name="Open the deposit").click()
+    depositor.page.wait_for_url(re.compile(r"/app/clinician/deposits/\w+$"))
+    depositor.accessible()
+    study = io.BytesIO()
+    size = write_large_instance(study, 700 * 1024)  # three chunks of 256 KiB
+    depositor.page.get_by_label("DICOM files of the study").set_input_files(
+        files=[
+            FilePayload(name="ct-1.dcm", mimeType="application/dicom", buffer=study.getvalue()),
+            FilePayload(name="notes.txt", mimeType="text/plain", buffer=b"not an image"),
+        ]
+    )
+    depositor.page.get_by_role("button", name="Upload").click()
+    depositor.page.wait_for_selector("#upload[data-finished=true]")
+    bars = depositor.page.locator(".upload progress")
+    assert bars.first.get_attribute("value") == str(size)
+    rows = depositor.page.locator(".upload")
+    assert rows.nth(0).get_attribute("data-state") == "received"
+    assert rows.nth(1).get_attribute("data-state") == "refused"
+    assert rows.nth(1).get_attribute("data-code") == "not_dicom"
+    depositor.accessible()
+    depositor.page.get_by_role("button", name="Complete the deposit").click()
+    assert depositor.page.locator(".file").count() == 1
+
+    chan.goto("/app/records?category=radiology_images")
+    assert chan.page.locator(".records li").count() == 1
+
+
+def test_caregiver_acts_for_a_child(actors: NewActor) -> None:
+    """Lee Ka Ho appoints his mother; she acts for him under a banner naming him, and
+    stops; acting for someone who never appointed her is the not-found page."""
+    junior, lee = actors(), actors()
+    log_in_person(junior, "demo-lee-junior", "demo-password-junior")
+    junior.page.get_by_role("link", name="Caregivers").click()
+    junior.page.get_by_label("The caregiver's eHealth number").fill("demo-lee")
+    junior.page.get_by_role("button", name="Appoint").click()
+    assert junior.page.locator('.delegation[data-caregiver="demo-lee"]').count() == 1
+    junior.accessible()
+
+    log_in_person(lee, "demo-lee", "demo-password-lee")
+    lee.page.get_by_role("link", name="Caregivers").click()
+    lee.page.get_by_label("Act for a person you care for (their eHealth number)").fill(
+        "demo-lee-junior"
+    )
+    lee.page.get_by_role("button", name="Act for them").click()
+    lee.page.wait_for_url("**/app/records")
+    assert lee.page.locator(".acting").inner_text().startswith("Acting for Lee Ka Ho")
+    lee.accessible()
+    lee.screenshot("caregiver-acting")
+    lee.page.get_by_role("button", name="Stop acting for them").click()
+    assert lee.page.locator(".acting").count() == 0
+
+    lee.page.get_by_role("link", name="Caregivers").click()
+    lee.page.get_by_label("Act for a person you care for (their eHealth number)").fill("demo-chan")
+    lee.page.get_by_role("button", name="Act for them").click()
+    assert lee.problem_code() == "not_found"
+    lee.page.get_by_role("button", name="Stop acting for them").click()
+    assert lee.page.locator(".acting").count() == 0
+
+
+def _count(world: World, table: type[SharingConsent] | type[AuditEntry]) -> int:
+    with Session(world.vault.engine) as session:
+        return int(session.exec(select(func.count()).select_from(table)).one())
+
+
+def test_bad_input(actors: NewActor, demo_world: World) -> None:
+    """A forged CSRF token is refused and changes nothing; another person's record and a
+    missing one are the same not-found page; a failed login says so; an expired session
+    asks to log in again."""
+    lee = actors()
+    lee.goto("/app/login")
+    lee.page.get_by_label("eHealth number (username)").fill("demo-lee")
+    lee.page.get_by_label("Password").fill("not her password")
+    lee.page.get_by_role("button", name="Log in").click()
+    assert lee.page.locator("[role=alert]").inner_text() == "The login details were not accepted."
+    log_in_person(lee, "demo-lee", "demo-password-lee")
+
+    lee.page.get_by_role("link", name="Sharing").click()
+    consents, audit = _count(demo_world, SharingConsent), _count(demo_world, AuditEntry)
+    lee.page.evaluate("document.querySelector('form.card input[name=csrf]').value = 'forged'")
+    lee.page.get_by_role("button", name="Give consent").click()
+    assert lee.problem_code() == "csrf_failed"
+    lee.accessible()
+    assert _count(demo_world, SharingConsent) == consents
+    assert _count(demo_world, AuditEntry) == audit  # refused before any use-case ran
+
+    hidden = _a_record_of(demo_world, "demo-chan")
+    seen = lee.goto(f"/app/records/{hidden}")
+    seen_body = seen.body().replace(hidden.encode(), b"ID")  # the language switch's next=
+    absent = new_id()
+    missing = lee.goto(f"/app/records/{absent}")
+    assert seen.status == missing.status == 404
+    assert seen_body == missing.body().replace(absent.encode(), b"ID")
+    assert lee.problem_code() == "not_found"
+    lee.accessible()
+
+    clock(demo_world).advance(timedelta(minutes=16))  # past the token's 15 minutes
+    expired = lee.goto("/app/records")
+    assert expired.status == 401 and lee.problem_code() == "session_expired"
+    lee.page.get_by_role("link", name="Log in").click()
+    lee.page.wait_for_url("**/app/login")
+
+
+def _a_record_of(world: World, person_id: str) -> str:
+    with Session(world.vault.engine) as session:
+        found = session.exec(select(Record.id).where(Record.person_id == person_id)).first()
+    assert found is not None
+    return found
