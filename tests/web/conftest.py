@@ -49,7 +49,10 @@ CHECKED: set[tuple[str, str | None, str | None]] = set()  # the kinds of page ax
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session-scoped: Playwright's sync API keeps an event loop running on
+# the main thread while it is open, so asyncio.run in a later test of the same worker
+# would fail ("cannot be called from a running event loop").
+@pytest.fixture(scope="module")
 def browser(db_kind: DatabaseKind) -> Iterator[Browser]:
     if db_kind != "sqlite":
         pytest.skip("browser tests run in the SQLite run only")
