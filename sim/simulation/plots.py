@@ -133,7 +133,7 @@ def calibration(summary: dict[str, Any], path: Path) -> Path:
     rows = summary.get("calibration") or []
     labels = [f"{r['figure']} ({r['as_of']})" for r in rows][::-1]
     ratios = [r["ratio"] or 0.0 for r in rows][::-1]
-    figure, axes = plt.subplots(figsize=(10, max(3.0, 0.45 * len(rows) + 1.6)))
+    figure, axes = plt.subplots(figsize=(11, max(3.0, 0.45 * len(rows) + 2.2)))
     axes.axvspan(0.95, 1.05, color="#c6f6d5", label="0.95-1.05")
     axes.axvline(1.0, color="#2f855a", linewidth=1)
     axes.barh(labels, ratios, color="#2b6cb0", height=0.5, label="simulated / published")
@@ -149,7 +149,7 @@ def calibration(summary: dict[str, Any], path: Path) -> Path:
     axes.set_xlim(0, max([1.3, *(r * 1.35 for r in ratios)]))
     axes.set_xlabel(f"simulated / published at scale {summary['scale']}")
     axes.set_title(f"Calibration\n{_title(summary)}", fontsize="medium")
-    axes.legend(loc="lower right", fontsize="small")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize="small")
     return _save(figure, path)
 
 
