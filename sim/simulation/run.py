@@ -7,10 +7,11 @@ there (the simulator moves its clock from 2024 to 2026), the operator secret, a 
 operator to approve the institutions' onboarding (``--approver``), and the policy file it
 runs (checked: the registry up front, the lookback at the first session).
 
-Default scale 0.01 (180 people, ~2,300 simulated steps on ~190 simulated days): about a
-minute on two cores (0.005 takes about 40 s). Most of the time goes to logins — every
-simulated day moves the clock, so each actor of the day logs in afresh, and each login is
-an argon2id check on the server — and to the set-up's registrations and deposits.
+Default scale 0.01 (180 people, ~2,300 simulated steps on ~190 simulated days): one to
+two minutes on two cores. The server started here is the simulator's own deployment
+(:mod:`sim.simulation.serving`: cheaper argon2id, data on tmpfs, ``server_workers``
+processes sharing one simulated clock); most of its time is now the API's own
+per-request work. See ``docs/simulation.md`` for the measured speed.
 
 Exit codes: 0 done; 1 the run stopped early (the server went away, or refused a call the
 simulation needs), with a partial report; 2 bad input (scenario, policy, options, an
