@@ -19,6 +19,8 @@ from rich.progress import Progress
 
 from crossvault.commands import workspace
 from crossvault.commands.overview import add_index
+from crossvault.http_options import Approver, OperatorSecret, ServerUrl
+from crossvault.simulate import simulate
 from sim.benchmarks import SUITES
 from vault.core.errors import VaultError
 
@@ -142,30 +144,6 @@ def serve(
         server_header=False,
         http=NoDelayH11Protocol,  # TCP_NODELAY: no 40 ms Nagle stall per keep-alive answer
     )
-
-
-# The options of the commands that drive a server over HTTP (demo, simulate).
-ServerUrl = Annotated[
-    str | None,
-    typer.Option(help="drive this running server instead of starting one", metavar="URL"),
-]
-OperatorSecret = Annotated[
-    str | None,
-    typer.Option(
-        envvar="CROSSVAULT_OPERATOR_SECRET",
-        help="the operator client's secret (needed with --url)",
-        show_default=False,
-    ),
-]
-Approver = Annotated[
-    str | None,
-    typer.Option(
-        envvar="CROSSVAULT_APPROVER",
-        help="a second operator, CLIENT_ID:SECRET, to approve onboarding (needed with --url)",
-        show_default=False,
-        metavar="CLIENT_ID:SECRET",
-    ),
-]
 
 
 @app.command()
@@ -341,51 +319,7 @@ def db_current() -> None:
     raise typer.Exit(0 if state.status is SchemaStatus.CURRENT else 1)
 
 
-@app.command()
-def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
-    scenario: Annotated[
-        Path | None,
-        typer.Option(help="scenario file (TOML); default: the bundled default scenario"),
-    ] = None,
-    policy: Annotated[
-        Path | None, typer.Option(help="policy file; default: policies/default.toml")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="the same seed gives the same counts")] = 1,
-    scale: Annotated[
-        float, typer.Option(help="1 = the published figures; 0.01 runs in about a minute")
-    ] = 0.01,
-    compare: Annotated[
-        Path | None,
-        typer.Option(help="also run under this policy file and compare", metavar="POLICY"),
-    ] = None,
-    out: Annotated[Path, typer.Option(help="directory for the report")] = Path("simulation"),
-    url: ServerUrl = None,
-    operator_secret: OperatorSecret = None,
-    approver: Approver = None,
-    workers: Annotated[int, typer.Option(help="client threads")] = 4,
-) -> None:
-    """Simulate a population through a scenario and report what the policy allowed.
-
-    The population drives the real HTTP API (a server of its own, or --url); the report
-    counts what the policy permitted and denied, and compares two policies with --compare.
-    """
-    from policies.policy_file import default_policy_path
-    from sim.simulation.run import Options, main
-    from sim.simulation.scenario import default_scenario_path
-
-    options = Options(
-        scenario=scenario or default_scenario_path(),
-        policy=policy or default_policy_path(),
-        seed=seed,
-        scale=scale,
-        out=out,
-        compare=compare,
-        url=url,
-        operator_secret=operator_secret,
-        approver=approver,
-        workers=workers,
-    )
-    raise typer.Exit(main(options, Console(), err))
+app.command()(simulate)
 
 
 def _suite(name: str) -> str:

@@ -23,6 +23,9 @@ from sim.onboarding import APPROVER, OPERATOR_SECRET
 __all__ = ["OPERATOR_SECRET", "ServedApi", "ServerOptions", "bearer", "free_port", "running_server"]
 
 
+READY_SECONDS = 180.0
+
+
 @dataclass(frozen=True)
 class ServedApi:
     base: str  # e.g. http://127.0.0.1:41234
@@ -42,7 +45,9 @@ class ServerOptions:
     ``policy`` selects a policy file, ``simulated_clock`` lets the operator move the
     server's clock (``POST /v1/admin/clock``). ``factory`` ("module:function") serves
     another app factory with uvicorn directly instead of ``crossvault serve`` (the
-    benchmark's control app, on a data dir that ``crossvault serve`` has already set up).
+    benchmark's control app, on a data dir that ``crossvault serve`` has already set up);
+    ``module`` runs ``python -m MODULE PORT WORKERS`` instead (the simulator's own deployment,
+    :mod:`sim.simulation.serving`).
     """
 
     workers: int = 1
@@ -50,6 +55,7 @@ class ServerOptions:
     policy: Path | None = None
     simulated_clock: bool = False
     factory: str | None = None
+    module: str | None = None
 
 
 @contextmanager
@@ -101,6 +107,8 @@ def _stop(process: subprocess.Popen[bytes], reader: threading.Thread) -> None:
 
 
 def _command(port: int, options: ServerOptions) -> list[str]:
+    if options.module is not None:
+        return [sys.executable, "-m", options.module, str(port), str(options.workers)]
     served = ["--port", str(port), "--workers", str(options.workers)]
     if options.factory is None:
         return [sys.executable, "-m", "crossvault", "serve", *served]
@@ -132,18 +140,21 @@ def _drain(process: subprocess.Popen[bytes]) -> tuple[deque[str], threading.Thre
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes], tail: deque[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            time.sleep(0.1)  # let the reader catch the last line
-            last = f": {tail[-1]}" if tail else ""
-            raise RuntimeError(f"server exited with {process.returncode}{last}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+    """Poll ``/healthz`` (one client: a fresh one per poll costs an SSL context) until
+    it answers; a busy machine may take a while to import and start the app."""
+    deadline = time.monotonic() + READY_SECONDS
+    with httpx.Client(timeout=1) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                time.sleep(0.1)  # let the reader catch the last line
+                last = f": {tail[-1]}" if tail else ""
+                raise RuntimeError(f"server exited with {process.returncode}{last}")
+            try:
+                if client.get(f"{base}/healthz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
     raise RuntimeError("server did not become ready")
 
 

@@ -47,4 +47,5 @@ SUITES: dict[str, str] = {
     "api": "sim.benchmarks.api:run",
     "radiology": "sim.benchmarks.radiology:run",
     "scale": "sim.benchmarks.scale:run",
+    "simulation": "sim.benchmarks.simulation:run",  # minutes: one `simulate --scale 0.1`
 }

@@ -4,6 +4,8 @@
   simulated period, with the running total of applications;
 * ``denials.png`` — denials by reason, stacked by actor kind (the audit log's reasons, or
   the problem codes of a partial run);
+* ``calibration.png`` — each published figure the scenario is calibrated to, against
+  the run's (ratio, with the 0.95-1.05 band);
 * ``comparison.png`` (``--compare``) — the key figures and the denials by reason of the
   two policies side by side.
 """
@@ -74,9 +76,11 @@ def activity(summary: dict[str, Any], path: Path) -> Path:
             weeks, cumulative, color="#718096", linestyle="--", label="applications (total)"
         )
         running.set_ylabel("running total")
+        running.set_ylim(bottom=0)  # both axes share their zero
         running.legend(loc="upper left", bbox_to_anchor=(0, 0.8), fontsize="small")
     top.set_ylabel("per week")
-    top.set_title(f"Applications and views over time — {_title(summary)}", fontsize="medium")
+    top.set_ylim(bottom=0)
+    top.set_title(f"Applications and views over time\n{_title(summary)}", fontsize="medium")
     if weeks:
         top.legend(loc="upper left", fontsize="small")
     for key, colour, label in (
@@ -116,9 +120,36 @@ def denials(summary: dict[str, Any], path: Path) -> Path:
     if not reasons:
         axes.text(0.5, 0.5, "no denials", ha="center", va="center", transform=axes.transAxes)
     axes.set_xlabel("denials")
-    axes.set_title(f"Denials by {source} — {_title(summary)}", fontsize="medium")
+    axes.set_xlim(0, max([1, *left]) * 1.12)  # the longest bar stays inside the frame
+    axes.set_title(f"Denials by {source}\n{_title(summary)}", fontsize="medium")
     if reasons:
         axes.legend(title="actor kind", fontsize="small")
+    return _save(figure, path)
+
+
+def calibration(summary: dict[str, Any], path: Path) -> Path:
+    """Each published figure (at the run's scale) against the simulated one, as the ratio
+    simulated / published, with the 0.95-1.05 band shaded."""
+    rows = summary.get("calibration") or []
+    labels = [f"{r['figure']} ({r['as_of']})" for r in rows][::-1]
+    ratios = [r["ratio"] or 0.0 for r in rows][::-1]
+    figure, axes = plt.subplots(figsize=(11, max(3.0, 0.45 * len(rows) + 2.2)))
+    axes.axvspan(0.95, 1.05, color="#c6f6d5", label="0.95-1.05")
+    axes.axvline(1.0, color="#2f855a", linewidth=1)
+    axes.barh(labels, ratios, color="#2b6cb0", height=0.5, label="simulated / published")
+    for n, row in enumerate(rows[::-1]):
+        axes.annotate(
+            f"{row['simulated']:,.4g} of {row['expected']:,.4g}",
+            (ratios[n], n),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize="small",
+        )
+    axes.set_xlim(0, max([1.3, *(r * 1.35 for r in ratios)]))
+    axes.set_xlabel(f"simulated / published at scale {summary['scale']}")
+    axes.set_title(f"Calibration\n{_title(summary)}", fontsize="medium")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize="small")
     return _save(figure, path)
 
 

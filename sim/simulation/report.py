@@ -21,8 +21,13 @@ for ``--compare``, the two runs side by side with their deltas.
       cross_border                        sessions' records listed, distinct visible,
                                           hidden by the lookback, lookback violations (0)
       daily, totals                       applications, sessions, views... per day
+    calibration       [{figure, published, unit, as_of, expected, simulated, ratio}]:
+                      each published figure the scenario is calibrated to, at --scale
+                      (sim/simulation/calibration.py)
     latency_ms        per call kind: n, p50, p95, p99 (not deterministic)
     wall_seconds      (not deterministic)
+    events_per_second the events' rate while they ran (not deterministic; null if
+                      they did not all run)
 """
 
 from __future__ import annotations
@@ -36,6 +41,13 @@ from rich.console import Console
 from rich.table import Table
 
 FORMAT = "crossvault-simulation/1"
+
+ANSWERS_VS_AUDIT = (
+    "Answers (the overview) count every HTTP answer the simulator saw, set-up and the "
+    "read-back included; the audit counts the decisions recorded about people. They "
+    "differ: onboarding is on the system chain, about no person; logins are no access "
+    "decision; one call may record several decisions (a session list, its views)."
+)
 
 # (label, path into counts) of the figures shown first and compared side by side.
 KEY_FIGURES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -156,8 +168,10 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     overview = Table(title=_title(summary), show_header=True, title_justify="left")
     overview.add_column("figure")
     overview.add_column("count", justify="right")
+    unread = counts.get("notifications") is None  # a partial run: nothing read back
     for label, value in headline(counts).items():
-        overview.add_row(label, f"{value:,}")
+        shown = "not read back" if unread and label == "notifications sent" else f"{value:,}"
+        overview.add_row(label, shown)
     overview.add_row(
         "events done / planned", f"{summary['events']['done']:,} / {summary['events']['planned']:,}"
     )
@@ -170,6 +184,30 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
         deposits.add_row(iid, f"{n:,}")
     console.print(deposits)
     console.print(_latency_table(summary["latency_ms"]))
+    if summary.get("calibration"):
+        console.print(calibration_table(summary))
+
+
+def calibration_table(summary: dict[str, Any]) -> Table:
+    """Published figures (at the run's scale) against what the run simulated."""
+    table = Table(
+        title=f"Calibration: published figures at scale {summary['scale']} against the run",
+        title_justify="left",
+    )
+    for column in ("figure", "as of", "published", "expected", "simulated", "ratio"):
+        table.add_column(column, justify="left" if column in ("figure", "as of") else "right")
+    for row in summary["calibration"]:
+        shown = _percent if row["unit"] == "share" else _count
+        ratio = "—" if row["ratio"] is None else f"{row['ratio']:.3f}"
+        table.add_row(
+            row["figure"],
+            row["as_of"],
+            shown(row["published"]),
+            shown(row["expected"]),
+            shown(row["simulated"]),
+            ratio,
+        )
+    return table
 
 
 def _decisions_table(counts: dict[str, Any]) -> Table:
@@ -177,10 +215,12 @@ def _decisions_table(counts: dict[str, Any]) -> Table:
         table = Table(
             title="Decisions by actor kind and reason (the audit log, read back)",
             title_justify="left",
+            caption=ANSWERS_VS_AUDIT,
+            caption_justify="left",
         )
         table.add_column("actor kind")
         table.add_column("outcome")
-        table.add_column("reason")
+        table.add_column("reason", overflow="fold", min_width=18)
         table.add_column("count", justify="right")
         for actor, outcomes in counts["audit"].items():
             for outcome in ("allowed", "denied"):
@@ -194,13 +234,21 @@ def _decisions_table(counts: dict[str, Any]) -> Table:
     )
     table.add_column("actor kind")
     table.add_column("outcome")
-    table.add_column("code")
+    table.add_column("code", overflow="fold", min_width=18)
     table.add_column("count", justify="right")
     for actor, answers in counts["answers_by_actor"].items():
         table.add_row(actor, "permitted", "", f"{answers['permitted']:,}")
         for code, n in sorted(answers["denied"].items(), key=lambda kv: (-kv[1], kv[0])):
             table.add_row(actor, "denied", code, f"{n:,}")
     return table
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}"
 
 
 def _latency_table(latency: dict[str, dict[str, float]]) -> Table:

@@ -7,10 +7,11 @@ there (the simulator moves its clock from 2024 to 2026), the operator secret, a 
 operator to approve the institutions' onboarding (``--approver``), and the policy file it
 runs (checked: the registry up front, the lookback at the first session).
 
-Default scale 0.01 (180 people, ~2,300 simulated steps on ~190 simulated days): about a
-minute on two cores (0.005 takes about 40 s). Most of the time goes to logins — every
-simulated day moves the clock, so each actor of the day logs in afresh, and each login is
-an argon2id check on the server — and to the set-up's registrations and deposits.
+Default scale 0.01 (180 people, ~2,300 simulated steps on ~190 simulated days): one to
+two minutes on two cores. The server started here is the simulator's own deployment
+(:mod:`sim.simulation.serving`: cheaper argon2id, data on tmpfs, ``server_workers``
+processes sharing one simulated clock); most of its time is now the API's own
+per-request work. See ``docs/simulation.md`` for the measured speed.
 
 Exit codes: 0 done; 1 the run stopped early (the server went away, or refused a call the
 simulation needs), with a partial report; 2 bad input (scenario, policy, options, an
@@ -34,31 +35,27 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
 from policies.policy_file import Policy, PolicyError, load_policy
 from sim.onboarding import LOCAL, Operators
 from sim.server import ServerOptions, running_server
 from sim.simulation import plots, report
-from sim.simulation.client import Api, Call, Caller, ServerGone, ServerRefused
+from sim.simulation.calibration import calibration
+from sim.simulation.checks import BadInput, check_registry, decisions
+from sim.simulation.client import Api, ServerGone, ServerRefused
 from sim.simulation.driver import MIDNIGHT, NOON, Driver, Interrupted, World, instant
 from sim.simulation.population import Population, build_population
+from sim.simulation.progress import progress_bar
 from sim.simulation.scenario import Scenario, ScenarioError, load_scenario
+from sim.simulation.serving import SERVER_WORKERS, data_parent
 from sim.simulation.tally import Tally
 from sim.simulation.timeline import Plan, plan
 
 EXIT_OK, EXIT_STOPPED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_WORKERS = 4
-
-
-class BadInput(Exception):
-    """Refused before anything runs: one line, exit 2."""
+SERVING = "sim.simulation.serving"
 
 
 @dataclass(frozen=True)
@@ -73,6 +70,7 @@ class Options:
     operator_secret: str | None = None
     approver: str | None = None  # CLIENT_ID:SECRET of a second operator (with url)
     workers: int = DEFAULT_WORKERS
+    server_workers: int = SERVER_WORKERS  # of the server started here (not with url)
 
 
 @dataclass(frozen=True)
@@ -101,6 +99,7 @@ class _Attempt:
     tally: Tally
     server: str
     driver: Driver | None = None
+    simulating_seconds: float | None = None  # the events' own time (set-up included)
     interrupted: bool = False
     error: str | None = None
 
@@ -116,7 +115,7 @@ def main(options: Options, out: Console, err: Console) -> int:
         return _refuse(err, str(exc))
     stop = threading.Event()
     parts = ("",) if len(inputs) == 1 else ("1-baseline", "2-variant")
-    progress = _progress(err)  # started by the first run that gets going
+    progress = progress_bar(err)  # started by the first run that gets going
     runs = [_Run(i, options, progress, err, stop) for i in inputs]
     try:
         _execute(runs, stop)
@@ -138,7 +137,9 @@ def main(options: Options, out: Console, err: Console) -> int:
         if run.outcome.interrupted or run.outcome.error:
             code = max(code, _stopped(err, run.outcome, directory))
         else:
-            err.print(f"report: {directory}/summary.json, activity.png, denials.png")
+            err.print(
+                f"report: {directory}/summary.json, activity.png, denials.png, calibration.png"
+            )
     if len(runs) == 2 and code == EXIT_OK:
         assert runs[0].outcome is not None and runs[1].outcome is not None
         baseline, variant = runs[0].outcome.summary, runs[1].outcome.summary
@@ -191,16 +192,23 @@ def _write(directory: Path, summary: dict[str, Any]) -> None:
     report.write_summary(directory, summary)
     plots.activity(summary, directory / "activity.png")
     plots.denials(summary, directory / "denials.png")
+    plots.calibration(summary, directory / "calibration.png")
 
 
 # --- inputs ------------------------------------------------------------------------------
 
 
-def _inputs(options: Options) -> list[Inputs]:
+def _numbers(options: Options) -> None:
     if not options.scale > 0:
         raise BadInput(f"--scale must be positive, got {options.scale}")
     if options.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {options.workers}")
+    if options.server_workers < 1:
+        raise BadInput(f"--server-workers must be at least 1, got {options.server_workers}")
+
+
+def _inputs(options: Options) -> list[Inputs]:
+    _numbers(options)
     if options.url is not None and options.compare is not None:
         raise BadInput("--compare starts a fresh server per policy; it cannot use --url")
     if options.url is not None and not options.operator_secret:
@@ -246,41 +254,20 @@ def _server(inputs: Inputs, options: Options) -> Iterator[tuple[str, Operators, 
         yield options.url.rstrip("/"), operators, options.url
         return
     with (
-        tempfile.TemporaryDirectory(prefix="crossvault-simulate-") as data,
-        running_server(
-            Path(data), ServerOptions(policy=inputs.policy_path, simulated_clock=True)
-        ) as served,
+        tempfile.TemporaryDirectory(prefix="crossvault-simulate-", dir=data_parent()) as data,
+        running_server(Path(data), _served(inputs, options)) as served,
     ):
         yield served.base, LOCAL, "embedded (SQLite, temporary)"
 
 
-def _check_registry(api: Api, policy: Policy) -> None:
-    """The server's public registry must be the policy's (what the plan was made from)."""
-    answer = api.call(Caller("anyone"), Call("list_institutions", "GET", "/v1/institutions"))
-    if not answer.ok or not isinstance(answer.body, list):
-        raise BadInput(f"{api.base}/v1/institutions answered {answer.outcome}")
-    served = {i["id"]: i for i in answer.body}
-    for institution in policy.institutions.values():
-        other = served.get(institution.id)
-        mine = (
-            str(institution.region),
-            _iso(institution.designated_on),
-            _iso(institution.radiology_depositor_from),
-        )
-        theirs = (
-            None
-            if other is None
-            else (other["region"], other["designated_on"], other["radiology_depositor_from"])
-        )
-        if theirs != mine:
-            raise BadInput(
-                f"the server's registry differs from {policy.path} at institution "
-                f"{institution.id!r}: run it with that policy file, or pass the one it serves"
-            )
-
-
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat()
+def _served(inputs: Inputs, options: Options) -> ServerOptions:
+    """The embedded server: the simulator's deployment (:mod:`sim.simulation.serving`)."""
+    return ServerOptions(
+        workers=options.server_workers,
+        policy=inputs.policy_path,
+        simulated_clock=True,
+        module=SERVING,
+    )
 
 
 # --- one run -----------------------------------------------------------------------------
@@ -333,7 +320,7 @@ class _Run:
             attempt.driver = Driver(
                 world, attempt.timeline, workers=self.options.workers, stop=self.stop
             )
-            self._simulate(api, attempt.driver)
+            self._simulate(api, attempt)
         except (ServerGone, ServerRefused, BadInput) as exc:
             self._stopped_by(exc, attempt)
         except Interrupted:
@@ -353,12 +340,14 @@ class _Run:
         else:
             attempt.error = str(exc)
 
-    def _simulate(self, api: Api, driver: Driver) -> None:
+    def _simulate(self, api: Api, attempt: _Attempt) -> None:
         """Set up, live through the timeline, read the access logs back."""
+        driver = attempt.driver
+        assert driver is not None
         inputs, progress, name = self.inputs, self.progress, self.inputs.policy.name
-        _check_registry(api, inputs.policy)
+        check_registry(api, inputs.policy)
         api.set_clock(instant(driver.plan.setup_day, MIDNIGHT))  # refused here if not simulated
-        at_start = _decisions(api)
+        at_start = decisions(api)
         progress.start()  # (once checks passed: a refusal stays one line)
         task = progress.add_task(f"{name}: simulating", total=driver.step_count)
         driver.on_step = lambda: progress.advance(task)
@@ -369,10 +358,12 @@ class _Run:
             highlight=False,
         )
         try:
+            started = time.perf_counter()
             driver.run()
-            before = _decisions(api)
+            attempt.simulating_seconds = time.perf_counter() - started
+            before = decisions(api)
             collecting = progress.add_task(
-                f"{name}: reading access logs back", total=len(driver.world.states)
+                f"{name}: reading access logs back", total=len(driver.world.states), unit="people"
             )
             collection = instant(inputs.scenario.end + timedelta(days=1), NOON)
             driver.collect(collection, lambda: progress.advance(collecting))
@@ -385,38 +376,13 @@ class _Run:
             driver.world.tally.metric(reason, allowed, value - at_start.get((reason, allowed), 0))
 
 
-def _progress(err: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    )
-
-
-def _decisions(api: Api) -> dict[tuple[str, bool], int]:
-    """``crossvault_decisions_total`` from ``/metrics``: {(reason, allowed): count}."""
-    answer = api.http.get("/metrics", headers=api.operator())  # metrics are not public
-    found: dict[tuple[str, bool], int] = {}
-    for line in answer.text.splitlines():
-        if not line.startswith("crossvault_decisions_total{"):
-            continue
-        labels, _, value = line.partition("} ")
-        fields = dict(
-            part.split("=", 1)
-            for part in labels.removeprefix("crossvault_decisions_total{").split(",")
-        )
-        reason = fields.get("reason", "").strip('"')
-        allowed = fields.get("allowed", "").strip('"') == "true"
-        found[(reason, allowed)] = found.get((reason, allowed), 0) + round(float(value))
-    return found
-
-
 def _summary(inputs: Inputs, options: Options, attempt: _Attempt, seconds: float) -> dict[str, Any]:
     scenario, policy = inputs.scenario, inputs.policy
+    counts = {
+        "population": attempt.population.summary(),
+        "planned": dict(sorted(attempt.timeline.planned.items())),
+        **attempt.tally.counts(),
+    }
     return {
         "format": report.FORMAT,
         "complete": not attempt.interrupted and attempt.error is None,
@@ -440,11 +406,18 @@ def _summary(inputs: Inputs, options: Options, attempt: _Attempt, seconds: float
             "done": attempt.tally.steps_done,
             "plan_events": attempt.timeline.event_count,
         },
-        "counts": {
-            "population": attempt.population.summary(),
-            "planned": dict(sorted(attempt.timeline.planned.items())),
-            **attempt.tally.counts(),
-        },
+        "counts": counts,
+        "calibration": calibration(
+            scenario.calibration, counts, scenario.folder.pilot_institutions, options.scale
+        ),
         "latency_ms": attempt.tally.latencies(),
         "wall_seconds": round(seconds, 2),
+        "events_per_second": _rate(attempt),
     }
+
+
+def _rate(attempt: _Attempt) -> float | None:
+    """Simulated events per second while they ran (None if they did not all run)."""
+    if attempt.simulating_seconds is None or attempt.driver is None:
+        return None
+    return round(attempt.driver.step_count / attempt.simulating_seconds, 1)

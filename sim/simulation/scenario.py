@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 from policies.policy_file import Policy
+from sim.simulation.calibration import Published, read_calibration
 from sim.simulation.scenario_reader import Reader, ScenarioError, Table, read_toml, shown
 
 __all__ = [
@@ -158,6 +159,7 @@ class Scenario:
     hk_care: HongKongCare
     revocations: Revocations
     adversarial: Adversarial
+    calibration: tuple[Published, ...] = ()
 
     @staticmethod
     def scaled(count: float, scale: float) -> int:
@@ -229,6 +231,7 @@ class _Sections(Reader):
             hk_care=self.hk_care(self.table(events, "hk_care")),
             revocations=self.revocations(self.table(events, "revocations")),
             adversarial=self.adversarial(self.table(events, "adversarial")),
+            calibration=read_calibration(self, top),
         )
         self.done(events)
         self.done(top)

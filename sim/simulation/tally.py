@@ -59,6 +59,7 @@ class Tally:
         self.folder_sources: Counter[str] = Counter()
         self.cross_border: Counter[str] = Counter()
         self.visible: set[str] = set()
+        self.applicants: set[int] = set()
         self.skipped: Counter[str] = Counter()
         self.notifications: Counter[str] = Counter()
         self.audit: defaultdict[str, defaultdict[str, Counter[str]]] = defaultdict(
@@ -101,6 +102,10 @@ class Tally:
         with self._lock:
             self.visible.update(record_ids)
 
+    def applied(self, person: int) -> None:
+        with self._lock:
+            self.applicants.add(person)
+
     def skip(self, why: str) -> None:
         with self._lock:
             self.skipped[why] += 1
@@ -130,6 +135,7 @@ class Tally:
         with self._lock:
             cross_border = dict(sorted(self.cross_border.items()))
             cross_border["distinct_records_visible"] = len(self.visible)
+            cross_border["distinct_applicants"] = len(self.applicants)
             return {
                 "calls": _nested(self.calls),
                 "answers_by_actor": {

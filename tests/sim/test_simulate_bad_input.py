@@ -89,6 +89,23 @@ def line_of(text: str, needle: str) -> int:
             "events.applications.per_person: missing (found 'per_persn': misspelt?)",
         ),
         ("start = 2024-07-15", 'start = "soon"', "start: expected a date (YYYY-MM-DD), got 'soon'"),
+        (
+            'unit = "records"',
+            'unit = "HK$"',
+            "calibration[2].unit: cannot scale 'HK$' (counts: people, applications, records, "
+            "authorisations; or 'share')",
+        ),
+        (
+            'unit = "records"',
+            'unit = "people"',
+            "calibration[2].unit: folder_records is in records, not 'people'",
+        ),
+        (
+            'measure = "folder_records"',
+            'measure = "hospital_beds"',
+            "calibration[2].measure: unknown measure 'hospital_beds'",
+        ),
+        ("published = 0.45", "published = 45", "calibration[3].published: expected a share"),
     ],
 )
 def test_a_malformed_scenario_names_the_key(
@@ -160,6 +177,7 @@ def test_an_unreachable_url_is_one_line(tmp_path: Path) -> None:
         ({"scale": 0.0}, "--scale must be positive"),
         ({"scale": -1.0}, "--scale must be positive"),
         ({"workers": 0}, "--workers must be at least 1"),
+        ({"server_workers": 0}, "--server-workers must be at least 1"),
         ({"url": "http://127.0.0.1:9"}, "--url needs the operator client's secret"),
         (
             {"url": "http://127.0.0.1:9", "operator_secret": "x"},
@@ -182,3 +200,4 @@ def test_an_unreachable_url_is_one_line(tmp_path: Path) -> None:
 def test_bad_options_are_refused(tmp_path: Path, changes: dict[str, Any], expected: str) -> None:
     code, err = refusal(tmp_path, **changes)
     assert code == EXIT_BAD_INPUT and expected in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()  # nothing half-written

@@ -43,11 +43,25 @@ def test_plots_and_tables_of_a_run_that_did_nothing(tmp_path: Path, complete: bo
     valid_png(plots.activity(summary, tmp_path / "activity.png"))
     valid_png(plots.denials(summary, tmp_path / "denials.png"))
     valid_png(plots.comparison(summary, summary, tmp_path / "comparison.png"))
+    valid_png(plots.calibration(summary, tmp_path / "calibration.png"))
     out = io.StringIO()
     report.print_summary(Console(file=out, width=120), summary)
     report.print_comparison(Console(file=out, width=120), summary, summary)
     assert ("(partial)" in out.getvalue()) is not complete
+    assert "not read back" in out.getvalue()  # never a 0 for what was not counted
     assert report.write_summary(tmp_path, summary).read_text().startswith("{")
+
+
+def test_denial_reasons_stay_whole_in_80_columns() -> None:
+    summary = empty_summary(True)
+    reasons = {"cross_border_not_permitted_not_eligible": 3, "cross_border_not_permitted_x": 2}
+    summary["counts"]["audit"] = {"mainland_professional": {"denied": reasons}}
+    out = io.StringIO()
+    report.print_summary(Console(file=out, width=80), summary)
+    text = out.getvalue()
+    assert "…" not in text  # folded onto a second line, never cut
+    assert "permitted_not_eli" in text and "permitted_x " in text  # distinguishable
+    assert "Answers (the overview) count every HTTP answer" in text
 
 
 def test_percentiles_are_nearest_rank() -> None:

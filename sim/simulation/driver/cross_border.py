@@ -42,6 +42,7 @@ def apply(world: World, event: Apply) -> None:
             answer.field("id"), answer.field("application_code"), answer.field("passcode")
         )
         world.tally.on(world.today, "applications")
+        world.tally.applied(event.person)
 
 
 def _codes(world: World, index: int, key: str) -> Codes | None:

@@ -1,0 +1,63 @@
+"""``crossvault simulate`` (registered by :mod:`crossvault.cli`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from crossvault.http_options import Approver, OperatorSecret, ServerUrl
+
+err = Console(stderr=True)
+
+
+def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
+    scenario: Annotated[
+        Path | None,
+        typer.Option(help="scenario file (TOML); default: sim/scenarios/default.toml"),
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="policy file; default: policies/default.toml")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="the same seed gives the same counts")] = 1,
+    scale: Annotated[
+        float, typer.Option(help="1 = the published figures; 0.01 runs in about a minute")
+    ] = 0.01,
+    compare: Annotated[
+        Path | None,
+        typer.Option(help="also run under this policy file and compare", metavar="POLICY"),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="directory for the report")] = Path("simulation"),
+    url: ServerUrl = None,
+    operator_secret: OperatorSecret = None,
+    approver: Approver = None,
+    workers: Annotated[int, typer.Option(help="client threads (simulated actors in flight)")] = 4,
+    server_workers: Annotated[
+        int, typer.Option(help="worker processes of the server it starts (not with --url)")
+    ] = 2,
+) -> None:
+    """Simulate a population through a scenario and report what the policy allowed.
+
+    The population drives the real HTTP API (a server of its own, or --url); the report
+    counts what the policy permitted and denied, and compares two policies with --compare.
+    """
+    from policies.policy_file import default_policy_path
+    from sim.simulation.run import Options, main
+    from sim.simulation.scenario import default_scenario_path
+
+    options = Options(
+        scenario=scenario or default_scenario_path(),
+        policy=policy or default_policy_path(),
+        seed=seed,
+        scale=scale,
+        out=out,
+        compare=compare,
+        url=url,
+        operator_secret=operator_secret,
+        approver=approver,
+        workers=workers,
+        server_workers=server_workers,
+    )
+    raise typer.Exit(main(options, Console(), err))

@@ -1,0 +1,129 @@
+"""The server ``crossvault simulate`` starts for itself: the real app (``crossvault
+serve``'s, one uvicorn worker, h11 with ``TCP_NODELAY``), with two choices of the
+simulator's deployment, written down here because they are not production's:
+
+* **cheaper argon2id** for the hashes it makes (:data:`SIM_TIME_COST`,
+  :data:`SIM_MEMORY_KIB`): the simulated people register and log in tens of thousands of
+  times (every simulated day moves the clock and ends every token), and at production
+  cost (19 MiB, t=2) those checks were about a fifth of the server's time. The same code
+  runs — register, hash, verify, the constant-work dummy for unknown accounts — only the
+  parameters differ; a deployment never runs this module.
+* **the data directory in memory** (``/dev/shm`` where there is one): the database and
+  its WAL live on tmpfs, so the group commit's fsync costs nothing. Durability is not
+  what a throwaway simulation measures; every write still goes through SQLite, the audit
+  chain and the notifications exactly as served.
+
+With two worker processes (``--server-workers``, default 2) the simulated clock is a
+:class:`SharedClock` and ``/metrics`` adds up every worker's counts.
+
+Run as ``python -m sim.simulation.serving PORT [WORKERS]`` with the environment of
+:func:`sim.server.running_server` (data dir, operator secret, policy, simulated clock).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vault.core.clock import SimulatedClock
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+SIM_TIME_COST = 1
+SIM_MEMORY_KIB = 1024  # 1 MiB, t=1: about 1 ms a hash instead of ~30 ms
+SERVER_WORKERS = 2  # uvicorn worker processes by default (the machine's two cores)
+MEMORY_DIR = Path("/dev/shm")
+CLOCK_FILE = "simulated-clock"
+_OFFSET = struct.Struct("<q")  # the clock's offset from real time, in microseconds
+
+
+def data_parent() -> Path | None:
+    """Where the throwaway data dir goes: tmpfs if this machine has it, else the default."""
+    return MEMORY_DIR if MEMORY_DIR.is_dir() else None
+
+
+class SharedClock(SimulatedClock):
+    """A simulated clock the server's worker processes share: its offset from real time
+    lives in a small memory-mapped file of the data dir, so that the operator's
+    ``POST /v1/admin/clock`` (answered by one worker) moves every worker's time."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        if not path.exists() or path.stat().st_size < _OFFSET.size:
+            path.write_bytes(_OFFSET.pack(0))
+        with path.open("r+b") as file:
+            self._map = mmap.mmap(file.fileno(), _OFFSET.size)
+
+    def _get(self) -> timedelta:
+        return timedelta(microseconds=_OFFSET.unpack_from(self._map)[0])
+
+    def _put(self, offset: timedelta) -> None:
+        _OFFSET.pack_into(self._map, 0, offset // timedelta(microseconds=1))
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._get()
+
+    def set(self, instant: datetime) -> None:
+        if instant.tzinfo is None:
+            raise ValueError("the simulated clock takes aware instants only")
+        with self._lock:
+            self._put(instant - datetime.now(UTC))
+
+    def advance(self, by: timedelta) -> None:
+        if by < timedelta(0):
+            raise ValueError("the simulated clock only moves forward")
+        with self._lock:  # (one worker answers a clock call at a time: the simulator's)
+            self._put(self._get() + by)
+
+
+def app() -> FastAPI:
+    """One worker's app (a uvicorn factory): the real one, on the vault :func:`main`
+    provisioned, with the cheaper argon2id cost and the shared clock."""
+    from api.app import create_app
+    from vault.core.settings import Settings
+    from vault.crypto.passwords import use_cost
+    from vault.runtime.opening import Vault
+
+    use_cost(time_cost=SIM_TIME_COST, memory_kib=SIM_MEMORY_KIB)
+    settings = Settings()
+    vault = Vault.open(settings)
+    vault.clock = SharedClock(settings.data_dir / CLOCK_FILE)
+    return create_app(settings, vault)
+
+
+def main(argv: list[str]) -> None:
+    """Provision the data dir once (schema, keyring), then serve ``app`` on port
+    ``argv[0]`` with ``argv[1]`` worker processes (default :data:`SERVER_WORKERS`)."""
+    from vault.core.settings import Settings
+    from vault.runtime.opening import Vault
+
+    settings = Settings()
+    Vault.open(settings).close()  # migrates and makes the keyring: not raced by workers
+    metrics = tempfile.mkdtemp(prefix="metrics-", dir=settings.data_dir)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics  # every worker's counts in /metrics
+    import uvicorn
+
+    from api.transport import NoDelayH11Protocol
+
+    uvicorn.run(
+        "sim.simulation.serving:app",
+        factory=True,
+        host="127.0.0.1",
+        port=int(argv[0]),
+        workers=int(argv[1]) if len(argv) > 1 else SERVER_WORKERS,
+        access_log=False,
+        server_header=False,
+        http=NoDelayH11Protocol,
+        log_level="warning",
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover (run as a subprocess)
+    main(sys.argv[1:])
