@@ -8,7 +8,7 @@ import typer
 
 ServerUrl = Annotated[
     str | None,
-    typer.Option(help="drive this running server instead of starting one", metavar="URL"),
+    typer.Option("--url", help="drive this running server instead of starting one", metavar="URL"),
 ]
 OperatorSecret = Annotated[
     str | None,

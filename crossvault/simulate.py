@@ -16,7 +16,7 @@ err = Console(stderr=True)
 def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
     scenario: Annotated[
         Path | None,
-        typer.Option(help="scenario file (TOML); default: sim/scenarios/default.toml"),
+        typer.Option(help="scenario file (TOML); default: the bundled default scenario"),
     ] = None,
     policy: Annotated[
         Path | None, typer.Option(help="policy file; default: policies/default.toml")
