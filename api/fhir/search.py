@@ -26,6 +26,7 @@ _REFUSED = {
     "_has": ("has_not_supported", "Reverse chaining (_has) is not supported."),
     "_contained": ("contained_not_supported", "_contained is not supported."),
 }
+_DATES = frozenset({"date", "started"})  # ImagingStudy's date is "started" in FHIR
 _DATE = re.compile(r"^(ge|le|eq)?(\d{4}-\d{2}-\d{2})$")
 _PREFIX = re.compile(r"^[a-z]{2}\d")
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -72,7 +73,7 @@ def parse(params: QueryParams, allowed: frozenset[str]) -> Search:
             search.cursor = value[:200]
         elif name not in allowed:
             raise unsupported("unsupported_parameter", f"This search does not take {name}.")
-        elif name == "date":
+        elif name in _DATES:
             search.dates.append(value)
         elif name in search.values:
             raise invalid("repeated_parameter", f"{name} may be given once.")

@@ -98,7 +98,14 @@ def test_the_capability_statement_lists_what_is_implemented(estate: Estate) -> N
     statement = _ok(estate.world.http.get(f"{FHIR}/metadata"))
     assert statement["fhirVersion"] == "4.0.1"
     kinds = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert set(kinds) == {"Patient", "DocumentReference", "Binary", "Consent", "AuditEvent"}
+    assert set(kinds) == {
+        "Patient",
+        "DocumentReference",
+        "Binary",
+        "ImagingStudy",
+        "Consent",
+        "AuditEvent",
+    }
     params = {p["name"] for p in kinds["DocumentReference"]["searchParam"]}
     assert params == {"patient", "subject", "category", "date"}
 
