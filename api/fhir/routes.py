@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.fhir import consent_writes, imaging, person, records, smart
+from api.fhir import consent_writes, imaging, person, provenance, records, smart
 from api.fhir.bundles import base_url
 from api.fhir.outcome import FHIR_BASE, FHIR_JSON, fhir_response, unsupported
 from api.fhir.scopes import SUPPORTED_SCOPES
@@ -31,6 +31,7 @@ _SEARCH = {
         ("started", "date"),
         ("date", "date"),
     ],
+    "Provenance": [("patient", "reference"), ("target", "reference")],
     "Consent": [("patient", "reference")],
     "AuditEvent": [("patient", "reference")],
 }
@@ -39,6 +40,7 @@ _INTERACTIONS = {
     "DocumentReference": ("read", "search-type"),
     "Binary": ("read",),
     "ImagingStudy": ("read", "search-type"),
+    "Provenance": ("read", "search-type"),
     "Consent": ("read", "search-type", "create", "delete"),
     "AuditEvent": ("search-type",),
 }
@@ -105,6 +107,7 @@ def metadata(request: Request) -> Response:
 # answers are FHIR resources and OperationOutcomes, not the API's JSON and problems.
 router.include_router(records.router)
 router.include_router(imaging.router)
+router.include_router(provenance.router)
 router.include_router(person.router)
 router.include_router(consent_writes.router)
 

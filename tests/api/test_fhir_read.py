@@ -103,6 +103,7 @@ def test_the_capability_statement_lists_what_is_implemented(estate: Estate) -> N
         "DocumentReference",
         "Binary",
         "ImagingStudy",
+        "Provenance",
         "Consent",
         "AuditEvent",
     }
