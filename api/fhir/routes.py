@@ -23,6 +23,7 @@ _SEARCH = {
         ("subject", "reference"),
         ("category", "token"),
         ("date", "date"),
+        ("_lastUpdated", "date"),
     ],
     "Binary": [],
     "ImagingStudy": [

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,12 @@ import pytest
 from fhirpy import SyncFHIRClient
 
 from api.fhir.resources import record_resource_id
+from policies.dates import HONG_KONG
 from tests.api.conftest import World, module_world
-from tests.api.cross_border_support import Staff, staff
+from tests.api.cross_border_support import Staff, citizen, staff
 from tests.api.fhir_support import FHIR, code_of, valid
 from tests.support.databases import DatabaseKind
+from vault.core.clock import SimulatedClock
 
 MISSING = "0" * 32
 
@@ -123,3 +125,34 @@ def test_bad_provenance_searches_get_an_operation_outcome(
 ) -> None:
     response = _get(deposits, "Provenance", deposits.me, **params)
     assert 400 <= response.status_code < 500 and code_of(response) == code
+
+
+def test_last_updated_searches_the_deposit_instant(deposits: Deposits) -> None:
+    d = deposits
+    clock = d.world.vault.clock
+    assert isinstance(clock, SimulatedClock)
+    pid, me = d.world.person("Wong Siu Ming", "1970-01-01")
+    first = d.world.deposit(pid, d.ha.headers(), clinical_date="2024-01-01")
+    clock.advance(timedelta(days=2))
+    second = d.world.deposit(pid, d.ha.headers(), clinical_date="2020-01-01")
+    me = citizen(d.world, pid)
+    middle = (clock.now() - timedelta(days=1)).astimezone(HONG_KONG)
+
+    def ids(**params: str | list[str]) -> list[str]:
+        response = _get(d, "DocumentReference", me, **params)
+        assert response.status_code == 200, response.text
+        return [e["resource"]["id"] for e in valid(response.json())["entry"]]
+
+    def rid(record: str) -> str:
+        return record_resource_id(pid, record)
+
+    assert ids(_lastUpdated=f"ge{middle.isoformat()}") == [rid(second)]
+    assert ids(_lastUpdated=f"le{middle.isoformat()}") == [rid(first)]
+    assert ids(_lastUpdated=f"ge{clock.now().astimezone(HONG_KONG).date()}") == [rid(second)]
+    both = ids(_lastUpdated=["ge2020-01-01", f"le{clock.now().date() + timedelta(days=1)}"])
+    assert both == [rid(first), rid(second)]
+    documents = _get(d, "DocumentReference", me).json()["entry"]
+    provenances = {p["id"]: p["recorded"] for p in _entries(d, me, patient=pid)}
+    for entry in documents:
+        resource = entry["resource"]
+        assert resource["meta"]["lastUpdated"] == provenances[resource["id"]]
