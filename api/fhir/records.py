@@ -19,16 +19,17 @@ from api.fhir import resources
 from api.fhir.bundles import searchset
 from api.fhir.caller import FhirCaller, FhirCallerDep
 from api.fhir.outcome import FHIR_BASE, FHIR_JSON, fhir_response
-from api.fhir.search import Search, date_range, invalid, parse, reference, token
+from api.fhir.search import Search, date_range, invalid, parse, reference, token, updated_range
 from api.routes.records import RecordAt, content_of
 from api.services import Services
+from policies.dates import HONG_KONG
 from policies.vocabulary import Action, Category
 from vault.account.profile import Account
 from vault.core.errors import NotFound
 from vault.records.reading import RecordList, RecordQuery
 
 router = APIRouter(tags=["fhir"], include_in_schema=False)  # see routes.py
-_DOCUMENT_PARAMS = frozenset({"patient", "subject", "category", "date"})
+_DOCUMENT_PARAMS = frozenset({"patient", "subject", "category", "date", "_lastUpdated"})
 _PATIENT_PARAMS = frozenset({"_id"})
 
 
@@ -79,7 +80,12 @@ def _record_query(search: Search) -> RecordQuery:
         if category not in set(Category):
             raise invalid("unknown_category", "category is one of the record categories.")
     return RecordQuery(
-        category=category, since=since, until=until, limit=search.count, cursor=search.cursor
+        category=category,
+        since=since,
+        until=until,
+        created=updated_range(search.last_updated, HONG_KONG),
+        limit=search.count,
+        cursor=search.cursor,
     )
 
 

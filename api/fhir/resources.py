@@ -91,7 +91,10 @@ def document_reference(person_id: str, view: RecordView) -> dict[str, Any]:
     rid = record_resource_id(person_id, r.id)
     attachment: dict[str, Any] = {"contentType": r.content_type, "url": f"Binary/{rid}"}
     attachment["size"] = r.size
-    meta: dict[str, Any] = {"tag": [{"system": SOURCE_SYSTEM, "code": r.source}]}
+    meta: dict[str, Any] = {
+        "lastUpdated": instant(r.created_at),
+        "tag": [{"system": SOURCE_SYSTEM, "code": r.source}],
+    }
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "id": rid,

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.fhir import consent_writes, person, records, smart
+from api.fhir import consent_writes, imaging, person, provenance, records, smart
 from api.fhir.bundles import base_url
 from api.fhir.outcome import FHIR_BASE, FHIR_JSON, fhir_response, unsupported
 from api.fhir.scopes import SUPPORTED_SCOPES
@@ -23,8 +23,16 @@ _SEARCH = {
         ("subject", "reference"),
         ("category", "token"),
         ("date", "date"),
+        ("_lastUpdated", "date"),
     ],
     "Binary": [],
+    "ImagingStudy": [
+        ("patient", "reference"),
+        ("subject", "reference"),
+        ("started", "date"),
+        ("date", "date"),
+    ],
+    "Provenance": [("patient", "reference"), ("target", "reference")],
     "Consent": [("patient", "reference")],
     "AuditEvent": [("patient", "reference")],
 }
@@ -32,6 +40,8 @@ _INTERACTIONS = {
     "Patient": ("read", "search-type"),
     "DocumentReference": ("read", "search-type"),
     "Binary": ("read",),
+    "ImagingStudy": ("read", "search-type"),
+    "Provenance": ("read", "search-type"),
     "Consent": ("read", "search-type", "create", "delete"),
     "AuditEvent": ("search-type",),
 }
@@ -97,6 +107,8 @@ def metadata(request: Request) -> Response:
 # The FHIR interactions are described by the CapabilityStatement, not by OpenAPI: their
 # answers are FHIR resources and OperationOutcomes, not the API's JSON and problems.
 router.include_router(records.router)
+router.include_router(imaging.router)
+router.include_router(provenance.router)
 router.include_router(person.router)
 router.include_router(consent_writes.router)
 

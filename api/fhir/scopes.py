@@ -15,7 +15,7 @@ from typing import Literal
 Interaction = Literal["r", "s", "c", "d"]  # read, search, create, delete
 # What an institution's professional may read over FHIR (the person's own resources,
 # Consent and AuditEvent, are for the person and their caregivers).
-SYSTEM_TYPES = ("Patient", "DocumentReference", "Binary")
+SYSTEM_TYPES = ("Patient", "DocumentReference", "Binary", "ImagingStudy", "Provenance")
 SUPPORTED_SCOPES = (
     "system/*.rs",
     *(f"system/{t}.rs" for t in SYSTEM_TYPES),

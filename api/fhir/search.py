@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from starlette.datastructures import QueryParams
 
@@ -26,6 +26,7 @@ _REFUSED = {
     "_has": ("has_not_supported", "Reverse chaining (_has) is not supported."),
     "_contained": ("contained_not_supported", "_contained is not supported."),
 }
+_DATES = frozenset({"date", "started"})  # ImagingStudy's date is "started" in FHIR
 _DATE = re.compile(r"^(ge|le|eq)?(\d{4}-\d{2}-\d{2})$")
 _PREFIX = re.compile(r"^[a-z]{2}\d")
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -41,6 +42,7 @@ class Search:
 
     values: dict[str, str] = field(default_factory=dict)
     dates: list[str] = field(default_factory=list)
+    last_updated: list[str] = field(default_factory=list)
     count: int = DEFAULT_COUNT
     cursor: str | None = None
 
@@ -72,8 +74,10 @@ def parse(params: QueryParams, allowed: frozenset[str]) -> Search:
             search.cursor = value[:200]
         elif name not in allowed:
             raise unsupported("unsupported_parameter", f"This search does not take {name}.")
-        elif name == "date":
+        elif name in _DATES:
             search.dates.append(value)
+        elif name == "_lastUpdated":
+            search.last_updated.append(value)
         elif name in search.values:
             raise invalid("repeated_parameter", f"{name} may be given once.")
         else:
@@ -101,6 +105,44 @@ def date_range(values: list[str]) -> tuple[date | None, date | None]:
         if prefix in ("le", "eq"):
             until = day if until is None else min(until, day)
     return since, until
+
+
+_UPDATED = re.compile(r"^(ge|le)?(\d{4}-\d{2}-\d{2})(T[0-9:.]+(?:Z|[+-]\d{2}:\d{2}))?$")
+
+
+def _instant(day: str, clock: str | None, prefix: str, zone: tzinfo) -> datetime:
+    """A ``_lastUpdated`` value as an instant: a bare date covers its whole day (in
+    ``zone``), from its first instant (``ge``) to its last (``le``)."""
+    try:
+        if clock is not None:
+            return datetime.fromisoformat(day + clock.replace("Z", "+00:00"))
+        start = datetime.combine(date.fromisoformat(day), time(), tzinfo=zone)
+    except ValueError:
+        raise invalid(
+            "invalid_date", "_lastUpdated is [ge|le]YYYY-MM-DD[Thh:mm:ss+zz:zz]."
+        ) from None
+    return start if prefix == "ge" else start + timedelta(days=1) - timedelta(microseconds=1)
+
+
+def updated_range(values: list[str], zone: tzinfo) -> tuple[datetime | None, datetime | None]:
+    """``_lastUpdated`` values (``ge``, ``le`` or none for both; at most twice) as the
+    (from, to) instants, inclusive."""
+    low: datetime | None = None
+    high: datetime | None = None
+    for value in values[:2] if len(values) <= 2 else _too_many():
+        match = _UPDATED.match(value)
+        if match is None:
+            if _PREFIX.match(value) and value[:2] not in ("ge", "le"):
+                raise invalid("invalid_date_prefix", "_lastUpdated prefixes are ge or le.")
+            raise invalid("invalid_date", "_lastUpdated is [ge|le]YYYY-MM-DD[Thh:mm:ss+zz:zz].")
+        prefix = match[1] or ""
+        if prefix in ("ge", ""):
+            at = _instant(match[2], match[3], "ge", zone)
+            low = at if low is None else max(low, at)
+        if prefix in ("le", ""):
+            at = _instant(match[2], match[3], "le", zone)
+            high = at if high is None else min(high, at)
+    return low, high
 
 
 def _too_many() -> list[str]:

@@ -98,9 +98,17 @@ def test_the_capability_statement_lists_what_is_implemented(estate: Estate) -> N
     statement = _ok(estate.world.http.get(f"{FHIR}/metadata"))
     assert statement["fhirVersion"] == "4.0.1"
     kinds = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert set(kinds) == {"Patient", "DocumentReference", "Binary", "Consent", "AuditEvent"}
+    assert set(kinds) == {
+        "Patient",
+        "DocumentReference",
+        "Binary",
+        "ImagingStudy",
+        "Provenance",
+        "Consent",
+        "AuditEvent",
+    }
     params = {p["name"] for p in kinds["DocumentReference"]["searchParam"]}
-    assert params == {"patient", "subject", "category", "date"}
+    assert params == {"patient", "subject", "category", "date", "_lastUpdated"}
 
 
 def test_the_person_reads_themselves_and_their_records_as_rest_shows_them(estate: Estate) -> None:
@@ -187,7 +195,8 @@ def test_hidden_is_missing(estate: Estate) -> None:
         ({"_has:AuditEvent:entity:agent": "x"}, "has_not_supported"),
         ({"category:not": "lab_report"}, "modifier_not_supported"),
         ({"author": "ha"}, "unsupported_parameter"),
-        ({"_lastUpdated": "ge2020-01-01"}, "unsupported_parameter"),
+        ({"_lastUpdated": "gt2020-01-01"}, "invalid_date_prefix"),
+        ({"_lastUpdated": "ge2020-01-01T10:00:00"}, "invalid_date"),
         ({"date": "gt2020-01-01"}, "invalid_date_prefix"),
         ({"date": "ge2020-13-01"}, "invalid_date"),
         ({"category": "nonsense"}, "unknown_category"),

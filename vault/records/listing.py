@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from operator import eq, ge, le
 from typing import Any
 
@@ -35,6 +35,8 @@ class RecordFilter:
     since: date | None = None
     until: date | None = None
     depositor_institution_id: str | None = None
+    # the deposit instant (``created_at``): only ever a caller's own filter
+    created: tuple[datetime | None, datetime | None] = (None, None)
 
     def narrow(
         self,
@@ -43,6 +45,7 @@ class RecordFilter:
         source: str | None = None,
         since: date | None = None,
         until: date | None = None,
+        created: tuple[datetime | None, datetime | None] = (None, None),
     ) -> RecordFilter:
         """The intersection with a caller's own filters (never widens)."""
         return RecordFilter(
@@ -55,6 +58,7 @@ class RecordFilter:
             if (self.until or until)
             else None,
             depositor_institution_id=self.depositor_institution_id,
+            created=created,
         )
 
     def predicates(self) -> list[ColumnElement[bool]]:
@@ -75,6 +79,11 @@ class RecordFilter:
         if self.depositor_institution_id is not None:
             depositor = col(Record.depositor_institution_id)
             terms.append(_compare(depositor, eq, "depositor", self.depositor_institution_id))
+        low, high = self.created
+        if low is not None:
+            terms.append(_compare(col(Record.created_at), ge, "created_from", low))
+        if high is not None:
+            terms.append(_compare(col(Record.created_at), le, "created_to", high))
         return terms
 
 

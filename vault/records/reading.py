@@ -42,6 +42,7 @@ class RecordQuery:
     source: str | None = None
     since: date | None = None
     until: date | None = None
+    created: tuple[datetime | None, datetime | None] = (None, None)  # deposited from, to
     limit: int = 50
     cursor: str | None = None
 
@@ -108,7 +109,11 @@ class Records(UseCase):
 
         def page(session: Session, decision: Decision, now: datetime) -> _SealedPage:
             visible = visible_filter(decision.obligations).narrow(
-                category=query.category, source=query.source, since=query.since, until=query.until
+                category=query.category,
+                source=query.source,
+                since=query.since,
+                until=query.until,
+                created=query.created,
             )
             found = list_visible(session, person_id, visible, limit=query.limit, after=after)
             key = self.vault.keys.get(session, person_id) if found.records else None

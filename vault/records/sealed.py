@@ -42,6 +42,8 @@ class RecordSummary:
     content_type: str
     size: int
     title_sealed: bytes
+    depositor_professional_id: str | None  # with created_at: a deposit's provenance
+    created_at: datetime
 
 
 SUMMARY_COLUMNS = tuple(getattr(Record, name) for name in RecordSummary.__slots__)
