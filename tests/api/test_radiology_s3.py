@@ -62,7 +62,7 @@ def test_a_study_of_several_parts_goes_up_sealed_and_streams_back_by_range(
     content = buffer.getvalue()
     pid, citizen, record_id = _deposit(rad, content)
     assert rad.bucket is not None
-    [key] = rad.bucket.keys(f"crossvault/objects/{pid}/")
+    [key] = rad.bucket.object_keys(f"crossvault/objects/{pid}/")
     assert key == f"crossvault/objects/{pid}/{record_id}"
     [sealed] = rad.objects(pid)
     assert len(sealed) > len(content) and DICOM_NAME.encode() not in sealed
@@ -160,7 +160,7 @@ def test_withdrawal_deletes_the_persons_objects(rad: Radiology) -> None:
 def test_a_lost_object_is_an_audited_integrity_failure(rad: Radiology) -> None:
     pid, citizen, record_id = _deposit(rad, instance(STUDY))
     assert rad.bucket is not None
-    [key] = rad.bucket.keys(f"crossvault/objects/{pid}/")
+    [key] = rad.bucket.object_keys(f"crossvault/objects/{pid}/")
     rad.bucket.server.client().delete_object(Bucket=rad.bucket.name, Key=key)
     r = rad.http.get(f"/v1/me/records/{record_id}/content", headers=citizen)
     assert r.status_code == 500
@@ -206,4 +206,4 @@ def test_a_bucket_that_cannot_be_used_is_refused_at_start_with_nothing_written(
     assert message.startswith("CROSSVAULT_BLOB_STORE") and reason in message
     assert "\n" not in message
     assert not data_dir.exists()  # nothing written: no database, no keyring
-    assert bucket.keys() == [] and bucket.uploads() == []
+    assert bucket.object_keys() == [] and bucket.uploads() == []

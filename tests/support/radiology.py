@@ -140,7 +140,7 @@ class Radiology:
     def objects(self, person_id: str) -> list[bytes]:
         """The person's sealed blobs, as stored (on disk, or in the bucket)."""
         if self.bucket is not None:
-            keys = self.bucket.keys(f"crossvault/objects/{person_id}/")
+            keys = self.bucket.object_keys(f"crossvault/objects/{person_id}/")
             return [self.bucket.read(key) for key in keys]
         folder = self.vault.blobs.objects / person_id
         return [p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()]

@@ -29,9 +29,10 @@ if TYPE_CHECKING:
 REGION = "us-east-1"
 
 
-@dataclass(frozen=True)
+@dataclass
 class S3Server:
     endpoint: str
+    _client: S3Client | None = None
 
     def env(self) -> dict[str, str]:
         """The standard AWS settings that point a client at this server."""
@@ -44,13 +45,21 @@ class S3Server:
         }
 
     def client(self) -> S3Client:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name=REGION,
-        )
+        """The test process's own client (one, closed with the server)."""
+        if self._client is None:
+            self._client = boto3.client(
+                "s3",
+                endpoint_url=self.endpoint,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                region_name=REGION,
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def bucket(self) -> Bucket:
         name = f"vault-{secrets.token_hex(6)}"
@@ -67,7 +76,7 @@ class Bucket:
     def url(self) -> str:
         return f"s3://{self.name}/crossvault"
 
-    def keys(self, prefix: str = "") -> list[str]:
+    def object_keys(self, prefix: str = "") -> list[str]:
         client = self.server.client()
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
@@ -104,7 +113,9 @@ def moto_server(log: Path) -> Iterator[S3Server]:
                 assert process.poll() is None, log.read_text(errors="replace")
                 assert time.monotonic() < deadline, "moto_server did not start"
                 time.sleep(0.05)
-        yield S3Server(endpoint)
+        server = S3Server(endpoint)
+        yield server
+        server.close()
     finally:
         process.terminate()
         try:

@@ -105,6 +105,8 @@ class Settings(BaseSettings):
             _refuse_placeholder(self.operator_secret)
         if not self.demo and self.metrics_token is not None:
             _refuse_placeholder(self.metrics_token, "CROSSVAULT_METRICS_TOKEN")
+        if self.blob_store is not None and not self.blob_store.strip():
+            self.blob_store = None  # set but empty (compose's ${VAR:-}): the data dir
         if self.blob_store is not None:
             bucket_and_prefix(self.blob_store)
         for client_id, secret in self.operators.items():

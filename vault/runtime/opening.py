@@ -117,6 +117,7 @@ class Vault:
     def close(self) -> None:
         self.keys.cache.clear()
         self.engine.dispose()
+        self.blobs.close()
 
 
 def _remote_blobs(settings: Settings) -> Callable[[Path], BlobStore] | None:

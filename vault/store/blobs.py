@@ -68,6 +68,9 @@ class BlobStore:
         for directory in (root, self.tmp, self.objects):
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
+    def close(self) -> None:
+        """Release what the store holds open (nothing, for local files)."""
+
     def path_of(self, person_id: str, name: str) -> Path:
         return self.objects / _checked(person_id) / _checked(name)
 

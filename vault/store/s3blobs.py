@@ -60,6 +60,18 @@ def connect(location: S3Location) -> S3Client:
     config = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 2})
     try:
         client = boto3.client("s3", config=config)
+    except (BotoCoreError, ValueError) as error:
+        raise _refusal(location, f"no client ({type(error).__name__}; see AWS_REGION)") from None
+    try:
+        _check(client, location)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def _check(client: S3Client, location: S3Location) -> None:
+    try:
         client.head_bucket(Bucket=location.bucket)
     except NoCredentialsError:
         raise _refusal(location, "no AWS credentials (AWS_ACCESS_KEY_ID, ...)") from None
@@ -70,7 +82,6 @@ def connect(location: S3Location) -> S3Client:
     except (BotoCoreError, ValueError) as error:
         reason = f"unreachable ({type(error).__name__}; see AWS_ENDPOINT_URL, AWS_REGION)"
         raise _refusal(location, reason) from None
-    return client
 
 
 def _refusal(location: S3Location, reason: str) -> ConfigurationError:
@@ -237,6 +248,9 @@ class S3BlobStore(BlobStore):
     ) -> None:
         super().__init__(root)
         self.location, self.client, self.part_size = location, client, part_size
+
+    def close(self) -> None:
+        self.client.close()
 
     def object_key(self, person_id: str, name: str) -> str:
         return self.location.key("objects", _checked(person_id), _checked(name))
