@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from crossvault.seeding_command import register as register_seed
 from vault.core.errors import VaultError
 
 if TYPE_CHECKING:
@@ -363,6 +364,9 @@ def bench(
     from sim.benchmarks.report import run_all
 
     sys.exit(run_all(scale, only or []))
+
+
+register_seed(app)
 
 
 def main() -> None:
