@@ -48,3 +48,5 @@ SUITES: dict[str, str] = {
     "radiology": "sim.benchmarks.radiology:run",
     "scale": "sim.benchmarks.scale:run",
 }
+# Suites run only when named (``--only volume``): they seed a million records or more.
+OPT_IN: dict[str, str] = {"volume": "sim.benchmarks.volume:run"}
