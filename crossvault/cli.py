@@ -22,6 +22,7 @@ from crossvault.commands.overview import add_index
 from crossvault.http_options import Approver, OperatorSecret, ServerUrl
 from crossvault.simulate import simulate
 from sim.benchmarks import SUITES
+from crossvault.seeding_command import register as register_seed
 from vault.core.errors import VaultError
 
 if TYPE_CHECKING:
@@ -348,7 +349,8 @@ def bench(
 
 
 workspace.register(app)
-add_index(app)
+register_seed(app)
+add_index(app)  # last: the index names every command
 
 
 def main() -> None:

@@ -56,6 +56,7 @@ class ServerOptions:
     simulated_clock: bool = False
     factory: str | None = None
     module: str | None = None
+    blob_store: str | None = None  # CROSSVAULT_BLOB_STORE (s3://...): AWS_* pass through
 
 
 @contextmanager
@@ -91,6 +92,8 @@ def _environment(data_dir: Path, options: ServerOptions) -> dict[str, str]:
         env["CROSSVAULT_POLICY"] = str(options.policy)
     if options.simulated_clock:
         env["CROSSVAULT_CLOCK"] = "simulated"
+    if options.blob_store is not None:
+        env["CROSSVAULT_BLOB_STORE"] = options.blob_store
     return env
 
 

@@ -88,9 +88,12 @@ def _image_env() -> dict[str, str]:
 # -- services ----------------------------------------------------------------------------
 
 
+AWS_SETTINGS = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}
+
+
 def test_the_services_are_the_api_and_postgresql_15() -> None:
     services = _compose()["services"]
-    assert set(services) == {"api", "db"}
+    assert set(services) - S3_SERVICES == {"api", "db"}
     assert str(services["db"]["image"]).startswith("postgres:15")
     build = services["api"]["build"]
     context = build if isinstance(build, str) else build.get("context", ".")
@@ -139,7 +142,7 @@ def test_keyring_blobs_and_pgdata_live_on_named_volumes() -> None:
 
 
 def test_every_api_variable_is_a_setting_the_app_reads() -> None:
-    unknown = set(_environment(_service("api"))) - _setting_variables()
+    unknown = set(_environment(_service("api"))) - _setting_variables() - AWS_SETTINGS
     assert not unknown, f"compose sets variables the app never reads: {sorted(unknown)}"
     assert set(_image_env()) - _setting_variables() <= {
         "PYTHONDONTWRITEBYTECODE",
@@ -182,6 +185,40 @@ def test_the_database_url_reaches_the_db_service_as_its_user() -> None:
     assert (url.username, url.password) == (db["POSTGRES_USER"], db["POSTGRES_PASSWORD"])
     assert url.database == db["POSTGRES_DB"]
     assert not settings.demo and not settings.embedded
+
+
+S3_SERVICES = {"objects", "objects-init"}
+
+
+def test_an_s3_compatible_store_runs_only_in_the_s3_profile_and_the_api_can_reach_it() -> None:
+    for name in S3_SERVICES:
+        assert _service(name).get("profiles") == ["s3"], name
+    assert _mounts(_service("objects")) == {"/data": "objects"}
+    api = _service("api")
+    assert api["depends_on"]["objects-init"] == {
+        "condition": "service_completed_successfully",
+        "required": False,
+    }
+    env = {
+        **_example_env(),
+        "CROSSVAULT_BLOB_STORE": "s3://crossvault/blobs",
+        "AWS_ACCESS_KEY_ID": "crossvault",
+        "AWS_SECRET_ACCESS_KEY": "0123456789abcdef",
+    }
+    values = {k: _interpolate(v, env) for k, v in _environment(api).items()}
+    assert set(values) >= AWS_SETTINGS
+    assert values["AWS_ENDPOINT_URL"] == "http://objects:9000"  # the objects service
+    objects = {k: _interpolate(v, env) for k, v in _environment(_service("objects")).items()}
+    assert (objects["MINIO_ROOT_USER"], objects["MINIO_ROOT_PASSWORD"]) == (
+        values["AWS_ACCESS_KEY_ID"],
+        values["AWS_SECRET_ACCESS_KEY"],
+    )
+    assert (
+        Settings(blob_store=values["CROSSVAULT_BLOB_STORE"]).blob_store == "s3://crossvault/blobs"
+    )
+    # Unset, it means the local blob volume (an empty value is no bucket).
+    assert Settings(blob_store=_interpolate("${CROSSVAULT_BLOB_STORE:-}", {})).blob_store is None
+    assert "mc mb" in " ".join(_service("objects-init")["entrypoint"])
 
 
 # -- image -------------------------------------------------------------------------------

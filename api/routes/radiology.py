@@ -11,7 +11,7 @@ temporary; nothing is visible before ``complete``.
 This module also holds what the other radiology routers share: the service's lifetime
 (:func:`lifespan`: created at start-up, abandoned deposits collected then and every
 :data:`COLLECT_EVERY_SECONDS`), and streaming a sealed blob back with HTTP ``Range``
-(:func:`blob_content_response`). Refusals become problem+json in :mod:`api.errors`, like
+(:func:`stream_blob`). Refusals become problem+json in :mod:`api.errors`, like
 every other domain error.
 """
 
@@ -39,9 +39,7 @@ from api.services import Services
 from vault.radiology.ingest import FileTooLarge
 from vault.radiology.receipts import DepositReceipt, FileReceipt
 from vault.radiology.service import RadiologyDeposits
-from vault.records.blob_content import BlobContent, open_blob_record
-from vault.runtime.opening import Vault
-from vault.store.tables import Record
+from vault.records.blob_content import BlobContent
 
 log = logging.getLogger("crossvault.api.radiology")
 
@@ -328,9 +326,3 @@ def stream_blob(content: BlobContent, range_header: str | None, media_type: str)
     return StreamingResponse(
         content.range(start, end), status_code=206, media_type=media_type, headers=headers
     )
-
-
-def blob_content_response(vault: Vault, record: Record, range_header: str | None) -> Response:
-    """The content of a blob record whose read was already decided (see
-    ``api/routes/records.py``): streamed, with ``Range`` support."""
-    return stream_blob(open_blob_record(vault, record), range_header, record.content_type)

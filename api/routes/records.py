@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from api.deps import ProfessionalCaller, ServicesDep
 from api.headers import content_headers
-from api.routes.radiology import blob_content_response
+from api.routes.radiology import stream_blob
 from api.schemas import RecordCreate, RecordPage, RecordPublic
 from policies.vocabulary import Action, Category, Source
 from vault.access.judge import Caller
@@ -110,7 +110,8 @@ def content_of(
     """A record's content: inline, or a radiology study streamed with ``Range``."""
     opened = services.records.content(caller, at.person_id, at.record_id, session_id=at.session_id)
     if opened.record.blob_name is not None:  # a radiology study: streamed, with Range
-        return blob_content_response(services.vault, opened.record, range_header)
+        blob = services.records.blob(caller, opened, session_id=at.session_id)
+        return stream_blob(blob, range_header, opened.record.content_type)
     media_type = opened.record.content_type
     return Response(opened.content, media_type=media_type, headers=content_headers(media_type))
 

@@ -49,3 +49,5 @@ SUITES: dict[str, str] = {
     "scale": "sim.benchmarks.scale:run",
     "simulation": "sim.benchmarks.simulation:run",  # minutes: one `simulate --scale 0.1`
 }
+# Suites run only when named (``--only volume``): they seed a million records or more.
+OPT_IN: dict[str, str] = {"volume": "sim.benchmarks.volume:run"}

@@ -21,12 +21,14 @@ import os
 import socket
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 
 from sim.benchmarks import Measurement, accounts
-from sim.server import running_server
+from sim.benchmarks.s3 import s3_bucket
+from sim.server import ServerOptions, running_server
 from sim.studies import Study, write_large_file
 from vault.crypto import aad
 from vault.crypto.envelope import KEY_SIZE
@@ -43,24 +45,38 @@ DEPOSITOR = "hku_sz"
 
 
 def run(scale: float) -> list[Measurement]:
-    """Upload throughput against ``seal_file``, and the server's peak memory."""
+    """Upload throughput against ``seal_file``, and the server's peak memory: with blobs in
+    the data dir, then in an S3 bucket (moto's server, when ``moto[server]`` is installed,
+    or ``CROSSVAULT_BENCH_S3_ENDPOINT`` with the AWS settings of the environment)."""
     size_mib = max(64, int(1024 * scale))
     with tempfile.TemporaryDirectory(prefix="crossvault-bench-radiology-") as directory:
         workdir = Path(directory)
         study = workdir / "study.dcm"
         size = write_large_file(study, size_mib * MiB, Study(patient_name=PERSON[1]))
-        with running_server(workdir / "data") as served:
-            base, pid = served.base, served.pid
-            depositor, deposit_id = _open_deposit(base)
-            uploads, baselines, rises, peaks = [], [], [], []
-            for attempt in range(REPEATS):
-                baselines.append(_seal_file_seconds(study, workdir / "sealed.bin"))
-                rss = _reset_peak(pid)
-                uploads.append(_upload_seconds(base, depositor, deposit_id, attempt, study))
-                peak = _status_kib(pid, "VmHWM") / 1024
-                rises.append(peak - rss)
-                peaks.append(peak)
-                _remove_blobs(workdir / "data")
+        results = _measured(workdir / "local", study, ServerOptions(), size, size_mib)
+        with s3_bucket() as bucket:
+            if bucket is None:
+                return results
+            s3 = _measured(workdir / "s3", study, ServerOptions(blob_store=bucket), size, size_mib)
+            return results + [replace(m, name=f"S3: {m.name}") for m in s3]
+
+
+def _measured(
+    workdir: Path, study: Path, options: ServerOptions, size: int, size_mib: int
+) -> list[Measurement]:
+    workdir.mkdir()
+    with running_server(workdir / "data", options) as served:
+        base, pid = served.base, served.pid
+        depositor, deposit_id = _open_deposit(base)
+        uploads, baselines, rises, peaks = [], [], [], []
+        for attempt in range(REPEATS):
+            baselines.append(_seal_file_seconds(study, workdir / "sealed.bin"))
+            rss = _reset_peak(pid)
+            uploads.append(_upload_seconds(base, depositor, deposit_id, attempt, study))
+            peak = _status_kib(pid, "VmHWM") / 1024
+            rises.append(peak - rss)
+            peaks.append(peak)
+            _remove_blobs(workdir / "data")
     upload_rate, baseline_rate = size / min(uploads) / MB, size / min(baselines) / MB
     rise = max(rises)
     return [

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -174,9 +175,10 @@ def module_world(
     prefix: str,
     *,
     prepare: Callable[[FastAPI], None] | None = None,
+    **extra: Any,
 ) -> Iterator[tuple[World, FastAPI, Settings]]:
     """:func:`served_world` on a database of its own (``module_database``) with its data
-    under ``base``: for module-scoped servers."""
+    under ``base`` (with ``extra`` settings, e.g. ``blob_store``): for module-scoped servers."""
     with module_database(request, db_kind, base, prefix) as url:
         settings = Settings(
             data_dir=base / "data",
@@ -185,9 +187,18 @@ def module_world(
             operators={SECOND_OPERATOR: SECOND_OPERATOR_SECRET},
             clock="simulated",
             checkpoint_seconds=0,  # tests make checkpoints when they mean to
+            **extra,
         )
         with served_world(settings, prepare=prepare) as (world, app):
             yield world, app, settings
+
+
+@pytest.fixture(scope="module")
+def blob_backend() -> str:
+    """Where a module's radiology server keeps blobs: ``local`` (the data dir), or ``s3``
+    (a bucket on the session's moto server, ``tests/support/s3.py``). A module overrides
+    this fixture (e.g. parametrized) to run against S3."""
+    return "local"
 
 
 @pytest.fixture

@@ -61,6 +61,7 @@ class Deployment:
     logs: Path
     launcher: Launcher
     _runs: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. an S3 blob store's
 
     def env(self) -> dict[str, str]:
         env = {
@@ -68,6 +69,7 @@ class Deployment:
             "CROSSVAULT_DATA_DIR": str(self.data_dir),
             "CROSSVAULT_OPERATOR_SECRET": OPERATOR_SECRET,
             "CROSSVAULT_OPERATORS": json.dumps(dict([APPROVER])),
+            **self.extra_env,
         }
         if self.database_url is not None:
             env["DATABASE_URL"] = self.database_url

@@ -7,6 +7,7 @@ radiology service (its size limit, its in-memory upload state) and the blob stor
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,11 +22,13 @@ from sim.studies import Study, instance
 from tests.api.conftest import PASSWORD, START, World, module_world
 from tests.support.databases import DatabaseKind
 from tests.support.http import bearer
+from tests.support.s3 import Bucket, S3Server, aws_environment
 from vault.core.clock import SimulatedClock
 from vault.core.settings import Settings
 from vault.radiology.service import RadiologyDeposits
 from vault.runtime.opening import Vault
 
+LOCAL, S3 = "local", "s3"
 DEPOSITOR = "hku_sz"  # a designated radiology depositor since 2026-01-27
 PERSON_NAME = "Chan Tai Man"
 DICOM_NAME = "CHAN^TAI MAN"
@@ -48,6 +51,7 @@ class Radiology:
     service: RadiologyDeposits
     base_url: str
     settings: Settings
+    bucket: Bucket | None = None  # the S3 bucket, for the s3 backend
 
     @property
     def http(self) -> httpx.Client:
@@ -127,12 +131,19 @@ class Radiology:
         return items
 
     def temporaries(self) -> list[Path]:
-        return sorted(self.vault.blobs.tmp.iterdir())
+        """Uploads in progress: local temporaries, and (S3) multipart uploads not yet
+        completed or aborted."""
+        local = sorted(self.vault.blobs.tmp.iterdir())
+        remote = [Path(f"s3-upload/{key}") for key in self.bucket.uploads()] if self.bucket else []
+        return local + remote
 
-    def objects(self, person_id: str) -> list[Path]:
-        """The person's sealed blobs."""
+    def objects(self, person_id: str) -> list[bytes]:
+        """The person's sealed blobs, as stored (on disk, or in the bucket)."""
+        if self.bucket is not None:
+            keys = self.bucket.object_keys(f"crossvault/objects/{person_id}/")
+            return [self.bucket.read(key) for key in keys]
         folder = self.vault.blobs.objects / person_id
-        return sorted(p for p in folder.rglob("*") if p.is_file())
+        return [p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()]
 
     def deposited(
         self, study: Study | None = None, files: int = 1
@@ -152,18 +163,32 @@ class Radiology:
 
 @pytest.fixture(scope="module")
 def radiology_server(
-    request: pytest.FixtureRequest, db_kind: DatabaseKind, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    db_kind: DatabaseKind,
+    tmp_path_factory: pytest.TempPathFactory,
+    blob_backend: str,
 ) -> Iterator[Radiology]:
     """One server (and database) for a module's radiology tests: each test makes its own
     people and depositors, and :func:`rad` puts the clock and limits back after it."""
     base = tmp_path_factory.mktemp("radiology")
-    with module_world(request, db_kind, base, "radiology", prepare=include_radiology) as (
-        world,
-        app,
-        settings,
-    ):
+    with ExitStack() as stack:
+        bucket = None
+        if blob_backend == S3:
+            server: S3Server = request.getfixturevalue("s3_server")
+            stack.enter_context(aws_environment(server))
+            bucket = server.bucket()
+        world, app, settings = stack.enter_context(
+            module_world(
+                request,
+                db_kind,
+                base,
+                "radiology",
+                prepare=include_radiology,
+                blob_store=bucket.url if bucket else None,
+            )
+        )
         base_url = str(world.http.base_url).rstrip("/")
-        yield Radiology(world, app, radiology.service_of(app), base_url, settings)
+        yield Radiology(world, app, radiology.service_of(app), base_url, settings, bucket)
 
 
 @pytest.fixture

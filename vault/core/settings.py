@@ -13,6 +13,10 @@
 | ``CROSSVAULT_METRICS_TOKEN`` | unset: ``/metrics`` only for the operator's token |
 | ``CROSSVAULT_OPERATORS`` | ``{}``: more operators, ``{"client id": "secret"}`` (JSON) |
 | ``CROSSVAULT_CHECKPOINT_SECONDS`` | ``60``: how often to sign an audit checkpoint (``0``: never) |
+| ``CROSSVAULT_BLOB_STORE`` | unset: blobs under the data dir; ``s3://bucket/prefix``: in S3 |
+
+With ``CROSSVAULT_BLOB_STORE=s3://...`` the client takes the standard AWS settings
+(``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``...).
 
 Settings fail closed (see :class:`Settings`): a bad value is a one-line
 :class:`ConfigurationError` at construction, before anything is opened or written.
@@ -85,6 +89,7 @@ class Settings(BaseSettings):
     # Operators besides ``operator`` (CROSSVAULT_OPERATOR_SECRET): {client id: secret}, as
     # JSON. Giving an institution its admin credential takes two of them (R9: four eyes).
     operators: dict[str, str] = Field(default_factory=dict)
+    blob_store: str | None = None  # s3://bucket[/prefix]; unset: the data dir
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -100,6 +105,10 @@ class Settings(BaseSettings):
             _refuse_placeholder(self.operator_secret)
         if not self.demo and self.metrics_token is not None:
             _refuse_placeholder(self.metrics_token, "CROSSVAULT_METRICS_TOKEN")
+        if self.blob_store is not None and not self.blob_store.strip():
+            self.blob_store = None  # set but empty (compose's ${VAR:-}): the data dir
+        if self.blob_store is not None:
+            bucket_and_prefix(self.blob_store)
         for client_id, secret in self.operators.items():
             if not re.fullmatch(r"[A-Za-z0-9._-]{1,60}", client_id):
                 raise ConfigurationError(
@@ -127,6 +136,23 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_PREFIX = re.compile(r"[A-Za-z0-9._/-]{0,200}")
+
+
+def bucket_and_prefix(value: str) -> tuple[str, str]:
+    """``s3://bucket/prefix`` as (bucket, prefix without slashes at its ends)."""
+    scheme, _, rest = value.strip().partition("://")
+    bucket, _, prefix = rest.partition("/")
+    prefix = prefix.strip("/")
+    if scheme != "s3" or not _BUCKET.fullmatch(bucket) or not _PREFIX.fullmatch(prefix):
+        raise ConfigurationError(
+            "CROSSVAULT_BLOB_STORE is not s3://bucket/prefix (a valid bucket name, "
+            "a prefix of A-Z a-z 0-9 . _ - /); unset it to keep blobs in the data dir"
+        )
+    return bucket, prefix
 
 
 def normalise_database_url(value: str) -> str:

@@ -140,7 +140,7 @@ class FileUpload:
         self._blobs = blobs
         self.context = context
         self.stored_metadata: dict[str, str] = {}
-        self._pending = _temporary(blobs)
+        self._pending = blobs.pending(context.person_id, context.blob_name)
         try:
             sealing = context.sealing(limits)
             self._ingest = SealedIngest.start(sealing, context.inspector(), self._pending.handle)
@@ -171,15 +171,7 @@ class FileUpload:
         return receipt
 
     def abort(self) -> None:
-        self._pending.handle.close()
-        self._pending.path.unlink(missing_ok=True)
-
-
-def _temporary(blobs: BlobStore) -> PendingBlob:
-    """A fresh ``tmp/*.part`` file, as :meth:`BlobStore.writing` makes them."""
-    path = blobs.tmp / f"{secrets.token_hex(16)}.part"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return PendingBlob(path, os.fdopen(fd, "wb"))
+        self._pending.discard()
 
 
 # --- resumable uploads ----------------------------------------------------------------------

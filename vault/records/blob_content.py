@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import BinaryIO
 
 from sqlmodel import Session
 
@@ -25,6 +25,7 @@ from vault.core.errors import DecryptionFailed
 from vault.crypto import aad
 from vault.crypto.streams import CHUNK_SIZE, open_file, open_range, plaintext_size_of
 from vault.runtime.opening import Vault
+from vault.store.blobs import BlobStore
 from vault.store.tables import Record
 
 
@@ -35,7 +36,7 @@ class BlobContent:
 
     record: Record
     size: int
-    path: Path
+    blobs: BlobStore
     aad: bytes = field(repr=False)
     data_key: bytes = field(repr=False)
     chunk_size: int = CHUNK_SIZE
@@ -53,11 +54,11 @@ class BlobContent:
         return _primed(self._range(start, end_inclusive))
 
     def _chunks(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as source:
+        with self._source() as source:
             yield from open_file(self.data_key, source, aad=self.aad, chunk_size=self.chunk_size)
 
     def _range(self, start: int, end_inclusive: int) -> Iterator[bytes]:
-        with open(self.path, "rb") as source:
+        with self._source() as source:
             yield from open_range(
                 self.data_key,
                 source,
@@ -65,6 +66,15 @@ class BlobContent:
                 span=(start, end_inclusive),
                 chunk_size=self.chunk_size,
             )
+
+    def _source(self) -> BinaryIO:
+        """The sealed object (a local file, or ranged reads of an S3 object); one that
+        vanished since it was sized is an integrity failure."""
+        assert self.record.blob_name is not None
+        try:
+            return self.blobs.open(self.record.person_id, self.record.blob_name)
+        except FileNotFoundError:
+            raise DecryptionFailed() from None
 
 
 def _primed(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -87,15 +97,15 @@ def open_blob_record(
     :class:`DecryptionFailed` if its sealed size does not fit the record."""
     if record.blob_name is None:
         raise ValueError("the record holds no blob")
-    path = vault.blobs.path_of(record.person_id, record.blob_name)
     if data_key is None:
         with Session(vault.engine) as session:
             data_key = vault.keys.get(session, record.person_id).raw()
     try:
-        size = plaintext_size_of(path.stat().st_size, chunk_size)
+        sealed = vault.blobs.size_of(record.person_id, record.blob_name)
     except FileNotFoundError:
         raise DecryptionFailed() from None
+    size = plaintext_size_of(sealed, chunk_size)
     if size != record.size:
         raise DecryptionFailed()
     blob_aad = aad.blob(record.person_id, record.id, record.blob_name)
-    return BlobContent(record, size, path, blob_aad, data_key, chunk_size)
+    return BlobContent(record, size, vault.blobs, blob_aad, data_key, chunk_size)

@@ -23,6 +23,7 @@ from vault.access.judge import Ask, Caller, Occasion
 from vault.access.usecase import Unusable, UseCase, denied, not_found, refusal
 from vault.core.errors import DecryptionFailed
 from vault.crypto.envelope import SealingKey
+from vault.records.blob_content import BlobContent, open_blob_record
 from vault.records.listing import Page, find_visible, list_visible, record_ref, visible_filter
 from vault.records.sealed import (
     COMMITTED,
@@ -142,6 +143,22 @@ class Records(UseCase):
         self, caller: Caller, person_id: str, record_id: str, *, session_id: str | None = None
     ) -> OpenedRecord:
         return self._read(caller, person_id, record_id, Action.READ_CONTENT, session_id)
+
+    def blob(
+        self, caller: Caller, opened: OpenedRecord, *, session_id: str | None = None
+    ) -> BlobContent:
+        """The sealed blob of a record whose content read was just decided and audited
+        (:meth:`content`). A blob gone from its store, or not fitting its record, raises
+        :class:`DecryptionFailed` after that failure is audited too."""
+        record = opened.record
+        try:
+            return open_blob_record(self.vault, record)
+        except DecryptionFailed:
+            ask = Ask(
+                Action.READ_CONTENT, record.person_id, resource_id=record.id, session_id=session_id
+            )
+            self._audit_damage(caller, ask)
+            raise
 
     def _read(
         self, caller: Caller, person_id: str, record_id: str, action: Action, session_id: str | None

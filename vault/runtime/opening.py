@@ -22,6 +22,7 @@ runs: sealed objects a crash left without their record (see :mod:`vault.store.bl
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from sqlmodel import Session, col, select
 
 from vault.core.clock import Clock, SimulatedClock, SystemClock
 from vault.core.errors import KeyringError
-from vault.core.settings import Settings
+from vault.core.settings import Settings, bucket_and_prefix
 from vault.keys.datakeys import DataKeys
 from vault.keys.keyring import (
     KEYRING_ENV,
@@ -42,6 +43,7 @@ from vault.keys.keyring import (
 )
 from vault.store.blobs import BlobStore
 from vault.store.engine import is_sqlite, make_engine
+from vault.store.s3blobs import S3BlobStore, S3Location, connect
 from vault.store.schema import SchemaError, UpgradeReport, check_schema, upgrade, upgrade_engine
 from vault.store.tables import PersonDataKey, Record
 
@@ -67,6 +69,7 @@ class Vault:
         keyring = _supplied_keyring(settings)
         if keyring is None and not settings.may_generate_keyring:
             raise _keyring_required(settings)
+        remote = _remote_blobs(settings)  # before anything is written
         url = settings.resolved_database_url()
         if settings.embedded:
             _ensure_private_dir(settings.data_dir)
@@ -84,7 +87,7 @@ class Vault:
                     settings.data_dir, env_value=None, may_create=not holds_data_keys(engine)
                 )
             _ensure_private_dir(settings.data_dir)
-            blobs = BlobStore(settings.blob_dir)
+            blobs = remote(settings.blob_dir) if remote else BlobStore(settings.blob_dir)
         except BaseException:
             engine.dispose()
             raise
@@ -114,6 +117,17 @@ class Vault:
     def close(self) -> None:
         self.keys.cache.clear()
         self.engine.dispose()
+        self.blobs.close()
+
+
+def _remote_blobs(settings: Settings) -> Callable[[Path], BlobStore] | None:
+    """For ``CROSSVAULT_BLOB_STORE=s3://...``: check the bucket answers (refusing in one
+    line otherwise) and return how to open the store over a local staging dir."""
+    if settings.blob_store is None:
+        return None
+    location = S3Location(*bucket_and_prefix(settings.blob_store))
+    client = connect(location)
+    return lambda staging: S3BlobStore(staging, location, client)
 
 
 def upgrade_database(settings: Settings) -> UpgradeReport:

@@ -54,6 +54,11 @@ class PendingBlob:
         self.handle.write(data)
         self.size += len(data)
 
+    def discard(self) -> None:
+        """Drop what was written (a refused or failed upload)."""
+        self.handle.close()
+        self.path.unlink(missing_ok=True)
+
 
 class BlobStore:
     def __init__(self, root: Path) -> None:
@@ -63,8 +68,19 @@ class BlobStore:
         for directory in (root, self.tmp, self.objects):
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
+    def close(self) -> None:
+        """Release what the store holds open (nothing, for local files)."""
+
     def path_of(self, person_id: str, name: str) -> Path:
         return self.objects / _checked(person_id) / _checked(name)
+
+    def pending(self, person_id: str, name: str) -> PendingBlob:
+        """A fresh temporary for the object ``person_id/name``, written by its holder and
+        then published with :meth:`commit` (or dropped with :meth:`PendingBlob.discard`)."""
+        _checked(person_id), _checked(name)
+        path = self.tmp / f"{secrets.token_hex(16)}.part"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return PendingBlob(path, os.fdopen(fd, "wb"))
 
     @contextmanager
     def writing(self) -> Iterator[PendingBlob]:
@@ -107,6 +123,10 @@ class BlobStore:
 
     def open(self, person_id: str, name: str) -> BinaryIO:
         return open(self.path_of(person_id, name), "rb")
+
+    def size_of(self, person_id: str, name: str) -> int:
+        """The sealed object's size; :class:`FileNotFoundError` if there is none."""
+        return self.path_of(person_id, name).stat().st_size
 
     def exists(self, person_id: str, name: str) -> bool:
         return self.path_of(person_id, name).exists()
