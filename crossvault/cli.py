@@ -20,9 +20,9 @@ from rich.progress import Progress
 from crossvault.commands import workspace
 from crossvault.commands.overview import add_index
 from crossvault.http_options import Approver, OperatorSecret, ServerUrl
+from crossvault.seeding_command import register as register_seed
 from crossvault.simulate import simulate
 from sim.benchmarks import SUITES
-from crossvault.seeding_command import register as register_seed
 from vault.core.errors import VaultError
 
 if TYPE_CHECKING:

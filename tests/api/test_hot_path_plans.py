@@ -27,6 +27,8 @@ from vault.seeding.bulk import SeedPlan, seed
 from vault.store.statements import Prepared
 
 RECORDS = 50
+
+
 @pytest.fixture(autouse=True)
 def _postgresql_only(db_kind: DatabaseKind) -> None:
     if db_kind != "postgresql":
