@@ -50,7 +50,7 @@ def scanned(photo: bytes) -> ScannedCodes:
         raise unreadable() from None
     found = [r.text.strip().upper() for r in zxingcpp.read_barcodes(image.convert("L"))]
     application = [t for t in found if t.startswith("CB")]
-    passcode = [t for t in found if t.startswith("PC")]
-    if len(application) != 1 or len(passcode) != 1:
+    second = [t for t in found if t.startswith("PC")]  # the passcode's QR code
+    if len(application) != 1 or len(second) != 1:  # a count, not a comparison of codes
         raise unreadable()
-    return ScannedCodes(application[0], passcode[0])
+    return ScannedCodes(application[0], second[0])

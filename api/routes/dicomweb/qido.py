@@ -59,7 +59,7 @@ MINE = "/dicomweb"
 _ELEMENT = {
     "type": "object",
     "description": "One attribute: its value representation and values (none when empty).",
-    "properties": {"vr": {"type": "string"}, "Value": {"type": "array"}},
+    "properties": {"vr": {"type": "string"}, "Value": {"type": "array", "items": {}}},
     "required": ["vr"],
 }
 _DATASETS = {
