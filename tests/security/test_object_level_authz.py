@@ -164,6 +164,14 @@ STUDY = {"study": Kind.STUDY}
 SERIES = {"study": Kind.STUDY, "series": Kind.SERIES}
 INSTANCE = {"study": Kind.STUDY, "series": Kind.SERIES, "instance": Kind.INSTANCE}
 INSTITUTION = {"iid": Kind.INSTITUTION}
+# A well-formed public P-384 key, so that a SMART registration is refused for its ids only.
+SMART_KEY = {
+    "kty": "EC",
+    "crv": "P-384",
+    "kid": "intruder-1",
+    "x": "btMx84dbKk-CN_m3uJt1yakrs7p2TivENdopTOtJmxkGMk9Fm4NJbBOPn_s-xzAJ",
+    "y": "ClaUV-ZiNTDpLmNa9waHW0UyHZyZcvkP9_wloImZhbQ3aQjIyA5XfhjNaLzPhbJs",
+}
 PROPOSAL = {"proposal_id": Kind.PROPOSAL}
 
 # Every operation with a path parameter. test_the_table_names_every_route_with_an_id
@@ -277,6 +285,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("DELETE", "/v1/institutions/{iid}/professionals/{pid}"): Route(
         {**INSTITUTION, "pid": Kind.PROFESSIONAL}, note="the institution's admin only"
     ),
+    ("POST", "/v1/institutions/{iid}/smart-clients"): Route(
+        INSTITUTION, body=_json({"jwks": {"keys": [SMART_KEY]}}), note="the admin only"
+    ),
+    ("DELETE", "/v1/institutions/{iid}/smart-clients/{client_id}"): Route(
+        {**INSTITUTION, "client_id": Kind.CLIENT}, note="the institution's admin only"
+    ),
     ("POST", "/v1/admin/institutions/{iid}/admin-credential-proposals"): Route(
         INSTITUTION, note="operators only"
     ),
@@ -306,6 +320,7 @@ PUBLIC = {
     "/readyz",
     "/metrics",
     "/.well-known/jwks.json",
+    "/.well-known/smart-configuration",  # SMART discovery: endpoints and capabilities
     "/v1/institutions",
     "/v1/audit/checkpoints",  # signed roots over hashes: no person ids, no entries
     "/v1/audit/checkpoints/latest",
