@@ -90,11 +90,19 @@ class NewCredential:
         return cls(institution_id, kind, cid, hash_password(secret)), secret
 
 
-def store_credential(session: Session, new: NewCredential, *, now: datetime) -> None:
-    """Store ``new``; a new admin credential replaces (revokes) the institution's others."""
-    institution = session.get(Institution, new.institution_id)
+def credentials_changed(session: Session, institution_id: str, now: datetime) -> None:
+    """Date the institution's public ``credentials_changed_at``: an admin or client
+    credential, or a SMART client's keys, changed at ``now``."""
+    institution = session.get(Institution, institution_id)
     if institution is None:
         raise NotFound("institution not found")
+    institution.credentials_changed_at = now
+    session.add(institution)
+
+
+def store_credential(session: Session, new: NewCredential, *, now: datetime) -> None:
+    """Store ``new``; a new admin credential replaces (revokes) the institution's others."""
+    credentials_changed(session, new.institution_id, now)
     if new.kind == ADMIN:
         for old in _credentials(session, new.institution_id, ADMIN):
             old.revoked_at = now
@@ -108,8 +116,6 @@ def store_credential(session: Session, new: NewCredential, *, now: datetime) -> 
             created_at=now,
         )
     )
-    institution.credentials_changed_at = now
-    session.add(institution)
     session.flush()
 
 

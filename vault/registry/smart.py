@@ -28,9 +28,10 @@ from sqlmodel import Session, col
 from vault.access.judge import Caller
 from vault.access.usecase import Unusable, UseCase, denied
 from vault.core.errors import NotFound
+from vault.registry.institutions import credentials_changed
 from vault.registry.staff import manage
 from vault.store.engine import reading, transaction
-from vault.store.tables import ClientAssertionUse, Institution, SmartClient
+from vault.store.tables import ClientAssertionUse, SmartClient
 
 MAX_KEYS = 10
 MAX_JWKS_CHARS = 20000
@@ -90,9 +91,7 @@ class SmartClients(UseCase):
         client_id = f"{institution_id}-smart-{secrets.token_hex(4)}"
 
         def work(session: Session, now: datetime) -> RegisteredClient:
-            institution = session.get(Institution, institution_id)
-            if institution is None:
-                raise NotFound("institution not found")
+            credentials_changed(session, institution_id, now)
             row = SmartClient(
                 client_id=client_id,
                 institution_id=institution_id,
@@ -100,8 +99,6 @@ class SmartClients(UseCase):
                 created_at=now,
             )
             session.add(row)
-            institution.credentials_changed_at = now
-            session.add(institution)
             return RegisteredClient(client_id, institution_id, keys)
 
         return self.run(caller, manage(institution_id, client_id), work, refuse=denied)
@@ -116,10 +113,7 @@ class SmartClients(UseCase):
             if row.revoked_at is None:
                 row.revoked_at = now
                 session.add(row)
-                institution = session.get(Institution, institution_id)
-                assert institution is not None
-                institution.credentials_changed_at = now
-                session.add(institution)
+                credentials_changed(session, institution_id, now)
 
         self.run(caller, manage(institution_id, client_id), work, refuse=denied)
 

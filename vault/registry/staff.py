@@ -24,9 +24,10 @@ from vault.registry.institutions import (
     NewCredential,
     NewProfessional,
     add_professional,
+    credentials_changed,
     store_credential,
 )
-from vault.store.tables import Institution, InstitutionCredential, Professional
+from vault.store.tables import InstitutionCredential, Professional
 
 
 def manage(institution_id: str, resource_id: str | None = None) -> Ask:
@@ -86,9 +87,6 @@ class Staff(UseCase):
             if row.revoked_at is None:
                 row.revoked_at = now
                 session.add(row)
-                institution = session.get(Institution, institution_id)
-                assert institution is not None
-                institution.credentials_changed_at = now
-                session.add(institution)
+                credentials_changed(session, institution_id, now)
 
         self.run(caller, manage(institution_id, client_id), work, refuse=denied)
