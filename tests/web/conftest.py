@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
+    Locator,
     Page,
     Response,
     ViewportSize,
@@ -126,12 +127,24 @@ class Actor:
         folder = self.screenshots
         folder.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=folder / f"{name}.en.png", full_page=False)
-        self.page.get_by_role("link", name="繁體中文").click()
+        self.follow("繁體中文")
         assert self.page.locator("html").get_attribute("lang") == "zh-Hant"
         self.accessible()
         self.page.screenshot(path=folder / f"{name}.zh-Hant.png", full_page=False)
-        self.page.get_by_role("link", name="English").click()
+        self.follow("English")
         assert self.page.locator("html").get_attribute("lang") == "en"
+
+    def press(self, name: str, within: Locator | None = None) -> None:
+        """Click a form's button and wait for the page it leads to: a POST answered by a
+        redirect and the GET that follows are one navigation, so nothing is read from
+        the page being left."""
+        with self.page.expect_navigation():
+            (within or self.page).get_by_role("button", name=name).click()
+
+    def follow(self, name: str, *, exact: bool | None = None) -> None:
+        """Click a link and wait for the page it opens."""
+        with self.page.expect_navigation():
+            self.page.get_by_role("link", name=name, exact=exact).click()
 
     def problem_code(self) -> str | None:
         found = self.page.locator("[data-code]")
@@ -174,7 +187,7 @@ def log_in_person(actor: Actor, username: str, password: str) -> None:
     actor.accessible()
     actor.page.get_by_label("eHealth number (username)").fill(username)
     actor.page.get_by_label("Password").fill(password)
-    actor.page.get_by_role("button", name="Log in").click()
+    actor.press("Log in")
     actor.page.wait_for_url("**/app/records")
 
 
@@ -185,5 +198,5 @@ def log_in_clinician(actor: Actor, institution_id: str, professional_id: str) ->
     actor.page.get_by_label("Institution client id").fill(client_id)
     actor.page.get_by_label("Institution client secret").fill(secret)
     actor.page.get_by_label("Professional id").fill(professional_id)
-    actor.page.get_by_role("button", name="Log in").click()
+    actor.press("Log in")
     actor.page.wait_for_url("**/app/clinician")

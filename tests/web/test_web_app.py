@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from PIL import Image
-from playwright.sync_api import FilePayload
+from playwright.sync_api import FilePayload, expect
 from sqlmodel import Session, func, select
 
 from sim.studies import write_large_instance
@@ -54,13 +54,13 @@ def test_demo_story_cross_boundary(actors: NewActor) -> None:
     chan.page.get_by_label("Category").select_option("lab_report")  # htmx swaps the list
     chan.page.get_by_role("button", name="Filter").click()
     chan.page.wait_for_url(re.compile(r"category=lab_report"))
-    assert chan.page.locator(".records li").count() == 3
+    expect(chan.page.locator(".records li")).to_have_count(3)
     assert not chan.page.get_by_text("Metformin 500 mg").is_visible()
 
-    chan.page.get_by_role("link", name="Cross-boundary").click()
+    chan.follow("Cross-boundary")
     chan.accessible()
     chan.page.get_by_label("Designated institution").select_option("hku_sz")
-    chan.page.get_by_role("button", name="Apply").click()
+    chan.press("Apply")
     chan.page.wait_for_url(re.compile(r"/app/cross-border/\w+$"))
     chan.accessible()
     assert chan.page.locator(".qr img").count() == 2
@@ -74,7 +74,7 @@ def test_demo_story_cross_boundary(actors: NewActor) -> None:
     doctor.accessible()
     doctor.page.get_by_label("Application code").fill(_messy(application))
     doctor.page.get_by_label("Passcode").fill(_messy(passcode))
-    doctor.page.get_by_role("button", name="Open the record").click()
+    doctor.press("Open the record")
     doctor.page.wait_for_url(re.compile(r"/app/clinician/sessions/\w+$"))
     doctor.accessible()
     assert application not in doctor.page.url and passcode not in doctor.page.url
@@ -83,22 +83,23 @@ def test_demo_story_cross_boundary(actors: NewActor) -> None:
     assert doctor.page.get_by_text("Lipid profile").is_visible()  # 2023-06-19: inside
     assert doctor.page.get_by_text("Metformin 500 mg").count() == 0  # 2022: outside
     doctor.screenshot("clinician-window")
-    doctor.page.get_by_text("Lipid profile").click()
+    with doctor.page.expect_navigation():
+        doctor.page.get_by_text("Lipid profile").click()
     assert doctor.page.get_by_text("LDL-C 2.9 mmol/L").is_visible()
     doctor.accessible()
-    doctor.page.get_by_role("link", name="Back to the list").click()
+    doctor.follow("Back to the list")
 
-    chan.page.get_by_role("link", name="Access log").click()
+    chan.follow("Access log")
     chan.accessible()
     viewed = chan.page.locator('.entry[data-action="read_content"]').first
     assert "Dr Zhang Wei" in viewed.inner_text() and HKU_SZ in viewed.inner_text()
     chan.screenshot("access-log")
-    chan.page.get_by_role("link", name="Notifications").click()
+    chan.follow("Notifications")
     chan.accessible()
     assert "Dr Zhang Wei" in chan.page.locator(".notice").first.inner_text()
 
     chan.goto(authorisation.removeprefix(chan.base_url))
-    chan.page.get_by_role("button", name="Revoke").click()
+    chan.press("Revoke")
     assert chan.page.locator("#status").inner_text() == "Revoked"
     assert chan.page.locator(".qr").count() == 0  # the codes are gone with it
 
@@ -114,9 +115,9 @@ def test_clinician_reads_a_photo_of_both_qr_codes(actors: NewActor) -> None:
     server decodes it and opens the window. A photo of something else opens nothing."""
     chan, doctor = actors(), actors()
     log_in_person(chan, "demo-chan", "demo-password-chan")
-    chan.page.get_by_role("link", name="Cross-boundary").click()
+    chan.follow("Cross-boundary")
     chan.page.get_by_label("Designated institution").select_option("guangdong_clifford")
-    chan.page.get_by_role("button", name="Apply").click()
+    chan.press("Apply")
     chan.page.wait_for_url(re.compile(r"/app/cross-border/\w+$"))
     chan.page.set_viewport_size({"width": 900, "height": 900})  # both codes side by side
     photo = chan.page.locator(".codes").screenshot(type="jpeg", quality=80)
@@ -125,14 +126,14 @@ def test_clinician_reads_a_photo_of_both_qr_codes(actors: NewActor) -> None:
     doctor.page.get_by_label("Or a photo of both QR codes").set_input_files(
         files=FilePayload(name="logo.png", mimeType="image/png", buffer=_no_codes_photo())
     )
-    doctor.page.get_by_role("button", name="Read the photo").click()
+    doctor.press("Read the photo")
     assert doctor.problem_code() == "qr_unreadable"
     doctor.accessible()
     doctor.goto("/app/clinician")
     doctor.page.get_by_label("Or a photo of both QR codes").set_input_files(
         files=FilePayload(name="codes.jpg", mimeType="image/jpeg", buffer=photo)
     )
-    doctor.page.get_by_role("button", name="Read the photo").click()
+    doctor.press("Read the photo")
     doctor.page.wait_for_url(re.compile(r"/app/clinician/sessions/\w+$"))
     assert doctor.page.get_by_text("Lipid profile").is_visible()
     assert doctor.page.get_by_text("Metformin 500 mg").count() == 0
@@ -143,44 +144,44 @@ def test_restricted_access_with_the_persons_otp(actors: NewActor) -> None:
     asks with a reason, a wrong OTP is refused, Chan's OTP opens it."""
     chan, nurse = actors(), actors()
     log_in_person(chan, "demo-chan", "demo-password-chan")
-    chan.page.get_by_role("link", name="Sharing").click()
+    chan.follow("Sharing")
     chan.accessible()
     chan.page.get_by_label("Institution", exact=True).select_option("hksh")
-    chan.page.get_by_role("button", name="Give consent").click()
+    chan.press("Give consent")
     assert chan.page.locator('.consent[data-institution="hksh"]').count() == 1
     chan.accessible()
     chan.screenshot("consents")
 
     log_in_clinician(nurse, "hksh", "demo-hksh-nurse")
     nurse.page.get_by_label("Patient's eHealth number").fill("demo-chan")
-    nurse.page.get_by_role("button", name="Look up").click()
+    nurse.press("Look up")
     nurse.page.wait_for_url("**/app/clinician/patients/demo-chan")
     nurse.accessible()
     assert nurse.page.get_by_text("Glycated haemoglobin").first.is_visible()
     assert nurse.page.get_by_text("Chest X-ray").count() == 0  # radiology: restricted
     nurse.page.get_by_label("Radiology reports").check()
     nurse.page.get_by_label("Reason (at least 10 characters)").fill("Follow-up of a cough")
-    nurse.page.get_by_role("button", name="Ask the patient for a one-time password").click()
+    nurse.press("Ask the patient for a one-time password")
     nurse.accessible()
 
-    chan.page.get_by_role("link", name="Notifications").click()
+    chan.follow("Notifications")
     otp = chan.page.locator("code.otp").first.inner_text()
     assert re.fullmatch(r"\d{6}", otp)
 
     nurse.page.get_by_label("One-time password").fill("000000" if otp != "000000" else "111111")
-    nurse.page.get_by_role("button", name="Confirm").click()
+    nurse.press("Confirm")
     assert nurse.problem_code() == "invalid_otp"  # the form again, with the reason
     nurse.accessible()
     nurse.page.get_by_label("One-time password").fill(otp)
-    nurse.page.get_by_role("button", name="Confirm").click()
+    nurse.press("Confirm")
     nurse.page.wait_for_url("**/app/clinician/patients/demo-chan")
     assert nurse.page.get_by_text("Chest X-ray").is_visible()
 
-    chan.page.get_by_role("link", name="Sharing").click()  # switch, then revoke
-    chan.page.get_by_role("button", name="Make it until I revoke it").click()
+    chan.follow("Sharing")  # switch, then revoke
+    chan.press("Make it until I revoke it")
     hksh = chan.page.locator('.consent[data-institution="hksh"]')
     assert "Until I revoke it" in hksh.first.inner_text()
-    hksh.first.get_by_role("button", name="Revoke").click()
+    chan.press("Revoke", within=hksh.first)
     assert "Revoked" in hksh.first.inner_text()
     answer = nurse.page.reload()
     assert answer is not None and answer.status == 404 and nurse.problem_code() == "not_found"
@@ -191,34 +192,34 @@ def test_personal_folder_and_radiology_qr(actors: NewActor) -> None:
     is refused and files nothing), then gets a radiology Authorisation QR and revokes it."""
     lee = actors()
     log_in_person(lee, "demo-lee", "demo-password-lee")
-    lee.page.get_by_role("link", name="Add to my Personal Folder").click()
+    lee.follow("Add to my Personal Folder")
     lee.accessible()
     lee.page.evaluate("document.getElementById('clinical_date').type = 'text'")
     lee.page.get_by_label("Clinical date").fill("2026-02-30")
     lee.page.get_by_label("Title").fill("Not a day")
-    lee.page.get_by_role("button", name="Save").click()
+    lee.press("Save")
     assert lee.problem_code() == "validation_failed"
     lee.page.go_back()
     lee.page.get_by_label("Category").select_option("clinical_note")
     lee.page.get_by_label("Clinical date").fill("2026-02-14")
     lee.page.get_by_label("Title").fill("Shenzhen clinic visit")
     lee.page.get_by_label("Content").fill("Sprained ankle; rest for a week.")
-    lee.page.get_by_role("button", name="Save").click()
+    lee.press("Save")
     lee.page.wait_for_url(re.compile(r"/app/records/\w+$"))
     assert lee.page.get_by_text("Sprained ankle; rest for a week.").is_visible()
     assert lee.page.get_by_text("Personal Folder").is_visible()
-    lee.page.get_by_role("link", name="Back to the list").click()
+    lee.follow("Back to the list")
     assert lee.page.locator(".records li").count() == 1  # the refused one filed nothing
 
-    lee.page.get_by_role("link", name="Radiology", exact=True).click()
+    lee.follow("Radiology", exact=True)
     lee.accessible()
     lee.page.get_by_label("Designated institution").select_option("hku_sz")
-    lee.page.get_by_role("button", name="Get the QR code").click()
+    lee.press("Get the QR code")
     lee.page.wait_for_url(re.compile(r"/app/radiology/\w+$"))
     assert lee.page.locator(".qr img").count() == 1
     assert lee.page.locator("code.code").inner_text()
     lee.accessible()
-    lee.page.get_by_role("button", name="Revoke").click()
+    lee.press("Revoke")
     assert lee.page.locator("#status").inner_text() == "Revoked"
     assert lee.page.locator(".qr").count() == 0
 
@@ -229,17 +230,17 @@ def test_radiology_deposit_with_progress(actors: NewActor) -> None:
     that is not DICOM (refused, nothing kept); once complete, Chan sees the study."""
     chan, depositor = actors(), actors()
     log_in_person(chan, "demo-chan", "demo-password-chan")
-    chan.page.get_by_role("link", name="Radiology", exact=True).click()
+    chan.follow("Radiology", exact=True)
     chan.page.get_by_label("Designated institution").select_option("hku_sz")
-    chan.page.get_by_role("button", name="Get the QR code").click()
+    chan.press("Get the QR code")
     code = chan.page.locator("code.code").inner_text()
 
     log_in_clinician(depositor, "hku_sz", "demo-hkusz-doctor")
-    depositor.page.get_by_role("link", name="Radiology deposit").click()
+    depositor.follow("Radiology deposit")
     depositor.accessible()
     depositor.page.get_by_label("Authorisation code").fill(code.lower())
     depositor.page.get_by_label("Clinical date").fill("2026-03-01")
-    depositor.page.get_by_role("button", name="Open the deposit").click()
+    depositor.press("Open the deposit")
     depositor.page.wait_for_url(re.compile(r"/app/clinician/deposits/\w+$"))
     depositor.accessible()
     study = io.BytesIO()
@@ -259,7 +260,7 @@ def test_radiology_deposit_with_progress(actors: NewActor) -> None:
     assert rows.nth(1).get_attribute("data-state") == "refused"
     assert rows.nth(1).get_attribute("data-code") == "not_dicom"
     depositor.accessible()
-    depositor.page.get_by_role("button", name="Complete the deposit").click()
+    depositor.press("Complete the deposit")
     assert depositor.page.locator(".file").count() == 1
 
     chan.goto("/app/records?category=radiology_images")
@@ -271,30 +272,30 @@ def test_caregiver_acts_for_a_child(actors: NewActor) -> None:
     stops; acting for someone who never appointed her is the not-found page."""
     junior, lee = actors(), actors()
     log_in_person(junior, "demo-lee-junior", "demo-password-junior")
-    junior.page.get_by_role("link", name="Caregivers").click()
+    junior.follow("Caregivers")
     junior.page.get_by_label("The caregiver's eHealth number").fill("demo-lee")
-    junior.page.get_by_role("button", name="Appoint").click()
+    junior.press("Appoint")
     assert junior.page.locator('.delegation[data-caregiver="demo-lee"]').count() == 1
     junior.accessible()
 
     log_in_person(lee, "demo-lee", "demo-password-lee")
-    lee.page.get_by_role("link", name="Caregivers").click()
+    lee.follow("Caregivers")
     lee.page.get_by_label("Act for a person you care for (their eHealth number)").fill(
         "demo-lee-junior"
     )
-    lee.page.get_by_role("button", name="Act for them").click()
+    lee.press("Act for them")
     lee.page.wait_for_url("**/app/records")
     assert lee.page.locator(".acting").inner_text().startswith("Acting for Lee Ka Ho")
     lee.accessible()
     lee.screenshot("caregiver-acting")
-    lee.page.get_by_role("button", name="Stop acting for them").click()
+    lee.press("Stop acting for them")
     assert lee.page.locator(".acting").count() == 0
 
-    lee.page.get_by_role("link", name="Caregivers").click()
+    lee.follow("Caregivers")
     lee.page.get_by_label("Act for a person you care for (their eHealth number)").fill("demo-chan")
-    lee.page.get_by_role("button", name="Act for them").click()
+    lee.press("Act for them")
     assert lee.problem_code() == "not_found"
-    lee.page.get_by_role("button", name="Stop acting for them").click()
+    lee.press("Stop acting for them")
     assert lee.page.locator(".acting").count() == 0
 
 
@@ -311,14 +312,14 @@ def test_bad_input(actors: NewActor, demo_world: World) -> None:
     lee.goto("/app/login")
     lee.page.get_by_label("eHealth number (username)").fill("demo-lee")
     lee.page.get_by_label("Password").fill("not her password")
-    lee.page.get_by_role("button", name="Log in").click()
+    lee.press("Log in")
     assert lee.page.locator("[role=alert]").inner_text() == "The login details were not accepted."
     log_in_person(lee, "demo-lee", "demo-password-lee")
 
-    lee.page.get_by_role("link", name="Sharing").click()
+    lee.follow("Sharing")
     consents, audit = _count(demo_world, SharingConsent), _count(demo_world, AuditEntry)
     lee.page.evaluate("document.querySelector('form.card input[name=csrf]').value = 'forged'")
-    lee.page.get_by_role("button", name="Give consent").click()
+    lee.press("Give consent")
     assert lee.problem_code() == "csrf_failed"
     lee.accessible()
     assert _count(demo_world, SharingConsent) == consents
@@ -337,7 +338,7 @@ def test_bad_input(actors: NewActor, demo_world: World) -> None:
     clock(demo_world).advance(timedelta(minutes=16))  # past the token's 15 minutes
     expired = lee.goto("/app/records")
     assert expired.status == 401 and lee.problem_code() == "session_expired"
-    lee.page.get_by_role("link", name="Log in").click()
+    lee.follow("Log in")
     lee.page.wait_for_url("**/app/login")
 
 
