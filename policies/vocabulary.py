@@ -41,6 +41,7 @@ class Action(StrEnum):
     READ_ACCESS_LOG = "read_access_log"
     READ_NOTIFICATIONS = "read_notifications"
     WITHDRAW = "withdraw"  # leave the vault: the person's data key is destroyed
+    EXPLAIN_ACCESS = "explain_access"  # what-if: what an actor could see, and why
     LOG_IN = "log_in"  # a login on the person's account (decided by the password, audited)
     REGISTER = "register"  # a person registers themselves (audited; no one decides it)
     # Professionals' steps before reading

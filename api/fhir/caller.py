@@ -36,7 +36,8 @@ def _unauthorised(detail: str) -> Problem:
     return Problem(401, "invalid_token", "Authentication required", detail, headers=_UNAUTHORISED)
 
 
-def _claims(services: Services, authorization: str | None) -> Claims:
+def fhir_claims(services: Services, authorization: str | None) -> Claims:
+    """The claims of a SMART token or one of the API's own (401 ``invalid_token``)."""
     if not authorization or not authorization.startswith("Bearer "):
         raise _unauthorised("A valid bearer token is required.")
     token, now = authorization[7:].strip(), services.vault.clock.now()
@@ -105,7 +106,7 @@ def fhir_caller(
     authorization: Annotated[str | None, Header()] = None,
     viewing_session: Annotated[str | None, Header(alias=SESSION_HEADER, max_length=64)] = None,
 ) -> FhirCaller:
-    claims = _claims(services, authorization)
+    claims = fhir_claims(services, authorization)
     if claims.role == "citizen":
         return FhirCaller(claims, None, None)
     if claims.role == "professional":

@@ -11,11 +11,11 @@ import json
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.datastructures import Headers
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
-from api.problems import PROBLEM_JSON, Problem
+from api.problem_answers import ProblemAnswers, send_instead
+from api.problems import Problem
 
 FHIR_JSON = "application/fhir+json"
 FHIR_BASE = "/fhir/r4"
@@ -78,47 +78,16 @@ def _outcome_bytes(problem: bytes, status: int) -> bytes:
     return json.dumps(shaped, separators=(",", ":")).encode()
 
 
-class FhirOutcomes:
+class FhirOutcomes(ProblemAnswers):
     """Outermost middleware: under ``/fhir/r4`` every problem+json answer — from a route,
     an error handler or the request limits (413, 415, too long a query) — leaves as an
     ``OperationOutcome`` with the same status, code and headers."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def applies(self, scope: Scope) -> bool:
+        return str(scope["path"]).startswith(FHIR_BASE)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope["path"]).startswith(FHIR_BASE):
-            await self.app(scope, receive, send)
-            return
-        held: list[Message] = []  # the start of a problem answer, until its body is whole
-        body = bytearray()
-
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                kind = Headers(raw=message["headers"]).get("content-type", "")
-                if kind.startswith(PROBLEM_JSON):
-                    held.append(message)
-                    return
-            if not held or message["type"] != "http.response.body":
-                await send(message)
-                return
-            body.extend(message.get("body", b""))
-            if not message.get("more_body", False):
-                await _send_outcome(send, held[0], bytes(body))
-
-        await self.app(scope, receive, sending)
-
-
-async def _send_outcome(send: Send, start: Message, problem: bytes) -> None:
-    content = _outcome_bytes(problem, start["status"])
-    dropped = (b"content-type", b"content-length")
-    headers = [(k, v) for k, v in start["headers"] if k.lower() not in dropped]
-    headers += [
-        (b"content-type", FHIR_JSON.encode()),
-        (b"content-length", str(len(content)).encode()),
-    ]
-    await send({**start, "headers": headers})
-    await send({"type": "http.response.body", "body": content})
+    async def reshape(self, scope: Scope, send: Send, start: Message, problem: bytes) -> None:
+        await send_instead(send, start, _outcome_bytes(problem, start["status"]), FHIR_JSON)
 
 
 def install(app: FastAPI) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.fhir import consent_writes, imaging, person, provenance, records, smart
+from api.fhir import consent_writes, explain, imaging, person, provenance, records, smart
 from api.fhir.bundles import base_url
+from api.fhir.explain import EXPLAIN_DEFINITION
 from api.fhir.outcome import FHIR_BASE, FHIR_JSON, fhir_response, unsupported
 from api.fhir.scopes import SUPPORTED_SCOPES
 
@@ -47,11 +48,16 @@ _INTERACTIONS = {
 }
 
 
+_OPERATIONS = {"Consent": [{"name": "explain", "definition": EXPLAIN_DEFINITION}]}
+
+
 def _resource(kind: str) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "type": kind,
         "interaction": [{"code": code} for code in _INTERACTIONS[kind]],
     }
+    if kind in _OPERATIONS:
+        entry["operation"] = _OPERATIONS[kind]
     if _SEARCH[kind]:
         entry["searchParam"] = [{"name": n, "type": t} for n, t in _SEARCH[kind]]
     return entry
@@ -111,6 +117,7 @@ router.include_router(imaging.router)
 router.include_router(provenance.router)
 router.include_router(person.router)
 router.include_router(consent_writes.router)
+router.include_router(explain.router)
 
 
 @router.api_route(

@@ -18,6 +18,7 @@ from api.web import (
     folder_pages,
     person_pages,
 )
+from api.web.problem_pages import ProblemPages
 from api.web.render import Page, WebRoute
 from vault.seeding import demo
 
@@ -38,6 +39,7 @@ def install(app: FastAPI) -> None:
         app.include_router(module.router)
     app.include_router(depositor_pages.uploads)
     app.include_router(_fallback)
+    app.add_middleware(ProblemPages)  # outermost: the limits' refusals, as pages
 
 
 def banner(host: str, port: int, demo_mode: bool) -> str:

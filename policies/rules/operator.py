@@ -10,12 +10,19 @@ from policies.rules.common import OPEN, deny
 from policies.vocabulary import Action, Reason
 
 _OPERATOR_ACTIONS = frozenset(
-    {Action.MANAGE_REGISTRY, Action.MANAGE_KEYS, Action.VERIFY_AUDIT, Action.REVIEW_BREAK_GLASS}
+    {
+        Action.MANAGE_REGISTRY,
+        Action.MANAGE_KEYS,
+        Action.VERIFY_AUDIT,
+        Action.REVIEW_BREAK_GLASS,
+        Action.EXPLAIN_ACCESS,  # decisions about a person's records, never their content
+    }
 )
 
 
 def operator(request: Request, facts: Facts, now: datetime) -> Decision:
-    """An operator may manage the registry and keys and verify the audit; nothing else."""
+    """An operator may manage the registry and keys, verify the audit and ask what-if
+    questions (decisions, no content); nothing else."""
     if request.action in _OPERATOR_ACTIONS:
         return Decision(True, Reason.OPERATOR, obligations=OPEN)
     return deny(Reason.OPERATOR_NO_CONTENT)

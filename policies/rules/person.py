@@ -33,6 +33,7 @@ _PERSON_ACTIONS = frozenset(
         Action.READ_ACCESS_LOG,
         Action.READ_NOTIFICATIONS,
         Action.WITHDRAW,
+        Action.EXPLAIN_ACCESS,
     }
 )
 _LAPSED_DELEGATION = {

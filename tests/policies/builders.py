@@ -68,6 +68,7 @@ VIEWS = (Action.READ_RECORD, Action.READ_CONTENT, Action.LIST_RECORDS)
 OPERATOR_ACTIONS = frozenset(
     {Action.MANAGE_REGISTRY, Action.MANAGE_KEYS, Action.VERIFY_AUDIT, Action.REVIEW_BREAK_GLASS}
 )
+OPERATOR_MAY = OPERATOR_ACTIONS | {Action.EXPLAIN_ACCESS}  # what-if: decisions, no content
 SHARABLE = frozenset(DEFAULT.sharable_categories)
 
 

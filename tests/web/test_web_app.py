@@ -12,14 +12,14 @@ from datetime import timedelta
 
 from PIL import Image
 from playwright.sync_api import FilePayload, expect
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from sim.studies import write_large_instance
 from tests.api.conftest import World
 from tests.api.cross_border_support import clock
 from tests.web.conftest import Actor, log_in_clinician, log_in_person
 from vault.core.ids import new_id
-from vault.store.tables import AuditEntry, Record, SharingConsent
+from vault.store.tables import AuditEntry, CrossBorderAuthorisation, Record, SharingConsent
 
 NewActor = Callable[[], Actor]
 HKU_SZ = "The University of Hong Kong-Shenzhen Hospital"
@@ -299,7 +299,7 @@ def test_caregiver_acts_for_a_child(actors: NewActor) -> None:
     assert lee.page.locator(".acting").count() == 0
 
 
-def _count(world: World, table: type[SharingConsent] | type[AuditEntry]) -> int:
+def _count(world: World, table: type[SharingConsent] | type[AuditEntry] | type[Record]) -> int:
     with Session(world.vault.engine) as session:
         return int(session.exec(select(func.count()).select_from(table)).one())
 
@@ -347,3 +347,53 @@ def _a_record_of(world: World, person_id: str) -> str:
         found = session.exec(select(Record.id).where(Record.person_id == person_id)).first()
     assert found is not None
     return found
+
+
+SUBMIT_TWICE = """(selector) => {
+  const form = document.querySelector(selector);
+  return [1, 2].map(() => {
+    const submit = new SubmitEvent("submit", {bubbles: true, cancelable: true});
+    form.dispatchEvent(submit);  // a synthetic event: the form's own post is not sent
+    return submit.defaultPrevented;
+  });
+}"""
+
+
+def _authorisations_of(world: World, person_id: str) -> int:
+    with Session(world.vault.engine) as session:
+        query = select(func.count()).select_from(CrossBorderAuthorisation)
+        query = query.where(col(CrossBorderAuthorisation.person_id) == person_id)
+        return int(session.exec(query).one())
+
+
+def test_a_double_submitted_form_and_a_file_over_the_limit(
+    actors: NewActor, demo_world: World
+) -> None:
+    """Chan double-clicks Apply: one authorisation, not two. A Personal Folder entry over
+    the request limit is the readable "too large" page (413), and files nothing."""
+    chan = actors()
+    log_in_person(chan, "demo-chan", "demo-password-chan")
+    chan.follow("Cross-boundary")
+    chan.page.get_by_label("Designated institution").select_option("sysu_first_affiliated")
+    prevented = chan.page.evaluate(SUBMIT_TWICE, "form.card")  # app.js: a form goes once
+    assert prevented == [False, True]
+    chan.goto("/app/cross-border")  # the same form, fresh
+    chan.page.get_by_label("Designated institution").select_option("sysu_first_affiliated")
+    before = _authorisations_of(demo_world, "demo-chan")
+    with chan.page.expect_navigation():
+        chan.page.get_by_role("button", name="Apply").dblclick()
+    chan.page.wait_for_url(re.compile(r"/app/cross-border/\w+$"))
+    assert _authorisations_of(demo_world, "demo-chan") == before + 1
+
+    records = _count(demo_world, Record)
+    chan.goto("/app/folder")
+    chan.page.get_by_label("Clinical date").fill("2026-02-14")
+    chan.page.get_by_label("Title").fill("A very long letter")
+    chan.page.evaluate("document.getElementById('content').value = '漢'.repeat(1000000)")
+    with chan.page.expect_navigation() as navigation:
+        chan.page.get_by_role("button", name="Save").click()
+    assert navigation.value is not None and navigation.value.status == 413
+    assert chan.problem_code() == "payload_too_large"
+    assert "larger than the limit" in chan.page.locator(".problem .message").inner_text()
+    chan.accessible()
+    assert _count(demo_world, Record) == records
