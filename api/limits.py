@@ -57,7 +57,7 @@ JSON_BODIES = BodyRule(re.compile(r".*"), JSON_TYPES, 2 * MiB)
 DEFAULT_RULES: tuple[BodyRule, ...] = (
     BodyRule(re.compile(r"/v1/auth(/smart)?/token"), FORM_TYPES, 64 * KiB),  # smart: api.fhir
     # The web app (api/web): its folder form, a photo of QR codes, the depositor uploads.
-    BodyRule(re.compile(r"/app/folder"), FORM_TYPES, 4 * MiB),
+    BodyRule(re.compile(r"/app/folder"), ("multipart/form-data",), 5 * MiB, streamed=True),
     BodyRule(re.compile(r"/app/clinician/scan"), ("multipart/form-data",), 9 * MiB, streamed=True),
     BodyRule(
         re.compile(r"/app/clinician/deposits/[^/]+/uploads(/[^/]+)?"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
@@ -31,8 +31,19 @@ def folder(request: Request) -> Response:
     return page.render("folder.html", categories=CATEGORIES, max_content=MAX_CONTENT, **context)
 
 
+# A file filed from a phone: a letter as PDF, a photo of one. Known by its first bytes,
+# never by the name or the type the browser claims.
+FILE_TYPES = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
+MAX_FILE = 4 * 1024 * 1024  # bytes; the request limit (api.limits) is a little above
+
+
 class FolderForm(BaseModel):
-    """The folder form: what ``POST /v1/me/folder`` takes (text content), plus the CSRF."""
+    """The folder form: what ``POST /v1/me/folder`` takes (text content), plus the CSRF;
+    a file, when one is chosen, is the content instead."""
 
     category: Category
     clinical_date: date
@@ -41,21 +52,40 @@ class FolderForm(BaseModel):
     csrf: str = Field(default="", max_length=128)
 
 
+def _file_content(file: UploadFile | None) -> tuple[bytes, str] | None:
+    """The chosen file's bytes and type (PDF, PNG or JPEG), ``None`` if none was chosen."""
+    if file is None or not file.filename:
+        return None
+    data = file.file.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise Problem(413, "file_too_large", "File too large")
+    for magic, media_type in FILE_TYPES:
+        if data.startswith(magic):
+            return data, media_type
+    raise Problem(415, "unsupported_file", "Unsupported file")
+
+
 @router.post("/folder")
-def add_to_folder(request: Request, form: Annotated[FolderForm, Form()]) -> Response:
-    """File a text record into the Personal Folder (audited ``add_to_folder``)."""
+def add_to_folder(
+    request: Request,
+    form: Annotated[FolderForm, Form()],
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """File a record into the Personal Folder (audited ``add_to_folder``): the typed text,
+    or the chosen file."""
     page = Page.of(request)
     checked(page, form.csrf)
     caller = citizen(page)
     if not form.title.strip():
         raise Problem(422, "validation_failed", "Invalid")
+    content, content_type = _file_content(file) or (form.content.encode(), "text/plain")
     new = NewRecord(
         category=str(form.category),
         source=str(Source.PERSONAL_FOLDER),
         clinical_date=form.clinical_date,
         title=form.title.strip(),
-        content=form.content.encode(),
-        content_type="text/plain",
+        content=content,
+        content_type=content_type,
     )
     stored = page.services.records.deposit(caller, subject(caller), new, Action.ADD_TO_FOLDER)
     return see_other(f"{PREFIX}/records/{stored.id}")

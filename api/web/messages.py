@@ -44,6 +44,7 @@ MESSAGES = {
     "invalid_cursor": N_("That page link is no longer valid."),
     "forbidden": N_("This is not allowed."),
     "not_dicom": N_("This file is not a DICOM file. Nothing of it was kept."),
+    "unsupported_file": N_("This file is not a PDF, JPEG or PNG file. Nothing of it was kept."),
     "patient_mismatch": N_("This study is of another patient. Nothing of it was kept."),
     "file_too_large": N_("This file is larger than the limit. Nothing of it was kept."),
     "payload_too_large": N_("This file is larger than the limit. Nothing of it was kept."),

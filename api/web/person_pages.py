@@ -23,7 +23,7 @@ from api.web.common import (
     subject,
 )
 from api.web.messages import ACTIONS, ACTORS, N_, STATUSES
-from api.web.records_view import Reading, one_record, record_list
+from api.web.records_view import Reading, one_record, record_file, record_list
 from api.web.render import Page, WebRoute
 from policies.vocabulary import ConsentKind, Region, Source
 from vault.access.judge import Caller
@@ -62,6 +62,13 @@ def record(request: Request, record_id: str) -> Response:
     page, caller, context = person(request)
     reading = Reading(caller, subject(caller), f"{PREFIX}/records")
     return one_record(page, reading, record_id[:80], **context)
+
+
+@router.get("/records/{record_id}/file")
+def record_file_download(request: Request, record_id: str) -> Response:
+    page, caller, _ = person(request)
+    reading = Reading(caller, subject(caller), f"{PREFIX}/records")
+    return record_file(page, reading, record_id[:80])
 
 
 # --- cross-boundary authorisations (R4) --------------------------------------------------

@@ -9,8 +9,9 @@ from datetime import date
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
+from api.headers import content_headers
 from api.problems import Problem
 from api.web.messages import CATEGORIES
 from api.web.render import Page
@@ -19,6 +20,7 @@ from vault.access.judge import Caller
 from vault.records.reading import RecordQuery
 
 TEXT_TYPES = ("text/plain",)
+FILE_TYPES = ("application/pdf", "image/png", "image/jpeg")  # offered for download
 MAX_SHOWN = 64 * 1024  # characters of text content shown on the page
 
 
@@ -80,6 +82,19 @@ def record_list(page: Page, reading: Reading, **context: Any) -> HTMLResponse:
     )
 
 
+def record_file(page: Page, reading: Reading, record_id: str) -> Response:
+    """A record's content as a download: another audited ``read_content``, with the API's
+    content headers (a type outside the safe ones never runs in the browser)."""
+    opened = page.services.records.content(
+        reading.caller, reading.person_id, record_id, session_id=reading.session_id
+    )
+    media = opened.record.content_type.split(";")[0].strip().lower()
+    if opened.record.blob_name is not None:  # a study: DICOMweb and the viewer serve those
+        raise Problem(404, "not_found", "Not found")
+    headers = {**content_headers(media), "Content-Disposition": "attachment"}
+    return Response(opened.content, media_type=media, headers=headers)
+
+
 def one_record(page: Page, reading: Reading, record_id: str, **context: Any) -> HTMLResponse:
     """A record and its content: one audited ``read_content`` (a hidden record is the
     same not-found page as a missing one)."""
@@ -91,11 +106,15 @@ def one_record(page: Page, reading: Reading, record_id: str, **context: Any) -> 
     text = None
     if media in TEXT_TYPES and record.blob_name is None:
         text = opened.content[:MAX_SHOWN].decode("utf-8", errors="replace")
+    download = None
+    if text is None and media in FILE_TYPES and reading.session_id is None:
+        download = f"{reading.base}/{record.id}/file"
     return page.render(
         "record.html",
         record=record,
         title=opened.title,
         text=text,
+        download=download,
         base=reading.base,
         categories=CATEGORIES,
         **context,

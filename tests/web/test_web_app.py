@@ -370,7 +370,8 @@ def test_a_double_submitted_form_and_a_file_over_the_limit(
     actors: NewActor, demo_world: World
 ) -> None:
     """Chan double-clicks Apply: one authorisation, not two. A Personal Folder entry over
-    the request limit is the readable "too large" page (413), and files nothing."""
+    the request limit (6 MB of text) is the readable "too large" page (413), and files
+    nothing."""
     chan = actors()
     log_in_person(chan, "demo-chan", "demo-password-chan")
     chan.follow("Cross-boundary")
@@ -389,7 +390,7 @@ def test_a_double_submitted_form_and_a_file_over_the_limit(
     chan.goto("/app/folder")
     chan.page.get_by_label("Clinical date").fill("2026-02-14")
     chan.page.get_by_label("Title").fill("A very long letter")
-    chan.page.evaluate("document.getElementById('content').value = '漢'.repeat(1000000)")
+    chan.page.evaluate("document.getElementById('content').value = '漢'.repeat(2000000)")
     with chan.page.expect_navigation() as navigation:
         chan.page.get_by_role("button", name="Save").click()
     assert navigation.value is not None and navigation.value.status == 413
@@ -397,3 +398,40 @@ def test_a_double_submitted_form_and_a_file_over_the_limit(
     assert "larger than the limit" in chan.page.locator(".problem .message").inner_text()
     chan.accessible()
     assert _count(demo_world, Record) == records
+
+
+def test_a_photo_filed_into_the_personal_folder(actors: NewActor, demo_world: World) -> None:
+    """Lee files a photo of a Shenzhen clinic's letter; the record offers it for download,
+    byte for byte. A file that is not a PDF, JPEG or PNG is refused and files nothing."""
+    lee = actors()
+    log_in_person(lee, "demo-lee", "demo-password-lee")
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(photo, format="PNG")
+
+    def file_one(title: str, payload: FilePayload) -> None:
+        lee.goto("/app/folder")
+        lee.page.get_by_label("Category").select_option("clinical_note")
+        lee.page.get_by_label("Clinical date").fill("2026-02-20")
+        lee.page.get_by_label("Title").fill(title)
+        lee.page.get_by_label("Or a file").set_input_files(files=[payload])
+        lee.press("Save")
+
+    records = _count(demo_world, Record)
+    file_one("A program", FilePayload(name="x.pdf", mimeType="application/pdf", buffer=b"MZ\x90"))
+    assert lee.problem_code() == "unsupported_file"
+    assert _count(demo_world, Record) == records
+
+    file_one(
+        "Clinic letter (photo)",
+        FilePayload(name="letter.png", mimeType="image/png", buffer=photo.getvalue()),
+    )
+    lee.page.wait_for_url(re.compile(r"/app/records/\w+$"))
+    lee.accessible()
+    link = lee.page.get_by_role("link", name="Download the file")
+    href = link.get_attribute("href")
+    assert href is not None
+    got = lee.context.request.get(lee.base_url + href)
+    assert got.status == 200 and got.body() == photo.getvalue()
+    assert got.headers["content-type"] == "image/png"
+    assert got.headers["content-disposition"] == "attachment"
+    assert _count(demo_world, Record) == records + 1
