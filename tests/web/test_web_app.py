@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from PIL import Image
-from playwright.sync_api import FilePayload, expect
+from playwright.sync_api import FilePayload, Route, expect
 from sqlmodel import Session, col, func, select
 
 from sim.studies import write_large_instance
@@ -226,8 +226,9 @@ def test_personal_folder_and_radiology_qr(actors: NewActor) -> None:
 
 def test_radiology_deposit_with_progress(actors: NewActor) -> None:
     """Chan gets the radiology Authorisation QR for HKU-Shenzhen; the depositor opens a
-    deposit with its code and uploads the study (in chunks, with progress) and a file
-    that is not DICOM (refused, nothing kept); once complete, Chan sees the study."""
+    deposit with its code and uploads the study (in chunks, with progress; a chunk lost to
+    a connection reset is resumed where the server says) and a file that is not DICOM
+    (refused, nothing kept); once complete, Chan sees the study."""
     chan, depositor = actors(), actors()
     log_in_person(chan, "demo-chan", "demo-password-chan")
     chan.follow("Radiology", exact=True)
@@ -251,8 +252,22 @@ def test_radiology_deposit_with_progress(actors: NewActor) -> None:
             FilePayload(name="notes.txt", mimeType="text/plain", buffer=b"not an image"),
         ]
     )
+    asked: list[str] = []
+
+    def drop_the_second_chunk(route: Route) -> None:  # the connection resets under it
+        asked.append(route.request.method)
+        if asked.count("PATCH") == 2 and route.request.method == "PATCH" and "!" not in asked:
+            asked.append("!")
+            route.abort("connectionreset")
+            return
+        route.continue_()
+
+    depositor.page.route(re.compile(r".*/uploads/[^/]+$"), drop_the_second_chunk)
     depositor.page.get_by_role("button", name="Upload").click()
     depositor.page.wait_for_selector("#upload[data-finished=true]")
+    # three chunks, the second dropped: asked where to resume (HEAD) and sent again; then
+    # the text file's one chunk (refused)
+    assert asked == ["PATCH", "PATCH", "!", "HEAD", "PATCH", "PATCH", "PATCH"]
     bars = depositor.page.locator(".upload progress")
     assert bars.first.get_attribute("value") == str(size)
     rows = depositor.page.locator(".upload")
