@@ -20,7 +20,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Response
+from fastapi import APIRouter, Body, Depends, Header, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -34,7 +34,7 @@ from api.services import Services
 from api.tokens import Claims
 from policies.explain import WHAT_IF_SESSION
 from policies.model import Actor, Obligations
-from policies.policy_file import Policy, bundled_policy_paths, load_policy
+from policies.policy_file import Policy, PolicyError, bundled_policy_paths, load_policy
 from policies.vocabulary import Profession
 from vault.access.judge import Caller
 from vault.account.explaining import AccessExplanations, Explanation, Step, WhatIf
@@ -68,8 +68,16 @@ class ExplainParameters(BaseModel):
 
 @cache
 def _bundled() -> dict[str, Policy]:
-    loaded = (load_policy(path) for path in bundled_policy_paths())
-    return {policy.name: policy for policy in loaded}
+    """The shipped policy files, loaded once; one that does not load is left out (its
+    error is the policy tests' to find), never a 500 for every question."""
+    found: dict[str, Policy] = {}
+    for path in bundled_policy_paths():
+        try:
+            policy = load_policy(path)
+        except PolicyError:
+            continue
+        found[policy.name] = policy
+    return found
 
 
 def loaded_policies(services: Services) -> dict[str, Policy]:
@@ -77,6 +85,11 @@ def loaded_policies(services: Services) -> dict[str, Policy]:
     return {services.policy.name: services.policy} | {
         name: policy for name, policy in _bundled().items() if name != services.policy.name
     }
+
+
+def _token(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> Claims:
+    """The caller's token, checked before the body is read (401 ``invalid_token``)."""
+    return fhir_claims(services, authorization)
 
 
 def _asker(claims: Claims, person: str) -> Caller:
@@ -114,11 +127,10 @@ def _question(values: dict[str, str]) -> WhatIf:
 
 @router.post(f"{FHIR_BASE}/Consent/$explain", summary="What an actor could see, and why")
 def explain_access(
+    claims: Annotated[Claims, Depends(_token)],
     raw: Annotated[dict[str, Any], Body()],
     services: ServicesDep,
-    authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
-    claims = fhir_claims(services, authorization)  # 401 before anything is read
     if raw.get("resourceType") != "Parameters":
         raise Problem(400, "wrong_resource_type", "Wrong resource type", "The body is Parameters.")
     try:

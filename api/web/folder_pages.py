@@ -22,7 +22,9 @@ from vault.radiology.authorisations import RadiologyAuthorisations
 from vault.records.sealed import NewRecord
 
 router = APIRouter(prefix=PREFIX, route_class=WebRoute, include_in_schema=False)
-MAX_CONTENT = 1_000_000  # characters, as the API's RecordCreate
+# characters of typed text: the API's RecordCreate takes 1,000,000, but a multipart text
+# part is limited to 1 MiB (Starlette), and 300,000 characters of Chinese fit in it
+MAX_CONTENT = 300_000
 
 
 @router.get("/folder", response_class=HTMLResponse)
@@ -78,7 +80,10 @@ def add_to_folder(
     caller = citizen(page)
     if not form.title.strip():
         raise Problem(422, "validation_failed", "Invalid")
-    content, content_type = _file_content(file) or (form.content.encode(), "text/plain")
+    chosen = _file_content(file)
+    if chosen is not None and form.content.strip():
+        raise Problem(422, "file_or_text", "A file or typed text")
+    content, content_type = chosen or (form.content.encode(), "text/plain")
     new = NewRecord(
         category=str(form.category),
         source=str(Source.PERSONAL_FOLDER),

@@ -44,6 +44,7 @@ MESSAGES = {
     "invalid_cursor": N_("That page link is no longer valid."),
     "forbidden": N_("This is not allowed."),
     "not_dicom": N_("This file is not a DICOM file. Nothing of it was kept."),
+    "file_or_text": N_("Choose a file or type the content, not both. Nothing was kept."),
     "unsupported_file": N_("This file is not a PDF, JPEG or PNG file. Nothing of it was kept."),
     "patient_mismatch": N_("This study is of another patient. Nothing of it was kept."),
     "file_too_large": N_("This file is larger than the limit. Nothing of it was kept."),
@@ -92,6 +93,7 @@ ACTIONS = {
     "request_restricted_access": N_("asked for restricted access"),
     "open_viewing_session": N_("opened a cross-boundary viewing session"),
     "invoke_break_glass": N_("used emergency access"),
+    "explain_access": N_("asked what an institution could see"),
 }
 STATUSES = {
     "pending": N_("Being processed"),

@@ -61,7 +61,7 @@ def records(request: Request) -> Response:
 def record(request: Request, record_id: str) -> Response:
     page, caller, context = person(request)
     reading = Reading(caller, subject(caller), f"{PREFIX}/records")
-    return one_record(page, reading, record_id[:80], **context)
+    return one_record(page, reading, record_id[:80], downloads=True, **context)
 
 
 @router.get("/records/{record_id}/file")

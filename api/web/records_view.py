@@ -95,9 +95,12 @@ def record_file(page: Page, reading: Reading, record_id: str) -> Response:
     return Response(opened.content, media_type=media, headers=headers)
 
 
-def one_record(page: Page, reading: Reading, record_id: str, **context: Any) -> HTMLResponse:
+def one_record(
+    page: Page, reading: Reading, record_id: str, *, downloads: bool = False, **context: Any
+) -> HTMLResponse:
     """A record and its content: one audited ``read_content`` (a hidden record is the
-    same not-found page as a missing one)."""
+    same not-found page as a missing one). ``downloads``: a file (PDF, image) gets a
+    download link — on the person's own pages, the only ones with the download route."""
     opened = page.services.records.content(
         reading.caller, reading.person_id, record_id, session_id=reading.session_id
     )
@@ -107,7 +110,7 @@ def one_record(page: Page, reading: Reading, record_id: str, **context: Any) -> 
     if media in TEXT_TYPES and record.blob_name is None:
         text = opened.content[:MAX_SHOWN].decode("utf-8", errors="replace")
     download = None
-    if text is None and media in FILE_TYPES and reading.session_id is None:
+    if text is None and media in FILE_TYPES and downloads:
         download = f"{reading.base}/{record.id}/file"
     return page.render(
         "record.html",

@@ -141,6 +141,7 @@ def test_the_operator_may_ask_anyone_else_sees_not_found(estate: Estate) -> None
     world = estate.world
     by_operator = steps(ask(estate, question(estate.pid, "ha"), world.operator))
     assert by_operator[0]["allowed"] is True
+    assert "visibleRecords" not in by_operator[0]  # decisions only: no counts (R9)
     hidden = ask(estate, question(estate.pid, "ha"), estate.stranger)  # not their caregiver
     missing = ask(estate, question("0" * 32, "ha"), estate.stranger)
     assert hidden.status_code == missing.status_code == 404
@@ -149,6 +150,23 @@ def test_the_operator_may_ask_anyone_else_sees_not_found(estate: Estate) -> None
     professional = ask(estate, question(estate.pid, "ha"), staff(world, "ha").headers())
     assert professional.status_code == 403 and code_of(professional) == "wrong_role"
     assert ask(estate, question(estate.pid, "ha"), {}).status_code == 401
+    unread = ask(estate, [1, 2], {})  # the token first: a bad body unauthenticated is 401
+    assert unread.status_code == 401 and code_of(unread) == "invalid_token"
+
+
+def test_a_caregiver_asks_while_appointed(estate: Estate) -> None:
+    world = estate.world
+    son, son_headers = world.person("Chan Siu Ming", "1980-01-01")
+    appointed = world.http.post("/v1/me/caregivers", headers=estate.me, json={"caregiver_id": son})
+    assert appointed.status_code == 201, appointed.text
+    answer = steps(ask(estate, question(estate.pid, "ha"), son_headers))
+    assert answer[0]["visibleRecords"] == {"allergy": 1, "lab_report": 3, "medication": 1}
+    ended = world.http.delete(f"/v1/me/caregivers/{appointed.json()['id']}", headers=estate.me)
+    assert ended.status_code == 204, ended.text
+    hidden = ask(estate, question(estate.pid, "ha"), son_headers)
+    missing = ask(estate, question("0" * 32, "ha"), son_headers)
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.content == missing.content
 
 
 @pytest.mark.parametrize(

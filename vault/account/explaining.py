@@ -5,41 +5,28 @@ allowed listing would show, by category. Never content, never a record's id or t
 
 Only the person, their caregiver (R2) and the operator may ask; asking is itself decided
 and audited on the person's chain (``explain_access``). Anyone else, and a person who does
-not exist, get the same not-found (R10). The institution named must be in the chosen
-policy's registry (``unknown_institution`` otherwise, before anything is read).
+not exist, get the same not-found (R10). The operator gets the decisions only: no counts
+of records (R9 keeps health data, counts by category included, from the operator). The
+institution named must be in the chosen policy's registry (``unknown_institution``
+otherwise, before anything is read).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from policies.explain import Explained, explain
-from policies.model import Actor, RecordRef
+from policies.model import Actor
 from policies.policy_file import Policy
-from policies.vocabulary import Action, Region
+from policies.vocabulary import Action, ActorKind, Region
 from vault.access.judge import Ask, Caller
 from vault.access.usecase import Unusable, UseCase
 from vault.core.errors import NotFound
+from vault.records.listing import count_visible, visible_filter
 from vault.store.facts import load_facts
-from vault.store.statements import Prepared
-from vault.store.tables import Record
-
-_RECORD_REFS = Prepared(
-    sa_select(
-        col(Record.category),
-        col(Record.source),
-        col(Record.clinical_date),
-        col(Record.depositor_institution_id),
-    )
-    .where(col(Record.person_id) == bindparam("person"))
-    .where(col(Record.state) == "committed")
-)
 
 
 @dataclass(frozen=True)
@@ -55,7 +42,8 @@ class WhatIf:
 
 @dataclass(frozen=True)
 class Step:
-    """One decision, and for an allowed listing the records it would show, by category."""
+    """One decision, and for an allowed listing the records it would show, by category
+    (counted in the database on the listing's own predicates; empty for the operator)."""
 
     explained: Explained
     visible: dict[str, int]
@@ -91,18 +79,16 @@ class AccessExplanations(UseCase):
             if facts.person is None:  # the operator asked about no one
                 raise NotFound("no such person")
             explained = explain(actor, facts, now)
-            refs = [
-                RecordRef(*row) for row in _RECORD_REFS.all(session, {"person": facts.person.id})
-            ]
-            return Explanation(policy.name, actor, tuple(_step(e, refs) for e in explained))
+            counted = caller.actor.kind is not ActorKind.OPERATOR  # the operator: decisions
+            steps = tuple(_step(session, facts.person.id, e, counted) for e in explained)
+            return Explanation(policy.name, actor, steps)
 
         ask = Ask(Action.EXPLAIN_ACCESS, question.person_id, resource_id=question.institution_id)
         return self.run(caller, ask, work, savepoint=False)
 
 
-def _step(explained: Explained, refs: list[RecordRef]) -> Step:
+def _step(session: Session, person_id: str, explained: Explained, counted: bool) -> Step:
     decision = explained.decision
-    if explained.action is not Action.LIST_RECORDS or not decision.allowed:
+    if not counted or explained.action is not Action.LIST_RECORDS or not decision.allowed:
         return Step(explained, {})
-    shown = Counter(ref.category for ref in refs if decision.obligations.admits(ref))
-    return Step(explained, dict(sorted(shown.items())))
+    return Step(explained, count_visible(session, person_id, visible_filter(decision.obligations)))

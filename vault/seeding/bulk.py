@@ -27,6 +27,7 @@ import hashlib
 import random
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -194,15 +195,30 @@ def seed(
     write = _insert_batch if _sqlite(engine) else _copy_batch
     began = time.perf_counter()
     records = 0
-    for size in _batches(plan.persons):
-        made = maker.batch(size)
-        write(engine, made)
-        records += len(made.records)
-        if progress is not None:
-            progress(len(made.records))
+    # Two stages overlap: while one thread writes a batch (the database parses and stores
+    # it in its own process; the driver waits on the socket without the GIL), this one
+    # seals the next. Batches are made in order by one maker, so the output is unchanged.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-writer") as writer:
+        written: tuple[Future[None], int] | None = None
+        for size in _batches(plan.persons):
+            made = maker.batch(size)
+            if written is not None:
+                records += _finished(written, progress)
+            written = (writer.submit(write, engine, made), len(made.records))
+        if written is not None:
+            records += _finished(written, progress)
     seconds = time.perf_counter() - began
     backend = "sqlite" if _sqlite(engine) else "postgresql"
     return SeedReport(plan.persons, records, seconds, backend)
+
+
+def _finished(written: tuple[Future[None], int], progress: Callable[[int], None] | None) -> int:
+    """Wait for a batch's write (its error, if any, is raised here); its record count."""
+    future, records = written
+    future.result()
+    if progress is not None:
+        progress(records)
+    return records
 
 
 def refuse_if_not_empty(engine: Engine, plan: SeedPlan) -> None:
