@@ -23,9 +23,14 @@ SAFE_CONTENT_TYPES = frozenset(
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+def media_type_of(content_type: str) -> str:
+    """``type/subtype`` of a content type, lower case, without parameters."""
+    return content_type.split(";")[0].strip().lower()
+
+
 def content_headers(content_type: str) -> dict[str, str]:
     """The headers of a record's content answer, by its stored content type."""
-    media_type = content_type.split(";")[0].strip().lower()
+    media_type = media_type_of(content_type)
     if media_type in SAFE_CONTENT_TYPES:
         return dict(NO_STORE)
     return {

@@ -6,6 +6,8 @@ path, and the status, code and headers stay."""
 
 from __future__ import annotations
 
+import json
+
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,6 +48,18 @@ class ProblemAnswers:
                 await self.reshape(scope, send, held[0], bytes(body))
 
         await self.app(scope, receive, sending)
+
+
+def code_and_detail(problem: bytes) -> tuple[str, str | None]:
+    """A problem+json body's ``code`` and ``detail`` (``internal_error`` if unreadable)."""
+    try:
+        body = json.loads(problem)
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    detail = body.get("detail")
+    return str(body.get("code", "internal_error")), detail if isinstance(detail, str) else None
 
 
 async def send_instead(send: Send, start: Message, content: bytes, media_type: str) -> None:

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.responses import Response
 from starlette.types import Message, Scope, Send
 
-from api.problem_answers import ProblemAnswers, send_instead
+from api.problem_answers import ProblemAnswers, code_and_detail, send_instead
 from api.problems import Problem
 
 FHIR_JSON = "application/fhir+json"
@@ -66,15 +66,7 @@ def unsupported(code: str, detail: str) -> Problem:
 
 
 def _outcome_bytes(problem: bytes, status: int) -> bytes:
-    try:
-        body = json.loads(problem)
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    code = str(body.get("code", "internal_error"))
-    detail = body.get("detail")
-    shaped = outcome(status, code, detail if isinstance(detail, str) else None)
+    shaped = outcome(status, *code_and_detail(problem))
     return json.dumps(shaped, separators=(",", ":")).encode()
 
 

@@ -16,6 +16,7 @@ from api.problems import Problem
 from api.web.common import PREFIX, CsrfField, checked, citizen, see_other, subject
 from api.web.messages import CATEGORIES, STATUSES
 from api.web.person_pages import mainland_institutions, person, qr_image
+from api.web.records_view import FILE_SIGNATURES
 from api.web.render import Page, WebRoute
 from policies.vocabulary import Action, Category, Source
 from vault.radiology.authorisations import RadiologyAuthorisations
@@ -33,13 +34,6 @@ def folder(request: Request) -> Response:
     return page.render("folder.html", categories=CATEGORIES, max_content=MAX_CONTENT, **context)
 
 
-# A file filed from a phone: a letter as PDF, a photo of one. Known by its first bytes,
-# never by the name or the type the browser claims.
-FILE_TYPES = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-)
 MAX_FILE = 4 * 1024 * 1024  # bytes; the request limit (api.limits) is a little above
 
 
@@ -61,7 +55,7 @@ def _file_content(file: UploadFile | None) -> tuple[bytes, str] | None:
     data = file.file.read(MAX_FILE + 1)
     if len(data) > MAX_FILE:
         raise Problem(413, "file_too_large", "File too large")
-    for magic, media_type in FILE_TYPES:
+    for magic, media_type in FILE_SIGNATURES:
         if data.startswith(magic):
             return data, media_type
     raise Problem(415, "unsupported_file", "Unsupported file")

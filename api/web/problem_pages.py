@@ -7,24 +7,13 @@ script uploads with ``fetch`` and reads the problem+json itself."""
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.types import Message, Scope, Send
 
-from api.problem_answers import ProblemAnswers, send_instead
+from api.problem_answers import ProblemAnswers, code_and_detail, send_instead
 from api.problems import Problem
 from api.web.common import PREFIX
 from api.web.render import PAGE_HEADERS, Page
-
-
-def _problem(status: int, body: bytes) -> Problem:
-    try:
-        given = json.loads(body)
-    except ValueError:
-        given = {}
-    code = given.get("code") if isinstance(given, dict) else None
-    return Problem(status, code if isinstance(code, str) else "internal_error", "Problem")
 
 
 class ProblemPages(ProblemAnswers):
@@ -36,7 +25,8 @@ class ProblemPages(ProblemAnswers):
         return "text/html" in accept
 
     async def reshape(self, scope: Scope, send: Send, start: Message, problem: bytes) -> None:
-        page = Page.of(Request(scope)).problem(_problem(start["status"], problem))
+        code, _ = code_and_detail(problem)
+        page = Page.of(Request(scope)).problem(Problem(start["status"], code, "Problem"))
         present = {k.lower() for k, _ in start["headers"]}
         extra = [
             (k.lower().encode(), v.encode())

@@ -11,16 +11,24 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.headers import content_headers
+from api.headers import content_headers, media_type_of
 from api.problems import Problem
 from api.web.messages import CATEGORIES
 from api.web.render import Page
 from policies.vocabulary import Category
 from vault.access.judge import Caller
 from vault.records.reading import RecordQuery
+from vault.records.sealed import OpenedRecord
 
 TEXT_TYPES = ("text/plain",)
-FILE_TYPES = ("application/pdf", "image/png", "image/jpeg")  # offered for download
+# The files a person may file into the Personal Folder, known by their first bytes; the
+# record page offers these types back for download.
+FILE_SIGNATURES = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
+FILE_TYPES = frozenset(media for _, media in FILE_SIGNATURES)
 MAX_SHOWN = 64 * 1024  # characters of text content shown on the page
 
 
@@ -82,13 +90,18 @@ def record_list(page: Page, reading: Reading, **context: Any) -> HTMLResponse:
     )
 
 
+def _opened(page: Page, reading: Reading, record_id: str) -> OpenedRecord:
+    """One audited ``read_content`` of the record, as this reader may see it."""
+    return page.services.records.content(
+        reading.caller, reading.person_id, record_id, session_id=reading.session_id
+    )
+
+
 def record_file(page: Page, reading: Reading, record_id: str) -> Response:
     """A record's content as a download: another audited ``read_content``, with the API's
     content headers (a type outside the safe ones never runs in the browser)."""
-    opened = page.services.records.content(
-        reading.caller, reading.person_id, record_id, session_id=reading.session_id
-    )
-    media = opened.record.content_type.split(";")[0].strip().lower()
+    opened = _opened(page, reading, record_id)
+    media = media_type_of(opened.record.content_type)
     if opened.record.blob_name is not None:  # a study: DICOMweb and the viewer serve those
         raise Problem(404, "not_found", "Not found")
     headers = {**content_headers(media), "Content-Disposition": "attachment"}
@@ -101,11 +114,9 @@ def one_record(
     """A record and its content: one audited ``read_content`` (a hidden record is the
     same not-found page as a missing one). ``downloads``: a file (PDF, image) gets a
     download link — on the person's own pages, the only ones with the download route."""
-    opened = page.services.records.content(
-        reading.caller, reading.person_id, record_id, session_id=reading.session_id
-    )
+    opened = _opened(page, reading, record_id)
     record = opened.record
-    media = record.content_type.split(";")[0].strip().lower()
+    media = media_type_of(record.content_type)
     text = None
     if media in TEXT_TYPES and record.blob_name is None:
         text = opened.content[:MAX_SHOWN].decode("utf-8", errors="replace")

@@ -95,7 +95,7 @@ PERSON_ACTIONS = [
     "read_record", "list_records", "read_content", "add_to_folder", "read_deposit_receipt",
     "read_profile", "manage_consents", "grant_sharing_consent", "apply_cross_border",
     "grant_radiology_authorisation", "manage_caregivers", "read_access_log",
-    "read_notifications", "withdraw",
+    "read_notifications", "withdraw", "explain_access",
 ]  # fmt: skip
 RECORD_ACTIONS = [
     "read_record", "read_content", "deposit_record", "add_to_folder", "deposit_radiology",
@@ -120,6 +120,7 @@ def expected(request: Request, facts: Facts, now: datetime) -> Outcome:
             "manage_keys",
             "verify_audit",
             "review_break_glass",
+            "explain_access",
         ):
             return Outcome(True)
         return DENY
