@@ -194,6 +194,11 @@ FIELDS: dict[str, str] = {
     "sharing consent (the Hospital Authority and Department of Health).",
     "designated_on": "From when it is designated for cross-border records; null if never.",
     "radiology_depositor_from": "From when it may deposit radiology studies; null if never.",
+    "voucher_from": "From when its service points take Elderly Health Care Vouchers (the GBA "
+    "pilot); null if never. Simulation data: no access rule reads it.",
+    "voucher_service_points": "How many voucher service points it has (0 if none).",
+    "ha_pilot_from": "From when it sees HA follow-up patients under the HA GBA patient pilot; "
+    "null if never. Simulation data: no access rule reads it.",
     "acting_as_caregiver_for": "With `On-Behalf-Of`: the caregiver's own id; null otherwise.",
     "channel": "The simulated channel: `sms` or `email`.",
     "event": "What it tells of (e.g. `record_viewed`, `restricted_access_otp`).",
@@ -343,6 +348,9 @@ EXAMPLES: dict[str, Any] = {
         "implied_sharing": False,
         "designated_on": "2025-07-01",
         "radiology_depositor_from": "2025-07-01",
+        "voucher_from": "2015-10-06",
+        "voucher_service_points": 2,
+        "ha_pilot_from": "2023-05-10",
         "credentials_changed_at": None,
     },
     "Me": {

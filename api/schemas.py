@@ -68,6 +68,9 @@ class InstitutionPublic(BaseModel):
     implied_sharing: bool
     designated_on: date | None
     radiology_depositor_from: date | None
+    voucher_from: date | None = None
+    voucher_service_points: int = 0
+    ha_pilot_from: date | None = None
     credentials_changed_at: datetime | None = Field(
         default=None, description="When its admin or client credentials last changed."
     )

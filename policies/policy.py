@@ -32,12 +32,20 @@ class Institution:
     implied_sharing: bool = False
     designated_on: date | None = None
     radiology_depositor_from: date | None = None
+    # Programmes around the vault (read by the simulator, never by the rules): the Elderly
+    # Health Care Voucher GBA pilot's service points here, and the HA GBA patient pilot.
+    voucher_from: date | None = None
+    voucher_service_points: int = 0
+    ha_pilot_from: date | None = None
 
     def is_designated(self, day: date) -> bool:
         return self.designated_on is not None and self.designated_on <= day
 
     def is_radiology_depositor(self, day: date) -> bool:
         return self.radiology_depositor_from is not None and self.radiology_depositor_from <= day
+
+    def takes_vouchers(self, day: date) -> bool:
+        return self.voucher_from is not None and self.voucher_from <= day
 
 
 @dataclass(frozen=True, slots=True)

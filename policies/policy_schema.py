@@ -67,6 +67,9 @@ _ARRAY_KEYS: dict[str, frozenset[str]] = {
             "implied_sharing",
             "designated_on",
             "radiology_depositor_from",
+            "voucher_from",
+            "voucher_service_points",
+            "ha_pilot_from",
         }
     ),
 }
@@ -296,9 +299,10 @@ def _institution(check: Checker, item: Mapping[str, Any], p: str) -> Institution
         if radiology is not None and radiology < designated:
             check.fail(p + "radiology_depositor_from", f"before designated_on: {radiology}")
     else:
-        for key in ("designated_on", "radiology_depositor_from"):
+        for key in _MAINLAND_ONLY:
             if key in item:
                 check.fail(p + key, "only a mainland institution can have it")
+    voucher_from, points, ha_pilot = _programmes(check, item, p)
     return Institution(
         id=ident,
         name=check.string(item, p, "name"),
@@ -307,4 +311,33 @@ def _institution(check: Checker, item: Mapping[str, Any], p: str) -> Institution
         implied_sharing=implied,
         designated_on=designated,
         radiology_depositor_from=radiology,
+        voucher_from=voucher_from,
+        voucher_service_points=points,
+        ha_pilot_from=ha_pilot,
     )
+
+
+_MAINLAND_ONLY = (
+    "designated_on",
+    "radiology_depositor_from",
+    "voucher_from",
+    "voucher_service_points",
+    "ha_pilot_from",
+)
+
+
+def _programmes(
+    check: Checker, item: Mapping[str, Any], p: str
+) -> tuple[date | None, int, date | None]:
+    """(voucher_from, voucher_service_points, ha_pilot_from): the programmes an
+    institution serves (simulation data; the rules never read them)."""
+    voucher_from = check.day(item, p, "voucher_from") if "voucher_from" in item else None
+    points = 0
+    if "voucher_service_points" in item:
+        if voucher_from is None:
+            check.fail(p + "voucher_service_points", "needs voucher_from")
+        points = check.integer(item, p, "voucher_service_points", minimum=1)
+    elif voucher_from is not None:
+        points = 1
+    ha_pilot = check.day(item, p, "ha_pilot_from") if "ha_pilot_from" in item else None
+    return voucher_from, points, ha_pilot

@@ -39,6 +39,9 @@ def _public(registered: Registered, changed: datetime | None) -> InstitutionPubl
         implied_sharing=registered.implied_sharing,
         designated_on=registered.designated_on,
         radiology_depositor_from=registered.radiology_depositor_from,
+        voucher_from=registered.voucher_from,
+        voucher_service_points=registered.voucher_service_points,
+        ha_pilot_from=registered.ha_pilot_from,
         credentials_changed_at=changed,
     )
 

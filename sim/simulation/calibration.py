@@ -7,8 +7,9 @@ A scenario lists its figures as ``[[calibration]]`` tables (see
 
     figure     what was published, in words
     published  the number (a count at --scale 1, or a share)
-    unit       people, applications, records, authorisations (counts: scaled by
-               --scale), or share (not scaled); any other unit is refused
+    unit       people, applications, records, authorisations, transactions, visits,
+               HKD (counts and money: scaled by --scale), or share (not scaled); any
+               other unit is refused
     as_of      the date the figure was published for
     measure    what of the run it is compared with (one of :data:`MEASURES`)
 
@@ -26,7 +27,15 @@ from typing import Any
 
 from sim.simulation.scenario_reader import Reader, Table, shown
 
-COUNT_UNITS = ("people", "applications", "records", "authorisations")
+COUNT_UNITS = (
+    "people",
+    "applications",
+    "records",
+    "authorisations",
+    "transactions",
+    "visits",
+    "HKD",
+)
 SHARE_UNIT = "share"
 
 
@@ -57,6 +66,24 @@ def _pilot_share(counts: dict[str, Any], pilot: tuple[str, ...]) -> float:
     return sum(n for iid, n in sources.items() if iid in pilot) / total if total else 0.0
 
 
+def _programme(programme: str, figure: str) -> Measure:
+    """A figure of a programme's ledger (``counts["programmes"]``; 0 if it did not run)."""
+
+    def measure(counts: dict[str, Any], _: tuple[str, ...]) -> float:
+        return float(counts.get("programmes", {}).get(programme, {}).get(figure, 0))
+
+    return measure
+
+
+def _service_share(service: str) -> Measure:
+    def measure(counts: dict[str, Any], _: tuple[str, ...]) -> float:
+        voucher = counts.get("programmes", {}).get("voucher", {})
+        total = voucher.get("transactions", 0)
+        return voucher.get("services", {}).get(service, 0) / total if total else 0.0
+
+    return measure
+
+
 # measure -> (unit it is in, how it is read from the run's counts and the scenario's
 # pilot institutions)
 MEASURES: dict[str, tuple[str, Measure]] = {
@@ -68,6 +95,13 @@ MEASURES: dict[str, tuple[str, Measure]] = {
     "folder_records": ("records", lambda c, _: float(c["totals"]["folder_uploads"])),
     "folder_pilot_share": (SHARE_UNIT, _pilot_share),
     "radiology_authorisations": ("authorisations", lambda c, _: _ok(c, "authorise_radiology")),
+    "voucher_users": ("people", _programme("voucher", "users")),
+    "voucher_transactions": ("transactions", _programme("voucher", "transactions")),
+    "voucher_claimed": ("HKD", _programme("voucher", "claimed_hkd")),
+    "voucher_chronic_follow_up_share": (SHARE_UNIT, _service_share("chronic_follow_up")),
+    "voucher_preventive_share": (SHARE_UNIT, _service_share("preventive")),
+    "ha_pilot_patients": ("people", _programme("ha_pilot", "patients")),
+    "ha_pilot_visits": ("visits", _programme("ha_pilot", "visits")),
 }
 
 

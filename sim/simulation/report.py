@@ -21,6 +21,13 @@ for ``--compare``, the two runs side by side with their deltas.
       cross_border                        sessions' records listed, distinct visible,
                                           hidden by the lookback, lookback violations (0)
       daily, totals                       applications, sessions, views... per day
+      programmes                          the simulator's own ledger (never the vault's):
+                                          voucher {as_of, users, users_in_population,
+                                          transactions, claimed_hkd, services,
+                                          by_institution, after_as_of}; ha_pilot {as_of,
+                                          patients, patients_in_population, visits,
+                                          after_as_of}; counted up to as_of, the
+                                          published figures' date (only those that ran)
     calibration       [{figure, published, unit, as_of, expected, simulated, ratio}]:
                       each published figure the scenario is calibrated to, at --scale
                       (sim/simulation/calibration.py)
@@ -183,6 +190,8 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     for iid, n in counts["records_deposited_by_institution"].items():
         deposits.add_row(iid, f"{n:,}")
     console.print(deposits)
+    if counts.get("programmes"):
+        console.print(programmes_table(counts["programmes"]))
     console.print(_latency_table(summary["latency_ms"]))
     if summary.get("calibration"):
         console.print(calibration_table(summary))
@@ -207,6 +216,36 @@ def calibration_table(summary: dict[str, Any]) -> Table:
             shown(row["simulated"]),
             ratio,
         )
+    return table
+
+
+def programmes_table(programmes: dict[str, Any]) -> Table:
+    """The programmes' ledger as of their figures' dates."""
+    table = Table(
+        title="Programmes around the vault (the simulator's ledger, not the vault)",
+        title_justify="left",
+    )
+    table.add_column("programme")
+    table.add_column("figure", overflow="fold")
+    table.add_column("as of")
+    table.add_column("value", justify="right")
+    voucher = programmes.get("voucher")
+    if voucher:
+        rows = [
+            ("users", f"{voucher['users']:,}"),
+            ("transactions", f"{voucher['transactions']:,}"),
+            ("claimed", f"HK${voucher['claimed_hkd']:,}"),
+        ]
+        total = voucher["transactions"] or 1
+        rows += [(f"share: {s}", _percent(n / total)) for s, n in voucher["services"].items()]
+        for figure_name, value in rows:
+            table.add_row("voucher GBA pilot", figure_name, voucher["as_of"], value)
+    pilot = programmes.get("ha_pilot")
+    if pilot:
+        for figure_name in ("patients", "visits"):
+            table.add_row(
+                "HA GBA patient pilot", figure_name, pilot["as_of"], f"{pilot[figure_name]:,}"
+            )
     return table
 
 

@@ -382,6 +382,7 @@ def _summary(inputs: Inputs, options: Options, attempt: _Attempt, seconds: float
         "population": attempt.population.summary(),
         "planned": dict(sorted(attempt.timeline.planned.items())),
         **attempt.tally.counts(),
+        "programmes": _programmes(scenario, attempt.tally),
     }
     return {
         "format": report.FORMAT,
@@ -414,6 +415,15 @@ def _summary(inputs: Inputs, options: Options, attempt: _Attempt, seconds: float
         "wall_seconds": round(seconds, 2),
         "events_per_second": _rate(attempt),
     }
+
+
+def _programmes(scenario: Scenario, tally: Tally) -> dict[str, Any]:
+    """The programmes' ledger as of their figure dates (only the programmes that ran)."""
+    voucher, pilot = scenario.programmes.voucher, scenario.programmes.ha_pilot
+    return tally.ledger.summary(
+        voucher.figures_as_of if voucher is not None and voucher.enabled else None,
+        pilot.figures_as_of if pilot is not None and pilot.enabled else None,
+    )
 
 
 def _rate(attempt: _Attempt) -> float | None:

@@ -15,12 +15,13 @@ rounds to 0). Shares, rates and durations are not scaled.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from policies.policy_file import Policy
 from sim.simulation.calibration import Published, read_calibration
+from sim.simulation.programmes import Programmes, read_programmes
 from sim.simulation.scenario_reader import Reader, ScenarioError, Table, read_toml, shown
 
 __all__ = [
@@ -160,6 +161,7 @@ class Scenario:
     revocations: Revocations
     adversarial: Adversarial
     calibration: tuple[Published, ...] = ()
+    programmes: Programmes = field(default_factory=Programmes)
 
     @staticmethod
     def scaled(count: float, scale: float) -> int:
@@ -232,6 +234,7 @@ class _Sections(Reader):
             revocations=self.revocations(self.table(events, "revocations")),
             adversarial=self.adversarial(self.table(events, "adversarial")),
             calibration=read_calibration(self, top),
+            programmes=read_programmes(self, top),
         )
         self.done(events)
         self.done(top)

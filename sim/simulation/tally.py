@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from sim.simulation.ledger import Ledger
+
 DAILY_KEYS = (
     "applications",
     "sessions",
@@ -68,6 +70,7 @@ class Tally:
         self.policy_decisions: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.steps_done = 0
         self.audit_collected = False
+        self.ledger = Ledger()  # the programmes' claims and visits (not the vault's)
 
     # --- while running -----------------------------------------------------------------
 

@@ -39,9 +39,11 @@ from sim.simulation.events import (
     UploadToFolder,
     Visit,
 )
+from sim.simulation.ledger import Entry
 from sim.simulation.planning.cross_border import CrossBorderPlanning
 from sim.simulation.planning.hong_kong import HongKongPlanning
 from sim.simulation.planning.personal_folder import PersonalFolderPlanning
+from sim.simulation.planning.programmes import ProgrammePlanning
 from sim.simulation.population import Population
 from sim.simulation.scenario import Scenario
 
@@ -58,6 +60,7 @@ class Plan:
     setup: tuple[Event, ...]
     days: tuple[Day, ...]
     planned: dict[str, int] = field(default_factory=dict)
+    ledger: tuple[Entry, ...] = ()  # the programmes' claims and visits, by day
 
     @property
     def event_count(self) -> int:
@@ -83,7 +86,7 @@ _ORDER: dict[type[Event], int] = {
 }
 
 
-class _Timeline(CrossBorderPlanning, PersonalFolderPlanning, HongKongPlanning):
+class _Timeline(ProgrammePlanning, CrossBorderPlanning, PersonalFolderPlanning, HongKongPlanning):
     """Every family's planning, in the order that consumes the ``random.Random``."""
 
     def setup(self) -> list[Event]:
@@ -104,6 +107,7 @@ class _Timeline(CrossBorderPlanning, PersonalFolderPlanning, HongKongPlanning):
 
     def build(self) -> Plan:
         setup = self.setup()
+        self.programmes()
         self.applications()
         self.refused_applications()
         self.folder()
@@ -114,7 +118,9 @@ class _Timeline(CrossBorderPlanning, PersonalFolderPlanning, HongKongPlanning):
             Day(day, tuple(sorted(events, key=lambda e: _ORDER[type(e)])))
             for day, events in sorted(self.by_day.items())
         )
-        return Plan(self.scenario.start - timedelta(days=1), tuple(setup), days, dict(self.planned))
+        ledger = tuple(sorted(self.ledger, key=lambda e: e.day))
+        setup_day = self.scenario.start - timedelta(days=1)
+        return Plan(setup_day, tuple(setup), days, dict(self.planned), ledger)
 
 
 def plan(

@@ -43,6 +43,7 @@ class Driver:
         self.on_step = on_step
         world.today = plan.setup_day
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="simulate")
+        self._filed = 0  # ledger entries filed so far
 
     # --- running -------------------------------------------------------------------------
 
@@ -63,6 +64,7 @@ class Driver:
             self._day(self.plan.setup_day, MIDNIGHT, self.plan.setup, setup=True)
             for day in self.plan.days:
                 self._day(day.day, NOON, day.events)
+            self._file(date.max)
         except KeyboardInterrupt:
             self.stop.set()
             raise Interrupted from None
@@ -73,6 +75,7 @@ class Driver:
         if self.stop.is_set():
             raise KeyboardInterrupt
         self.world.today = day
+        self._file(day)
         self.world.api.set_clock(instant(day, at))
         steps = [s for e in events for s in steps_of(self.world, e)]
         if setup:
@@ -81,6 +84,16 @@ class Driver:
             self._log_in({login.key: login for e in events for login in self._logins(e)})
         for phase in Phase:
             self._phase(phase, [s for s in steps if s.phase is phase])
+
+    def _file(self, day: date) -> None:
+        """File the programmes' ledger entries dated up to ``day`` (the simulator's own
+        ledger: no call to the vault)."""
+        ledger, filed = self.plan.ledger, self._filed
+        upto = filed
+        while upto < len(ledger) and ledger[upto].day <= day:
+            upto += 1
+        self.world.tally.ledger.file(ledger[filed:upto])
+        self._filed = upto
 
     def _phase(self, phase: Phase, steps: list[Step]) -> None:
         if not steps:

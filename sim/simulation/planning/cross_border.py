@@ -28,17 +28,32 @@ class CrossBorderPlanning(Planner):
         open_days = [d for d in self.days if self.policy.rules_on(d).cross_border_min_age == 0]
         pilot_left = round(total * spec.pilot_share) if pilot else 0
         for person in slots:
-            day = None
+            day, institution = None, None
             if pilot_left > 0:
-                candidate = self.rng.choice(pilot)
-                if self.eligible(person, candidate):
-                    day, pilot_left = candidate, pilot_left - 1
+                day, institution = self.voucher_visit_in_pilot(person)
+                if day is None:
+                    candidate = self.rng.choice(pilot)
+                    day = candidate if self.eligible(person, candidate) else None
+                pilot_left -= day is not None
             if day is None:
                 day = self.rng.choice(open_days or pilot)
-            self.application(person, day)
+            self.application(person, day, institution)
 
-    def application(self, person: Person, day: date) -> None:
-        institution = self.weighted_institution(day)
+    def voucher_visit_in_pilot(self, person: Person) -> tuple[date | None, str | None]:
+        """A voucher user applies on the day of one of their voucher visits during the
+        cross-border pilot, at that institution if it is designated then (each visit
+        used once)."""
+        visits = self.voucher_visits.get(person.index, [])
+        for n, (day, institution) in enumerate(visits):
+            rules = self.policy.rules_on(day)
+            if rules.cross_border_min_age > 0 and self.eligible(person, day):
+                designated = self.policy.institutions[institution].is_designated(day)
+                del visits[n]
+                return day, institution if designated else None
+        return None, None
+
+    def application(self, person: Person, day: date, institution: str | None = None) -> None:
+        institution = institution or self.weighted_institution(day)
         if institution is None:
             return
         key = self.key("a")

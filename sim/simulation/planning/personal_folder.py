@@ -13,7 +13,6 @@ from sim.simulation.events import (
     DepositRadiology,
     ProviderView,
     UploadToFolder,
-    Visit,
 )
 from sim.simulation.planning.planner import Planner
 from sim.simulation.scenario import Scenario
@@ -39,9 +38,10 @@ class PersonalFolderPlanning(Planner):
         mainland = [i.id for i in self.policy.institutions.values() if i.region is Region.MAINLAND]
         others = [*sorted(set(mainland) - pilot_ids), ELSEWHERE]
         from_pilot = round(total * spec.pilot_share)
-        visits_by_group: dict[bool, list[tuple[date, Visit]]] = {True: [], False: []}
-        for day, visit in self.visits:
-            visits_by_group[visit.institution_id in pilot_ids].append((day, visit))
+        visits_by_group: dict[bool, list[tuple[date, int, str]]] = {True: [], False: []}
+        treated = [(d, v.person, v.institution_id) for d, v in self.visits]
+        for day, person, institution in treated + self.programme_visits:
+            visits_by_group[institution in pilot_ids].append((day, person, institution))
         categories = [c for c, _ in FOLDER_CATEGORIES]
         weights = [w for _, w in FOLDER_CATEGORIES]
         people = self.population.people
@@ -49,8 +49,7 @@ class PersonalFolderPlanning(Planner):
             pilot = n < from_pilot
             candidates = visits_by_group[pilot]
             if candidates and self.rng.random() < spec.after_visit_share:
-                day, visit = self.rng.choice(candidates)
-                person, source = visit.person, visit.institution_id
+                day, person, source = self.rng.choice(candidates)
             else:
                 day = self.rng.choice(self.routine_days)
                 person = self.rng.choice(people).index

@@ -15,6 +15,7 @@ from typing import TypeVar
 from policies.policy_file import Institution, Policy
 from policies.vocabulary import Region
 from sim.simulation.events import Event, Visit
+from sim.simulation.ledger import Entry
 from sim.simulation.population import Person, Population
 from sim.simulation.scenario import Scenario
 
@@ -47,6 +48,11 @@ class Planner:
     scale: float
     by_day: dict[date, list[Event]] = field(default_factory=dict)
     visits: list[tuple[date, Visit]] = field(default_factory=list)
+    # The programmes' visits in the timeline by people of the population, (day, person,
+    # institution): where Personal Folder records come from; voucher visits by person.
+    programme_visits: list[tuple[date, int, str]] = field(default_factory=list)
+    voucher_visits: dict[int, list[tuple[date, str]]] = field(default_factory=dict)
+    ledger: list[Entry] = field(default_factory=list)
     planned: Counter[str] = field(default_factory=Counter)
     _keys: int = 0
 
