@@ -146,7 +146,7 @@ def calibration(
     rows = []
     for f in figures:
         expected = f.expected(scale)
-        simulated = MEASURES[f.measure][1](counts, pilot)
+        simulated = round(MEASURES[f.measure][1](counts, pilot), 4)
         rows.append(
             {
                 "figure": f.figure,
@@ -154,7 +154,7 @@ def calibration(
                 "unit": f.unit,
                 "as_of": f.as_of.isoformat(),
                 "expected": round(expected, 4),
-                "simulated": round(simulated, 4),
+                "simulated": simulated,
                 "ratio": round(simulated / expected, 4) if expected else None,
             }
         )

@@ -121,7 +121,7 @@ def _ha_pilot(reader: Reader, t: Table) -> HaPilot:
     start = reader.day(t, "from")
     registered = reader.policy.institutions[institution].ha_pilot_from
     if registered != start:
-        said = registered.isoformat() if registered else "no ha_pilot_from"
+        said = f"ha_pilot_from {registered}" if registered else "no ha_pilot_from"
         reader.fail(
             t.key("from"),
             f"{start} contradicts the policy registry ({institution}: {said})",

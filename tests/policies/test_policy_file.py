@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -52,6 +53,21 @@ def test_three_radiology_depositors_from_27_january_2026() -> None:
         ["hku_sz", "shenzhen_new_frontier_united_family", "zhongshan_chen_xinghai"],
         date(2026, 1, 27),
     )
+
+
+def test_twenty_one_voucher_service_points_in_three_phases_and_the_ha_pilot() -> None:
+    """The voucher GBA pilot: HKU-Shenzhen Hospital's two points (since 2015), seven
+    institutions from June 2024, twelve more from August 2025 (simulation data)."""
+    points = [i for i in DEFAULT.institutions.values() if i.voucher_from is not None]
+    assert sum(i.voucher_service_points for i in points) == 21
+    by_phase: Counter[date | None] = Counter()
+    for i in points:
+        by_phase[i.voucher_from] += i.voucher_service_points
+    assert by_phase == {date(2015, 10, 6): 2, date(2024, 6, 1): 7, date(2025, 8, 1): 12}
+    assert not DEFAULT.institutions["hku_sz"].takes_vouchers(date(2015, 10, 5))
+    assert DEFAULT.institutions["hku_sz"].takes_vouchers(date(2015, 10, 6))
+    pilot = {i.id: i.ha_pilot_from for i in DEFAULT.institutions.values() if i.ha_pilot_from}
+    assert pilot == {"hku_sz": date(2023, 5, 10)}
 
 
 def test_hospital_authority_and_department_of_health_hold_implied_sharing() -> None:
@@ -185,6 +201,26 @@ HKU = institution_index("hku_sz")
             'kind = "public"\nimplied_sharing = true',
             'kind = "public"\nimplied_sharing = true\ndesignated_on = 2024-01-01',
             f"institutions[{institution_index('ha')}].designated_on: only a mainland institution",
+        ),
+        (
+            'kind = "public"\nimplied_sharing = true',
+            'kind = "public"\nimplied_sharing = true\nvoucher_from = 2024-01-01',
+            f"institutions[{institution_index('ha')}].voucher_from: only a mainland institution",
+        ),
+        (
+            "voucher_from = 2015-10-06\n",
+            "",
+            f"institutions[{HKU}].voucher_service_points: needs voucher_from",
+        ),
+        (
+            "voucher_service_points = 2",
+            "voucher_service_points = 0",
+            f"institutions[{HKU}].voucher_service_points: must be at least 1",
+        ),
+        (
+            "ha_pilot_from = 2023-05-10",
+            'ha_pilot_from = "May"',
+            f"institutions[{HKU}].ha_pilot_from: not a date",
         ),
         ("starts_on = 2025-12-01", "starts_on = 2024-07-01", "timeline[1].starts_on: not after"),
         (

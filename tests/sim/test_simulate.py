@@ -207,7 +207,9 @@ def test_a_tiny_run_completes_with_counts_that_fit_the_scenario(compared: Finish
     assert calls["apply_cross_border"]["ok"] == counts["totals"]["applications"] >= 14
     assert counts["totals"]["folder_uploads"] == 25
     assert calls["authorise_radiology"] == {"ok": 2}
-    assert calls["complete_radiology_deposit"] == {"ok": 2}
+    # a deposit follows its authorisation by up to three days: one may fall after the end
+    assert calls["complete_radiology_deposit"] == {"ok": planned["DepositRadiology"]}
+    assert 1 <= planned["DepositRadiology"] <= 2
 
 
 def test_cross_border_viewers_only_ever_see_ehrs_within_the_lookback(compared: Finished) -> None:
@@ -251,7 +253,8 @@ def test_records_deposited_per_institution_and_folder_sources(compared: Finished
     assert deposited["ha"] > 0
     depositors = {"hku_sz", "zhongshan_chen_xinghai", "shenzhen_new_frontier_united_family"}
     radiology = sum(n for iid, n in deposited.items() if iid in depositors)
-    assert radiology == 2 * 3  # two studies: two DICOM instances and a report each
+    studies = counts["calls"]["complete_radiology_deposit"]["ok"]
+    assert radiology == studies * 3 > 0  # each study: two DICOM instances and a report
     sources = counts["folder_records_by_source"]
     assert sum(sources.values()) == 25
     assert "ha" not in sources
@@ -275,17 +278,23 @@ def test_the_calibration_table_matches_the_published_figures_at_scale(
 ) -> None:
     """Counts are planned as whole quotas (published x scale, rounded), so at this scale
     a count may be off by the rounding only (one); a share is a quota of the folder's
-    records, so it may be off by one record's worth."""
+    records or of the voucher transactions, so it may be off by one of them. The amount
+    claimed is a sum of random claims (a spread of about 0.65 each): within four standard
+    errors of its expected value."""
     summary = compared.summary("1-baseline")
     rows = {row["figure"]: row for row in summary["calibration"]}
-    assert len(rows) == 5
+    assert len(rows) == 12
     records = summary["counts"]["totals"]["folder_uploads"]
+    transactions = summary["counts"]["programmes"]["voucher"]["transactions"]
+    slack = {
+        "share": 1 / min(records, transactions),
+        "HKD": 4 * 0.65 / transactions**0.5 * round(79_560_000 * SCALE),
+    }
     for row in rows.values():
         assert row["expected"] == (
             row["published"] if row["unit"] == "share" else max(1, round(row["published"] * SCALE))
         )
-        slack = 1 / records if row["unit"] == "share" else 1
-        assert abs(row["simulated"] - row["expected"]) <= slack, row
+        assert abs(row["simulated"] - row["expected"]) <= slack.get(row["unit"], 1), row
         assert row["ratio"] == round(row["simulated"] / row["expected"], 4)
     assert rows["cross-border record users"]["expected"] == 14
     assert rows["radiology authorisations, first three weeks"]["as_of"] == "2026-02-17"

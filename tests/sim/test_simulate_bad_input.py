@@ -93,7 +93,7 @@ def line_of(text: str, needle: str) -> int:
             'unit = "records"',
             'unit = "HK$"',
             "calibration[2].unit: cannot scale 'HK$' (counts: people, applications, records, "
-            "authorisations; or 'share')",
+            "authorisations, transactions, visits, HKD; or 'share')",
         ),
         (
             'unit = "records"',
@@ -106,6 +106,39 @@ def line_of(text: str, needle: str) -> int:
             "calibration[2].measure: unknown measure 'hospital_beds'",
         ),
         ("published = 0.45", "published = 45", "calibration[3].published: expected a share"),
+        (
+            "from = 2024-06-01 ",
+            "from = 2024-06-15 ",
+            "programmes.voucher.from: 2024-06-15 contradicts the policy registry: no service "
+            "point starts taking vouchers then (voucher_from days: 2015-10-06, 2024-06-01, "
+            "2025-08-01)",
+        ),
+        (
+            "from = 2023-05-10",
+            "from = 2023-05-01",
+            "programmes.ha_pilot.from: 2023-05-01 contradicts the policy registry "
+            "(hku_sz: ha_pilot_from 2023-05-10)",
+        ),
+        (
+            'institution = "hku_sz"',
+            'institution = "dh"',
+            "programmes.ha_pilot.institution: 'dh' is not a mainland institution",
+        ),
+        (
+            "other = 0.24",
+            "other = 0.34",
+            "programmes.voucher.services: shares must add up to 1, got 1.1",
+        ),
+        (
+            "enabled = true",
+            'enabled = "yes"',
+            "programmes.voucher.enabled: expected true or false, got 'yes'",
+        ),
+        (
+            "transactions = 74956",
+            "transactions = 100",
+            "programmes.voucher.transactions: fewer transactions than users",
+        ),
     ],
 )
 def test_a_malformed_scenario_names_the_key(
