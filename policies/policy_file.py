@@ -34,6 +34,7 @@ __all__ = [
     "bundled_policy_paths",
     "default_policy_path",
     "load_policy",
+    "merged_timeline",
 ]
 
 POLICY_DIR = Path(__file__).resolve().parent
@@ -55,6 +56,14 @@ def load_policy(path: str | Path) -> Policy:
     label = str(path)
     data = _read_merged(Path(path), label, seen=())
     return build_policy(Checker(label), data)
+
+
+def merged_timeline(path: str | Path) -> list[dict[str, Any]]:
+    """The policy file's ``timeline`` as written (after ``extends``): each entry with
+    only the rules it states. For a derived file that changes the timeline."""
+    data = _read_merged(Path(path), str(path), seen=())
+    timeline = data.get("timeline", [])
+    return [dict(entry) for entry in timeline] if isinstance(timeline, list) else []
 
 
 def _read_merged(path: Path, label: str, seen: tuple[Path, ...]) -> dict[str, Any]:

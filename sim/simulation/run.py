@@ -52,6 +52,7 @@ from sim.simulation.scenario import Scenario, ScenarioError, load_scenario
 from sim.simulation.serving import SERVER_WORKERS, data_parent
 from sim.simulation.tally import Tally
 from sim.simulation.timeline import Plan, plan
+from sim.simulation.what_if import derived_policy
 
 EXIT_OK, EXIT_STOPPED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_WORKERS = 4
@@ -80,6 +81,7 @@ class Inputs:
     scenario: Scenario
     policy: Policy
     policy_path: Path
+    origin: Path | None = None  # the policy file a scenario's what_if changed
 
 
 @dataclass
@@ -107,8 +109,14 @@ class _Attempt:
 def main(options: Options, out: Console, err: Console) -> int:
     """Run ``options``; returns the exit code (see the module docstring). With
     ``--compare`` the two runs go side by side, each against its own fresh server."""
+    with tempfile.TemporaryDirectory(prefix="crossvault-what-if-") as derived:
+        return _main(options, out, err, Path(derived))
+
+
+def _main(options: Options, out: Console, err: Console, derived: Path) -> int:
+    """:func:`main`, with ``derived`` the directory for policies a scenario changes."""
     try:
-        inputs = _inputs(options)
+        inputs = _inputs(options, derived)
         if options.url is not None:
             _reachable(options.url)
     except BadInput as exc:
@@ -207,7 +215,7 @@ def _numbers(options: Options) -> None:
         raise BadInput(f"--server-workers must be at least 1, got {options.server_workers}")
 
 
-def _inputs(options: Options) -> list[Inputs]:
+def _inputs(options: Options, derived: Path) -> list[Inputs]:
     _numbers(options)
     if options.url is not None and options.compare is not None:
         raise BadInput("--compare starts a fresh server per policy; it cannot use --url")
@@ -228,10 +236,29 @@ def _inputs(options: Options) -> list[Inputs]:
     for path in policies:
         try:
             policy = load_policy(path)
-            runs.append(Inputs(load_scenario(options.scenario, policy), policy, path))
+            runs.append(
+                _what_if(
+                    options, Inputs(load_scenario(options.scenario, policy), policy, path), derived
+                )
+            )
         except (PolicyError, ScenarioError) as exc:
             raise BadInput(" ".join(str(exc).split())) from None
     return runs
+
+
+def _what_if(options: Options, inputs: Inputs, derived: Path) -> Inputs:
+    """The inputs under the policy the scenario's ``what_if`` changes (as they are
+    without one); see :mod:`sim.simulation.what_if`."""
+    entries = inputs.scenario.what_if
+    if not entries:
+        return inputs
+    if options.url is not None:
+        raise BadInput(
+            f"{options.scenario}: what_if changes the policy the server runs; "
+            "it needs a server of its own (without --url)"
+        )
+    path, policy = derived_policy(inputs.scenario.path, inputs.policy_path, entries, derived)
+    return Inputs(load_scenario(options.scenario, policy), policy, path, inputs.policy_path)
 
 
 def _reachable(url: str) -> None:
@@ -396,8 +423,9 @@ def _summary(inputs: Inputs, options: Options, attempt: _Attempt, seconds: float
         },
         "policy": {
             "name": policy.name,
-            "path": str(inputs.policy_path),
+            "path": str(inputs.origin or inputs.policy_path),
             "lookback_years": policy.lookback_years,
+            "what_if": [entry["note"] for entry in scenario.what_if],
         },
         "seed": options.seed,
         "scale": options.scale,

@@ -18,11 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from policies.policy_file import Policy
 from sim.simulation.calibration import Published, read_calibration
 from sim.simulation.programmes import Programmes, read_programmes
 from sim.simulation.scenario_reader import Reader, ScenarioError, Table, read_toml, shown
+from sim.simulation.what_if import read_what_if
 
 __all__ = [
     "Adversarial",
@@ -162,6 +164,7 @@ class Scenario:
     adversarial: Adversarial
     calibration: tuple[Published, ...] = ()
     programmes: Programmes = field(default_factory=Programmes)
+    what_if: tuple[dict[str, Any], ...] = ()  # timeline entries added to the policy
 
     @staticmethod
     def scaled(count: float, scale: float) -> int:
@@ -235,6 +238,7 @@ class _Sections(Reader):
             adversarial=self.adversarial(self.table(events, "adversarial")),
             calibration=read_calibration(self, top),
             programmes=read_programmes(self, top),
+            what_if=read_what_if(self, top),
         )
         self.done(events)
         self.done(top)

@@ -22,9 +22,35 @@ class ScenarioError(ValueError):
     key, in one line."""
 
 
-def read_toml(path: str | Path) -> Mapping[str, Any]:
+def read_toml(path: str | Path, seen: tuple[Path, ...] = ()) -> Mapping[str, Any]:
     """The file's top-level table; a missing file, a directory or bad TOML is a
-    :class:`ScenarioError`."""
+    :class:`ScenarioError`. With ``extends = "other.toml"`` (relative to the file) the
+    other scenario is read first and this one merged into it: tables key by key, any
+    other value (arrays such as ``calibration`` too) replaced."""
+    data = dict(_read(path))
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ScenarioError(f"{path}: extends: expected a file name, got {shown(base)}")
+    here = Path(path).resolve()
+    base_path = Path(path).parent / base
+    if base_path.resolve() in (*seen, here):
+        raise ScenarioError(f"{path}: extends: cycle through {base_path}")
+    return _merge(read_toml(base_path, (*seen, here)), data)
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        old = merged.get(key)
+        merged[key] = (
+            _merge(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+        )
+    return merged
+
+
+def _read(path: str | Path) -> Mapping[str, Any]:
     label = str(path)
     try:
         with Path(path).open("rb") as handle:
