@@ -234,3 +234,20 @@ def test_bad_options_are_refused(tmp_path: Path, changes: dict[str, Any], expect
     code, err = refusal(tmp_path, **changes)
     assert code == EXIT_BAD_INPUT and expected in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_a_what_if_scenario_needs_a_server_of_its_own(tmp_path: Path) -> None:
+    scenario = default_scenario_path().parent / "open-to-all-2024.toml"
+    code, err = refusal(
+        tmp_path,
+        scenario=scenario,
+        url="http://127.0.0.1:9",
+        operator_secret="x",
+        approver="operator-2:s3cret",
+    )
+    assert code == EXIT_BAD_INPUT
+    assert err == (
+        f"crossvault: {scenario}: what_if changes the policy the server runs; it needs a "
+        "server of its own (without --url)\n"
+    )
+    assert not (tmp_path / "out").exists()
