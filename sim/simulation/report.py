@@ -1,5 +1,6 @@
 """The report of a run: ``summary.json``, a terminal table (rich) and the PNG plots; and,
-for ``--compare``, the two runs side by side with their deltas.
+for ``--compare``, every variant against the baseline, with the deltas and what changes
+for people.
 
 ``summary.json`` (format ``crossvault-simulation/1``)::
 
@@ -19,7 +20,13 @@ for ``--compare``, the two runs side by side with their deltas.
       records_deposited_by_institution    eHRs and radiology files that were stored
       folder_records_by_source            Personal Folder uploads by treating institution
       cross_border                        sessions' records listed, distinct visible,
-                                          hidden by the lookback, lookback violations (0)
+                                          people with records visible, hidden by the
+                                          lookback, lookback violations (0)
+      records_visible_by_person           {person index: distinct records of theirs
+                                          listed to cross-border viewers} (people with
+                                          none left out; adds up to distinct visible)
+      people_denied_by_reason             {reason: people with such a denial in their
+                                          access log} (null if partial)
       daily, totals                       applications, sessions, views... per day
     calibration       [{figure, published, unit, as_of, expected, simulated, ratio}]:
                       each published figure the scenario is calibrated to, at --scale
@@ -28,6 +35,26 @@ for ``--compare``, the two runs side by side with their deltas.
     wall_seconds      (not deterministic)
     events_per_second the events' rate while they ran (not deterministic; null if
                       they did not all run)
+
+``comparison.json`` (format ``crossvault-simulation-comparison/2``; ``--compare``, when
+every run finished; a change is ``{baseline, variant, delta}``)::
+
+    complete, scenario, seed, scale
+    baseline          {policy, summary}: the policy and its summary.json (relative)
+    variants          one per --compare, in order:
+      policy, summary, complete
+      figures                             every headline figure: a change
+      denials_by_reason                   decisions denied, by reason: a change
+      for_people                          what the variant changes for the people:
+        same_people                       both runs drew the same population (people
+                                          are matched by their index in it)
+        records_visible                   distinct records listed to Mainland clinicians
+        people_with_records_visible       people with at least one such record
+        people_with_more_records_visible  people with more of their records visible
+        people_with_fewer_records_visible ... fewer (counts, not changes)
+        cross_border_record_views         records Mainland clinicians opened
+        denials_by_reason                 {reason: {decisions, people}}: two changes;
+                                          people is null if either run was partial
 """
 
 from __future__ import annotations
@@ -53,8 +80,8 @@ ANSWERS_VS_AUDIT = (
 
 PEOPLE_CAPTION = (
     "Records are distinct eHRs listed to Mainland clinicians in cross-border sessions; "
-    "people are matched by their place in the population. Denied: decisions / people "
-    "with such a denial in their access log."
+    "people are matched by their place in the population. Denied (the reasons that "
+    "changed): decisions / people with such a denial in their access log."
 )
 # (label, key in for_people): a change, or a count of people (in the variant's column)
 PEOPLE_ROWS = (
@@ -398,9 +425,17 @@ def _people_table(
             label, *(_changed(value) if isinstance(value, dict) else ("", f"{value:,}", ""))
         )
     table.add_section()
-    for reason, denied in people["denials_by_reason"].items():
+    changed = {r: d for r, d in people["denials_by_reason"].items() if _changes(d)}
+    for reason, denied in changed.items():
         table.add_row(f"denied: {reason}", *_decisions_and_people(denied))
+    if not changed:
+        table.add_row("denials by reason", "", "no change", "")
     return table
+
+
+def _changes(denied: dict[str, Any]) -> bool:
+    people = denied["people"] or {"delta": 0}
+    return bool(denied["decisions"]["delta"] or people["delta"])
 
 
 def _decisions_and_people(denied: dict[str, Any]) -> tuple[str, ...]:

@@ -204,8 +204,8 @@ def test_runs_of_one_policy_name_are_told_apart() -> None:
 
 def test_the_people_table_keeps_reason_codes_whole_in_80_columns() -> None:
     long_reason = "cross_border_authorisation_not_yet_processed"
-    baseline = summary_of("default", {0: 2}, {long_reason: [0, 1]})
-    variant = summary_of("five-year-lookback", {0: 3}, {long_reason: [0]})
+    baseline = summary_of("default", {0: 2}, {long_reason: [0, 1], "wrong_otp": [0]})
+    variant = summary_of("five-year-lookback", {0: 3}, {long_reason: [0], "wrong_otp": [0]})
     out = io.StringIO()
     report.print_comparison(Console(file=out, width=80), {"1-baseline": baseline, "2-x": variant})
     text = out.getvalue()
@@ -214,7 +214,9 @@ def test_the_people_table_keeps_reason_codes_whole_in_80_columns() -> None:
     assert max(len(line) for line in text.splitlines()) <= 80
     unfolded = "".join(line.strip("│ ") for line in text.splitlines())
     assert long_reason in unfolded.replace("│", "").replace(" ", "")
-    assert "2 / 2" in text and "1 / 1" in text  # decisions / people
+    people_table = text[text.index("What five-year-lookback changes for people") :]
+    assert "2 / 2" in people_table and "1 / 1" in people_table  # decisions / people
+    assert "wrong_otp" in text and "wrong_otp" not in people_table  # (unchanged)
 
 
 def test_plots_of_several_variants_are_valid(tmp_path: Path) -> None:
