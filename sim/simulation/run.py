@@ -182,21 +182,42 @@ def _refuse(err: Console, message: str) -> int:
 
 
 def _execute(runs: list[_Run], stop: threading.Event) -> None:
-    """One run in this thread (Ctrl-C reaches it directly); two side by side in threads,
-    this one waiting and turning Ctrl-C into ``stop`` for both."""
+    """One run in this thread (Ctrl-C reaches it directly); several side by side in
+    threads, this one waiting and turning Ctrl-C into ``stop`` for all."""
     if len(runs) == 1:
         try:
             runs[0].run()
         except KeyboardInterrupt:  # before there was anything to report
             stop.set()
         return
-    threads = [threading.Thread(target=r.run, name=f"run-{n}") for n, r in enumerate(runs)]
+    done = [threading.Event() for _ in runs]
+    threads = [
+        threading.Thread(target=_run_then_set, args=(r, d), name=f"run-{n}")
+        for n, (r, d) in enumerate(zip(runs, done, strict=True))
+    ]
     for thread in threads:
         thread.start()
-    while any(t.is_alive() for t in threads):
+    _wait_for(done, stop)
+    for thread in threads:
+        thread.join()
+
+
+def _run_then_set(run: _Run, done: threading.Event) -> None:
+    try:
+        run.run()
+    finally:
+        done.set()
+
+
+def _wait_for(done: list[threading.Event], stop: threading.Event) -> None:
+    """Wait until every run has ended, Ctrl-C setting ``stop`` meanwhile. (Not on
+    ``Thread.join``: on Python 3.11 a Ctrl-C during a join can mark a running thread
+    stopped, and the runs still writing their partial reports were then abandoned.)"""
+    while True:
         try:
-            for thread in threads:
-                thread.join()
+            for event in done:
+                event.wait()
+            return
         except KeyboardInterrupt:
             stop.set()
 

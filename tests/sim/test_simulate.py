@@ -1,10 +1,9 @@
 """``crossvault simulate`` end to end, over real HTTP against real servers: a tiny run of a
 shortened default scenario under the default policy and, side by side, every other shipped
 policy (``--compare all``: the break-glass rule and the five-year lookback); the same seed
-again (embedded SQLite, or
-with ``--db=postgresql`` a PostgreSQL deployment through ``--url``) with one client thread
-instead of four giving the same counts; the report's files; and Ctrl-C leaving a valid
-partial report."""
+again (embedded SQLite, or with ``--db=postgresql`` a PostgreSQL deployment through
+``--url``) with one client thread instead of four giving the same counts; the report's files; and Ctrl-C leaving a valid
+partial report (and, without a server, waiting for every run side by side to end)."""
 
 from __future__ import annotations
 
@@ -14,12 +13,15 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import matplotlib.image
@@ -28,6 +30,7 @@ import pytest
 from sim.onboarding import APPROVER
 from sim.server import OPERATOR_SECRET, ServerOptions, running_server
 from sim.simulation import report
+from sim.simulation.run import _execute
 from sim.simulation.scenario import default_scenario_path
 from tests.support.databases import DatabaseKind
 from tests.support.postgres import scratch_database
@@ -402,3 +405,36 @@ def test_ctrl_c_stops_cleanly_with_a_valid_partial_report(runs: Runs) -> None:
     for name in ("activity.png", "denials.png"):
         valid_png(stopped.out / name)
     assert "(partial)" in stopped.stdout
+
+
+class SlowToStop:
+    """A run that goes on until told to stop, then takes a while over its partial report."""
+
+    def __init__(self, started: threading.Barrier) -> None:
+        self.started = started
+        self.outcome: str | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        self.started.wait()
+        stop.wait(30)
+        time.sleep(0.3)  # writing its partial report
+        self.outcome = "partial" if stop.is_set() else "never stopped"
+
+
+def test_ctrl_c_waits_for_every_run_side_by_side_to_end() -> None:
+    """Ctrl-C in the waiting thread stops every run, and waits for each to end (on Python
+    3.11 an interrupted ``Thread.join`` could let it go on without the slower ones)."""
+    stop = threading.Event()
+    started = threading.Barrier(4)
+    fakes = [SlowToStop(started) for _ in range(3)]
+    runs = [SimpleNamespace(run=partial(f.run, stop)) for f in fakes]
+
+    def press_ctrl_c() -> None:
+        started.wait()
+        time.sleep(0.2)  # the main thread is waiting by now
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c).start()
+    _execute(runs, stop)  # type: ignore[arg-type]
+    assert stop.is_set()
+    assert [f.outcome for f in fakes] == ["partial"] * 3
