@@ -2,8 +2,9 @@
 shortened default scenario under the default policy and, side by side, every other shipped
 policy (``--compare all``: the break-glass rule and the five-year lookback); the same seed
 again (embedded SQLite, or with ``--db=postgresql`` a PostgreSQL deployment through
-``--url``) with one client thread instead of four giving the same counts; the report's files; and Ctrl-C leaving a valid
-partial report (and, without a server, waiting for every run side by side to end)."""
+``--url``) with one client thread instead of four giving the same counts; the report's
+files; and Ctrl-C leaving a valid partial report (and, without a server, waiting for every
+run side by side to end)."""
 
 from __future__ import annotations
 
