@@ -26,8 +26,15 @@ def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
         float, typer.Option(help="1 = the published figures; 0.01 runs in about a minute")
     ] = 0.01,
     compare: Annotated[
-        Path | None,
-        typer.Option(help="also run under this policy file and compare", metavar="POLICY"),
+        list[str] | None,
+        typer.Option(
+            help=(
+                "also run under this policy and compare: a policy file, the name of a "
+                "policy in policies/ (five-year-lookback), or all (every one but --policy's); "
+                "may be repeated"
+            ),
+            metavar="POLICY",
+        ),
     ] = None,
     out: Annotated[Path, typer.Option(help="directory for the report")] = Path("simulation"),
     url: ServerUrl = None,
@@ -41,7 +48,8 @@ def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
     """Simulate a population through a scenario and report what the policy allowed.
 
     The population drives the real HTTP API (a server of its own, or --url); the report
-    counts what the policy permitted and denied, and compares two policies with --compare.
+    counts what the policy permitted and denied; --compare runs other policies side by side
+    and reports what each changes against --policy, for the people too.
     """
     from policies.policy_file import default_policy_path
     from sim.simulation.run import Options, main
@@ -53,7 +61,7 @@ def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
         seed=seed,
         scale=scale,
         out=out,
-        compare=compare,
+        compare=tuple(compare or ()),
         url=url,
         operator_secret=operator_secret,
         approver=approver,

@@ -1,5 +1,6 @@
 """The report of a run: ``summary.json``, a terminal table (rich) and the PNG plots; and,
-for ``--compare``, the two runs side by side with their deltas.
+for ``--compare``, every variant against the baseline, with the deltas and what changes
+for people.
 
 ``summary.json`` (format ``crossvault-simulation/1``)::
 
@@ -19,7 +20,13 @@ for ``--compare``, the two runs side by side with their deltas.
       records_deposited_by_institution    eHRs and radiology files that were stored
       folder_records_by_source            Personal Folder uploads by treating institution
       cross_border                        sessions' records listed, distinct visible,
-                                          hidden by the lookback, lookback violations (0)
+                                          people with records visible, hidden by the
+                                          lookback, lookback violations (0)
+      records_visible_by_person           {person index: distinct records of theirs
+                                          listed to cross-border viewers} (people with
+                                          none left out; adds up to distinct visible)
+      people_denied_by_reason             {reason: people with such a denial in their
+                                          access log} (null if partial)
       daily, totals                       applications, sessions, views... per day
       programmes                          the simulator's own ledger (never the vault's):
                                           voucher {as_of, users, users_in_population,
@@ -35,12 +42,32 @@ for ``--compare``, the two runs side by side with their deltas.
     wall_seconds      (not deterministic)
     events_per_second the events' rate while they ran (not deterministic; null if
                       they did not all run)
+
+``comparison.json`` (format ``crossvault-simulation-comparison/2``; ``--compare``, when
+every run finished; a change is ``{baseline, variant, delta}``)::
+
+    complete, scenario, seed, scale
+    baseline          {policy, summary}: the policy and its summary.json (relative)
+    variants          one per --compare, in order:
+      policy, summary, complete
+      figures                             every headline figure: a change
+      denials_by_reason                   decisions denied, by reason: a change
+      for_people                          what the variant changes for the people:
+        same_people                       both runs drew the same population (people
+                                          are matched by their index in it)
+        records_visible                   distinct records listed to Mainland clinicians
+        people_with_records_visible       people with at least one such record
+        people_with_more_records_visible  people with more of their records visible
+        people_with_fewer_records_visible ... fewer (counts, not changes)
+        cross_border_record_views         records Mainland clinicians opened
+        denials_by_reason                 {reason: {decisions, people}}: two changes;
+                                          people is null if either run was partial
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +75,8 @@ from rich.console import Console
 from rich.table import Table
 
 FORMAT = "crossvault-simulation/1"
+COMPARISON_FORMAT = "crossvault-simulation-comparison/2"
+DISTINCT_VISIBLE = ("cross_border", "distinct_records_visible")
 
 ANSWERS_VS_AUDIT = (
     "Answers (the overview) count every HTTP answer the simulator saw, set-up and the "
@@ -55,6 +84,21 @@ ANSWERS_VS_AUDIT = (
     "differ: onboarding is on the system chain, about no person; logins are no access "
     "decision; one call may record several decisions (a session list, its views)."
 )
+
+PEOPLE_CAPTION = (
+    "Records are distinct eHRs listed to Mainland clinicians in cross-border sessions; "
+    "people are matched by their place in the population. Denied (the reasons that "
+    "changed): decisions / people with such a denial in their access log."
+)
+# (label, key in for_people): a change, or a count of people (in the variant's column)
+PEOPLE_ROWS = (
+    ("records visible to Mainland clinicians", "records_visible"),
+    ("people with records visible to Mainland clinicians", "people_with_records_visible"),
+    ("people with more of their records visible", "people_with_more_records_visible"),
+    ("people with fewer of their records visible", "people_with_fewer_records_visible"),
+    ("cross-border record views", "cross_border_record_views"),
+)
+NOT_THE_SAME_PEOPLE = " The two runs drew different populations: per-person changes mislead."
 
 # (label, path into counts) of the figures shown first and compared side by side.
 KEY_FIGURES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -64,7 +108,8 @@ KEY_FIGURES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("viewing sessions opened", ("totals", "sessions")),
     ("cross-border record views", ("totals", "cross_border_views")),
     ("records listed to cross-border viewers", ("cross_border", "records_listed")),
-    ("distinct records visible cross-border", ("cross_border", "distinct_records_visible")),
+    ("distinct records visible cross-border", DISTINCT_VISIBLE),
+    ("people with records visible cross-border", ("cross_border", "people_with_records_visible")),
     ("eHRs older than the lookback, per session", ("cross_border", "hidden_by_lookback")),
     ("lookback violations (must be 0)", ("cross_border", "lookback_violations")),
     ("Hong Kong provider views", ("totals", "hk_views")),
@@ -128,35 +173,92 @@ def write_summary(directory: Path, summary: dict[str, Any]) -> Path:
     return target
 
 
-def write_comparison(directory: Path, baseline: dict[str, Any], variant: dict[str, Any]) -> Path:
-    a, b = headline(baseline["counts"]), headline(variant["counts"])
-    denials_a, denials_b = (
-        denials_by_reason(baseline["counts"]),
-        denials_by_reason(variant["counts"]),
-    )
-    reasons = sorted(set(denials_a) | set(denials_b))
-    comparison = {
-        "format": FORMAT + "/comparison",
-        "complete": baseline["complete"] and variant["complete"],
+def write_comparison(directory: Path, runs: Mapping[str, dict[str, Any]]) -> Path:
+    """``comparison.json`` of ``runs`` (report directory -> summary; the first is the
+    baseline, every other one a variant compared with it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "comparison.json"
+    target.write_text(json.dumps(comparison(runs), indent=2) + "\n")
+    return target
+
+
+def comparison(runs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    (part, baseline), *variants = runs.items()
+    return {
+        "format": COMPARISON_FORMAT,
+        "complete": all(summary["complete"] for summary in runs.values()),
         "scenario": baseline["scenario"],
         "seed": baseline["seed"],
         "scale": baseline["scale"],
-        "baseline": {"policy": baseline["policy"], "summary": "1-baseline/summary.json"},
-        "variant": {"policy": variant["policy"], "summary": "2-variant/summary.json"},
-        "figures": {k: {"baseline": a[k], "variant": b[k], "delta": b[k] - a[k]} for k in a},
-        "denials_by_reason": {
-            r: {
-                "baseline": denials_a.get(r, 0),
-                "variant": denials_b.get(r, 0),
-                "delta": denials_b.get(r, 0) - denials_a.get(r, 0),
-            }
-            for r in reasons
-        },
+        "baseline": {"policy": baseline["policy"], "summary": f"{part}/summary.json"},
+        "variants": [_against(baseline, part, variant) for part, variant in variants],
     }
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / "comparison.json"
-    target.write_text(json.dumps(comparison, indent=2) + "\n")
-    return target
+
+
+def _against(baseline: dict[str, Any], part: str, variant: dict[str, Any]) -> dict[str, Any]:
+    """One variant against the baseline: every figure, the denials, what changes for people."""
+    a, b = headline(baseline["counts"]), headline(variant["counts"])
+    denials_a = denials_by_reason(baseline["counts"])
+    denials_b = denials_by_reason(variant["counts"])
+    return {
+        "policy": variant["policy"],
+        "summary": f"{part}/summary.json",
+        "complete": variant["complete"],
+        "figures": {k: change(a[k], b[k]) for k in a},
+        "denials_by_reason": {
+            r: change(denials_a.get(r, 0), denials_b.get(r, 0))
+            for r in _union(denials_a, denials_b)
+        },
+        "for_people": for_people(baseline["counts"], variant["counts"]),
+    }
+
+
+def change(baseline: int, variant: int) -> dict[str, int]:
+    return {"baseline": baseline, "variant": variant, "delta": variant - baseline}
+
+
+def for_people(baseline: dict[str, Any], variant: dict[str, Any]) -> dict[str, Any]:
+    """What the variant changes for the simulated people (``counts`` of both runs); people
+    are matched by their index in the population (``same_people``: both runs drew the
+    same population)."""
+    before = _visible_by_person(baseline)
+    after = _visible_by_person(variant)
+    people = set(before) | set(after)
+    return {
+        "same_people": baseline.get("population") == variant.get("population"),
+        "records_visible": change(*(figure(c, DISTINCT_VISIBLE) for c in (baseline, variant))),
+        "people_with_records_visible": change(len(before), len(after)),
+        "people_with_more_records_visible": sum(after.get(p, 0) > before.get(p, 0) for p in people),
+        "people_with_fewer_records_visible": sum(
+            after.get(p, 0) < before.get(p, 0) for p in people
+        ),
+        "cross_border_record_views": change(
+            *(figure(c, ("totals", "cross_border_views")) for c in (baseline, variant))
+        ),
+        "denials_by_reason": _denials_for_people(baseline, variant),
+    }
+
+
+def _visible_by_person(counts: dict[str, Any]) -> dict[str, int]:
+    return {p: n for p, n in (counts.get("records_visible_by_person") or {}).items() if n}
+
+
+def _denials_for_people(baseline: dict[str, Any], variant: dict[str, Any]) -> dict[str, Any]:
+    """Per reason: the decisions denied, and the people with such a denial in their access
+    log (null when either run's logs were not read back)."""
+    decisions = denials_by_reason(baseline), denials_by_reason(variant)
+    people = baseline.get("people_denied_by_reason"), variant.get("people_denied_by_reason")
+    return {
+        reason: {
+            "decisions": change(decisions[0].get(reason, 0), decisions[1].get(reason, 0)),
+            "people": (
+                change(people[0].get(reason, 0), people[1].get(reason, 0))
+                if people[0] is not None and people[1] is not None
+                else None
+            ),
+        }
+        for reason in _union(*decisions)
+    }
 
 
 # --- the terminal ------------------------------------------------------------------------
@@ -305,30 +407,88 @@ def _latency_table(latency: dict[str, dict[str, float]]) -> Table:
     return table
 
 
-def print_comparison(console: Console, baseline: dict[str, Any], variant: dict[str, Any]) -> None:
-    a_name, b_name = baseline["policy"]["name"], variant["policy"]["name"]
-    table = Table(
-        title=(
-            f"Scenario {baseline['scenario']['name']!r}, seed {baseline['seed']}, "
-            f"scale {baseline['scale']}: {a_name} vs {b_name}"
-        ),
-        title_justify="left",
-    )
-    table.add_column("figure")
-    table.add_column(a_name, justify="right")
-    table.add_column(b_name, justify="right")
+def run_names(runs: Mapping[str, dict[str, Any]]) -> list[str]:
+    """The runs' policy names; a name that several runs share gets its run's number."""
+    names = [summary["policy"]["name"] for summary in runs.values()]
+    return [f"{n} ({i})" if names.count(n) > 1 else n for i, n in enumerate(names, 1)]
+
+
+def print_comparison(console: Console, runs: Mapping[str, dict[str, Any]]) -> None:
+    """Per variant: its figures against the baseline's, then what changes for people."""
+    (_, baseline), *variants = runs.items()
+    base_name, *names = run_names(runs)
+    for (_, variant), name in zip(variants, names, strict=True):
+        console.print(_figures_table(baseline, variant, (base_name, name)))
+        console.print(_people_table(baseline["counts"], variant["counts"], (base_name, name)))
+
+
+def _against_table(title: str, first: str, names: tuple[str, str]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(first, overflow="fold", min_width=20)
+    for name in names:
+        table.add_column(name, justify="right", overflow="fold")
     table.add_column("delta", justify="right")
+    return table
+
+
+def _figures_table(
+    baseline: dict[str, Any], variant: dict[str, Any], names: tuple[str, str]
+) -> Table:
+    table = _against_table(
+        f"Scenario {baseline['scenario']['name']!r}, seed {baseline['seed']}, "
+        f"scale {baseline['scale']}: {names[0]} vs {names[1]}",
+        "figure",
+        names,
+    )
     a, b = headline(baseline["counts"]), headline(variant["counts"])
     for label in a:
         table.add_row(label, f"{a[label]:,}", f"{b[label]:,}", _delta(b[label] - a[label]))
-    denials_a, denials_b = (
-        denials_by_reason(baseline["counts"]),
-        denials_by_reason(variant["counts"]),
-    )
+    denials_a = denials_by_reason(baseline["counts"])
+    denials_b = denials_by_reason(variant["counts"])
     for reason in _union(denials_a, denials_b):
         x, y = denials_a.get(reason, 0), denials_b.get(reason, 0)
         table.add_row(f"denied: {reason}", f"{x:,}", f"{y:,}", _delta(y - x))
-    console.print(table)
+    return table
+
+
+def _people_table(
+    baseline: dict[str, Any], variant: dict[str, Any], names: tuple[str, str]
+) -> Table:
+    people = for_people(baseline, variant)
+    table = _against_table(f"What {names[1]} changes for people", "for the people", names)
+    table.caption = PEOPLE_CAPTION + ("" if people["same_people"] else NOT_THE_SAME_PEOPLE)
+    table.caption_justify = "left"
+    for label, key in PEOPLE_ROWS:
+        value = people[key]
+        table.add_row(
+            label, *(_changed(value) if isinstance(value, dict) else ("", f"{value:,}", ""))
+        )
+    table.add_section()
+    changed = {r: d for r, d in people["denials_by_reason"].items() if _changes(d)}
+    for reason, denied in changed.items():
+        table.add_row(f"denied: {reason}", *_decisions_and_people(denied))
+    if not changed:
+        table.add_row("denials by reason", "", "no change", "")
+    return table
+
+
+def _changes(denied: dict[str, Any]) -> bool:
+    people = denied["people"] or {"delta": 0}
+    return bool(denied["decisions"]["delta"] or people["delta"])
+
+
+def _decisions_and_people(denied: dict[str, Any]) -> tuple[str, ...]:
+    """Baseline, variant and delta cells: "decisions / people" (decisions alone when the
+    access logs were not read back)."""
+    decisions = _changed(denied["decisions"])
+    if denied["people"] is None:
+        return decisions
+    people = _changed(denied["people"])
+    return tuple(f"{d} / {p}" for d, p in zip(decisions, people, strict=True))
+
+
+def _changed(values: dict[str, int]) -> tuple[str, str, str]:
+    return f"{values['baseline']:,}", f"{values['variant']:,}", _delta(values["delta"])
 
 
 def _union(*mappings: dict[str, int]) -> Iterable[str]:

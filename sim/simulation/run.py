@@ -1,6 +1,8 @@
 """``crossvault simulate``: load and check the inputs, run the scenario against a server
 (one started here in a temporary directory, or ``--url``), write the report. With
-``--compare`` the two policies run side by side, each against a fresh server of its own.
+``--compare`` (policy files, names of policies shipped in ``policies/``, or ``all``) the
+baseline and every variant run side by side, each against a fresh server of its own, and
+the report compares each variant with the baseline (:func:`parts` names the directories).
 
 ``--url`` drives a server someone else started: it needs ``CROSSVAULT_CLOCK=simulated``
 there (the simulator moves its clock from 2024 to 2026), the operator secret, a second
@@ -22,10 +24,11 @@ with a partial report marked ``"complete": false``.
 from __future__ import annotations
 
 import random
+import re
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,7 +41,7 @@ from rich.progress import (
     Progress,
 )
 
-from policies.policy_file import Policy, PolicyError, load_policy
+from policies.policy_file import Policy, PolicyError, bundled_policy_paths, load_policy
 from sim.onboarding import LOCAL, Operators
 from sim.server import ServerOptions, running_server
 from sim.simulation import plots, report
@@ -57,6 +60,7 @@ from sim.simulation.what_if import derived_policy
 EXIT_OK, EXIT_STOPPED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_WORKERS = 4
 SERVING = "sim.simulation.serving"
+ALL = "all"  # --compare all: every shipped policy but the baseline's
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class Options:
     seed: int
     scale: float
     out: Path
-    compare: Path | None = None
+    compare: tuple[str | Path, ...] = ()  # policy files or shipped names, or "all"
     url: str | None = None
     operator_secret: str | None = None
     approver: str | None = None  # CLIENT_ID:SECRET of a second operator (with url)
@@ -108,7 +112,7 @@ class _Attempt:
 
 def main(options: Options, out: Console, err: Console) -> int:
     """Run ``options``; returns the exit code (see the module docstring). With
-    ``--compare`` the two runs go side by side, each against its own fresh server."""
+    ``--compare`` the runs go side by side, each against its own fresh server."""
     with tempfile.TemporaryDirectory(prefix="crossvault-what-if-") as derived:
         return _main(options, out, err, Path(derived))
 
@@ -122,7 +126,6 @@ def _main(options: Options, out: Console, err: Console, derived: Path) -> int:
     except BadInput as exc:
         return _refuse(err, str(exc))
     stop = threading.Event()
-    parts = ("",) if len(inputs) == 1 else ("1-baseline", "2-variant")
     progress = progress_bar(err)  # started by the first run that gets going
     runs = [_Run(i, options, progress, err, stop) for i in inputs]
     try:
@@ -136,26 +139,49 @@ def _main(options: Options, out: Console, err: Console, derived: Path) -> int:
     if any(r.outcome is None for r in runs):
         err.print("crossvault: interrupted before the simulation started")
         return EXIT_INTERRUPTED
+    outcomes = {p: r.outcome for p, r in zip(parts(inputs), runs, strict=True) if r.outcome}
+    code = _report(options.out, outcomes, out, err)
+    if len(runs) > 1 and code == EXIT_OK:
+        _compare(options.out, {part: o.summary for part, o in outcomes.items()}, out, err)
+    return code
+
+
+def parts(inputs: list[Inputs]) -> list[str]:
+    """The report's directory of each run under ``--out``: the out directory itself for
+    one run; ``1-baseline``, then ``2-<policy name>``, ``3-<policy name>``... (numbered,
+    so that two variants of one name stay apart)."""
+    if len(inputs) == 1:
+        return [""]
+    variants = [f"{n}-{_slug(i.policy.name)}" for n, i in enumerate(inputs[1:], 2)]
+    return ["1-baseline", *variants]
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "variant"
+
+
+def _report(root: Path, outcomes: dict[str, Outcome], out: Console, err: Console) -> int:
+    """Each run's report in its directory; the worst exit code of the runs."""
     code = EXIT_OK
-    for run, part in zip(runs, parts, strict=True):
-        directory = options.out / part if part else options.out
-        assert run.outcome is not None
-        _write(directory, run.outcome.summary)
-        report.print_summary(out, run.outcome.summary)
-        if run.outcome.interrupted or run.outcome.error:
-            code = max(code, _stopped(err, run.outcome, directory))
+    for part, outcome in outcomes.items():
+        directory = root / part if part else root
+        _write(directory, outcome.summary)
+        report.print_summary(out, outcome.summary)
+        if outcome.interrupted or outcome.error:
+            code = max(code, _stopped(err, outcome, directory))
         else:
             err.print(
                 f"report: {directory}/summary.json, activity.png, denials.png, calibration.png"
             )
-    if len(runs) == 2 and code == EXIT_OK:
-        assert runs[0].outcome is not None and runs[1].outcome is not None
-        baseline, variant = runs[0].outcome.summary, runs[1].outcome.summary
-        report.print_comparison(out, baseline, variant)
-        report.write_comparison(options.out, baseline, variant)
-        plots.comparison(baseline, variant, options.out / "comparison.png")
-        err.print(f"comparison: {options.out}/comparison.json, comparison.png")
     return code
+
+
+def _compare(root: Path, runs: dict[str, dict[str, Any]], out: Console, err: Console) -> None:
+    report.print_comparison(out, runs)
+    report.write_comparison(root, runs)
+    plots.comparison(runs, root / "comparison.png")
+    plots.for_people(runs, root / "for_people.png")
+    err.print(f"comparison: {root}/comparison.json, comparison.png, for_people.png")
 
 
 def _refuse(err: Console, message: str) -> int:
@@ -164,21 +190,42 @@ def _refuse(err: Console, message: str) -> int:
 
 
 def _execute(runs: list[_Run], stop: threading.Event) -> None:
-    """One run in this thread (Ctrl-C reaches it directly); two side by side in threads,
-    this one waiting and turning Ctrl-C into ``stop`` for both."""
+    """One run in this thread (Ctrl-C reaches it directly); several side by side in
+    threads, this one waiting and turning Ctrl-C into ``stop`` for all."""
     if len(runs) == 1:
         try:
             runs[0].run()
         except KeyboardInterrupt:  # before there was anything to report
             stop.set()
         return
-    threads = [threading.Thread(target=r.run, name=f"run-{n}") for n, r in enumerate(runs)]
+    done = [threading.Event() for _ in runs]
+    threads = [
+        threading.Thread(target=_run_then_set, args=(r, d), name=f"run-{n}")
+        for n, (r, d) in enumerate(zip(runs, done, strict=True))
+    ]
     for thread in threads:
         thread.start()
-    while any(t.is_alive() for t in threads):
+    _wait_for(done, stop)
+    for thread in threads:
+        thread.join()
+
+
+def _run_then_set(run: _Run, done: threading.Event) -> None:
+    try:
+        run.run()
+    finally:
+        done.set()
+
+
+def _wait_for(done: list[threading.Event], stop: threading.Event) -> None:
+    """Wait until every run has ended, Ctrl-C setting ``stop`` meanwhile. (Not on
+    ``Thread.join``: on Python 3.11 a Ctrl-C during a join can mark a running thread
+    stopped, and the runs still writing their partial reports were then abandoned.)"""
+    while True:
         try:
-            for thread in threads:
-                thread.join()
+            for event in done:
+                event.wait()
+            return
         except KeyboardInterrupt:
             stop.set()
 
@@ -217,7 +264,7 @@ def _numbers(options: Options) -> None:
 
 def _inputs(options: Options, derived: Path) -> list[Inputs]:
     _numbers(options)
-    if options.url is not None and options.compare is not None:
+    if options.url is not None and options.compare:
         raise BadInput("--compare starts a fresh server per policy; it cannot use --url")
     if options.url is not None and not options.operator_secret:
         raise BadInput(
@@ -231,9 +278,8 @@ def _inputs(options: Options, derived: Path) -> list[Inputs]:
             raise BadInput(f"--url: {exc}") from None
     if options.out.exists() and not options.out.is_dir():
         raise BadInput(f"--out {options.out}: exists and is not a directory")
-    policies = [options.policy] + ([options.compare] if options.compare is not None else [])
     runs = []
-    for path in policies:
+    for path in [options.policy, *compared_paths(options.compare, options.policy)]:
         try:
             policy = load_policy(path)
             runs.append(
@@ -259,6 +305,36 @@ def _what_if(options: Options, inputs: Inputs, derived: Path) -> Inputs:
         )
     path, policy = derived_policy(inputs.scenario.path, inputs.policy_path, entries, derived)
     return Inputs(load_scenario(options.scenario, policy), policy, path, inputs.policy_path)
+
+
+def compared_paths(compare: Iterable[str | Path], baseline: Path) -> list[Path]:
+    """The policy files ``--compare`` names, in order: a file; a policy shipped in
+    ``policies/`` by name (``five-year-lookback``); ``all``, every shipped policy file
+    but the baseline's own."""
+    paths: list[Path] = []
+    for given in compare:
+        if str(given) == ALL:
+            paths += [p for p in bundled_policy_paths() if not _same_file(p, baseline)]
+        else:
+            paths.append(_policy_path(given))
+    return paths
+
+
+def _policy_path(given: str | Path) -> Path:
+    path = Path(given)
+    if path.is_file():
+        return path
+    shipped = {p.stem: p for p in bundled_policy_paths()}
+    if str(given) in shipped:
+        return shipped[str(given)]
+    raise BadInput(
+        f"--compare {given}: neither a policy file nor a policy shipped in policies/ "
+        f"({', '.join(sorted(shipped))}; or {ALL})"
+    )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return b.exists() and a.resolve() == b.resolve()
 
 
 def _reachable(url: str) -> None:

@@ -11,6 +11,12 @@ Three views of the same run are kept apart:
   kind: the most faithful source, filled by :mod:`sim.simulation.driver`);
 * ``policy_decisions`` — ``crossvault_decisions_total{reason,allowed}`` from ``/metrics``
   (policy decisions only, server-wide, without actor kinds: a cross-check).
+
+What concerns people is also counted per person (by the person's index in the
+population, the same in every run of a seed): the records listed to cross-border viewers
+(``records_visible_by_person``, distinct records) and, from the access logs, who was
+denied for which reason (``people_denied_by_reason``). Sets and counters under one lock,
+so the counts do not depend on which thread got there first.
 """
 
 from __future__ import annotations
@@ -60,13 +66,14 @@ class Tally:
         self.deposits: Counter[str] = Counter()
         self.folder_sources: Counter[str] = Counter()
         self.cross_border: Counter[str] = Counter()
-        self.visible: set[str] = set()
+        self.visible: defaultdict[int, set[str]] = defaultdict(set)  # person -> record ids
         self.applicants: set[int] = set()
         self.skipped: Counter[str] = Counter()
         self.notifications: Counter[str] = Counter()
         self.audit: defaultdict[str, defaultdict[str, Counter[str]]] = defaultdict(
             lambda: defaultdict(Counter)
         )
+        self.denied_people: defaultdict[str, set[int]] = defaultdict(set)  # reason -> people
         self.policy_decisions: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.steps_done = 0
         self.audit_collected = False
@@ -101,9 +108,12 @@ class Tally:
         with self._lock:
             self.cross_border[what] += n
 
-    def listed(self, record_ids: Iterable[str]) -> None:
+    def listed(self, person: int, record_ids: Iterable[str]) -> None:
+        """Person ``person``'s records, listed to a cross-border viewer."""
+        ids = list(record_ids)
         with self._lock:
-            self.visible.update(record_ids)
+            if ids:
+                self.visible[person].update(ids)
 
     def applied(self, person: int) -> None:
         with self._lock:
@@ -119,9 +129,12 @@ class Tally:
 
     # --- read back at the end ----------------------------------------------------------
 
-    def audited(self, actor_kind: str, allowed: bool, reason: str) -> None:
+    def audited(self, person: int, actor_kind: str, allowed: bool, reason: str) -> None:
+        """One decision in person ``person``'s access log."""
         with self._lock:
             self.audit[actor_kind]["allowed" if allowed else "denied"][reason] += 1
+            if not allowed:
+                self.denied_people[reason].add(person)
 
     def notified(self, event: str) -> None:
         with self._lock:
@@ -137,7 +150,9 @@ class Tally:
         """Everything deterministic: the same seed gives the same counts."""
         with self._lock:
             cross_border = dict(sorted(self.cross_border.items()))
-            cross_border["distinct_records_visible"] = len(self.visible)
+            by_person = {str(p): len(ids) for p, ids in sorted(self.visible.items())}
+            cross_border["distinct_records_visible"] = len(set().union(*self.visible.values()))
+            cross_border["people_with_records_visible"] = len(by_person)
             cross_border["distinct_applicants"] = len(self.applicants)
             return {
                 "calls": _nested(self.calls),
@@ -165,6 +180,12 @@ class Tally:
                 "records_deposited_by_institution": dict(sorted(self.deposits.items())),
                 "folder_records_by_source": dict(sorted(self.folder_sources.items())),
                 "cross_border": cross_border,
+                "records_visible_by_person": by_person,
+                "people_denied_by_reason": (
+                    {r: len(p) for r, p in sorted(self.denied_people.items())}
+                    if self.audit_collected
+                    else None
+                ),
                 "skipped": dict(sorted(self.skipped.items())),
                 "daily": {
                     day.isoformat(): {k: counts[k] for k in DAILY_KEYS if counts[k]}

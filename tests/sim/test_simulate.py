@@ -1,9 +1,10 @@
 """``crossvault simulate`` end to end, over real HTTP against real servers: a tiny run of a
-shortened default scenario under the default policy and the five-year lookback
-(``--compare``), the same seed again (embedded SQLite, or with ``--db=postgresql`` a
-PostgreSQL deployment through ``--url``) with one client thread instead of four giving the
-same counts, the report's files, and
-Ctrl-C leaving a valid partial report."""
+shortened default scenario under the default policy and, side by side, every other shipped
+policy (``--compare all``: the break-glass rule and the five-year lookback); the same seed
+again (embedded SQLite, or with ``--db=postgresql`` a PostgreSQL deployment through
+``--url``) with one client thread instead of four giving the same counts; the report's
+files; and Ctrl-C leaving a valid partial report (and, without a server, waiting for every
+run side by side to end)."""
 
 from __future__ import annotations
 
@@ -13,20 +14,24 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import matplotlib.image
 import pytest
 
-from policies.policy_file import POLICY_DIR
 from sim.onboarding import APPROVER
 from sim.server import OPERATOR_SECRET, ServerOptions, running_server
+from sim.simulation import report
+from sim.simulation.run import _execute
 from sim.simulation.scenario import default_scenario_path
 from tests.support.databases import DatabaseKind
 from tests.support.postgres import scratch_database
@@ -35,7 +40,9 @@ from vault.store.schema import upgrade
 
 SEED = 7
 SCALE = 0.001  # 14 cross-border users, 16 applications, 25 folder records, 2 radiology
-FIVE_YEARS = POLICY_DIR / "five-year-lookback.toml"
+# --compare all: the report's directories, in order
+PARTS = ("1-baseline", "2-break-glass", "3-five-year-lookback")
+FIVE_YEARS = "3-five-year-lookback"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COMMAND = (sys.executable, "-m", "crossvault", "simulate")
 
@@ -139,7 +146,7 @@ def served_url(
 
 @dataclass(frozen=True)
 class Runs:
-    compared: Finished  # default, then five-year-lookback (--compare)
+    compared: Finished  # default, then every other shipped policy (--compare all)
     again: Finished  # default again, same seed, one client thread instead of four, one
     # server process instead of two
     # (--url on PostgreSQL with --db=postgresql)
@@ -154,7 +161,7 @@ def runs(
     base = tmp_path_factory.mktemp("simulate")
     scenario = tiny_scenario(base)
     common = ("--scenario", str(scenario), "--seed", str(SEED), "--scale", str(SCALE))
-    compare = Launched(base / "compare", *common, "--compare", str(FIVE_YEARS))
+    compare = Launched(base / "compare", *common, "--compare", "all")
     with ThreadPoolExecutor(max_workers=1) as pool:
         stopped = pool.submit(
             interrupt,
@@ -261,7 +268,7 @@ def test_records_deposited_per_institution_and_folder_sources(compared: Finished
 
 
 def test_the_report_files_are_valid(compared: Finished) -> None:
-    for part in ("1-baseline", "2-variant"):
+    for part in PARTS:
         for name in ("activity.png", "denials.png"):
             width, height = valid_png(compared.out / part / name)
             assert width > 400 and height > 200
@@ -269,6 +276,7 @@ def test_the_report_files_are_valid(compared: Finished) -> None:
         assert latency["open_session"]["n"] >= 1
         assert 0 < latency["open_session"]["p50"] <= latency["open_session"]["p99"]
     valid_png(compared.out / "comparison.png")
+    valid_png(compared.out / "for_people.png")
     assert "Decisions by actor kind and reason" in compared.stdout
     assert "Latency per call kind" in compared.stdout
 
@@ -308,8 +316,8 @@ def test_the_calibration_table_matches_the_published_figures_at_scale(
 
 def test_a_five_year_lookback_shows_cross_border_viewers_more(compared: Finished) -> None:
     baseline = compared.summary("1-baseline")["counts"]
-    variant = compared.summary("2-variant")["counts"]
-    assert compared.summary("2-variant")["policy"]["lookback_years"] == 5
+    variant = compared.summary(FIVE_YEARS)["counts"]
+    assert compared.summary(FIVE_YEARS)["policy"]["lookback_years"] == 5
     assert variant["planned"] == baseline["planned"]  # the same people and timeline
     assert variant["totals"]["sessions"] == baseline["totals"]["sessions"]
     more = variant["cross_border"]["records_listed"] - baseline["cross_border"]["records_listed"]
@@ -319,12 +327,58 @@ def test_a_five_year_lookback_shows_cross_border_viewers_more(compared: Finished
         < baseline["cross_border"]["hidden_by_lookback"]
     )
     assert variant["cross_border"]["lookback_violations"] == 0
-    comparison = json.loads((compared.out / "comparison.json").read_text())
-    listed = comparison["figures"]["records listed to cross-border viewers"]
+    against = comparison_of(compared)["variants"][1]
+    assert against["summary"] == f"{FIVE_YEARS}/summary.json"
+    listed = against["figures"]["records listed to cross-border viewers"]
     assert listed["delta"] == more
-    assert comparison["baseline"]["policy"]["name"] == "default"
-    assert comparison["variant"]["policy"]["name"] == "five-year-lookback"
     assert "delta" in compared.stdout and "five-year-lookback" in compared.stdout
+
+
+def comparison_of(compared: Finished) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((compared.out / "comparison.json").read_text())
+    return loaded
+
+
+def test_compare_all_runs_every_other_shipped_policy(compared: Finished) -> None:
+    assert sorted(p.name for p in compared.out.iterdir() if p.is_dir()) == list(PARTS)
+    comparison = comparison_of(compared)
+    assert comparison["format"] == "crossvault-simulation-comparison/2"
+    assert comparison["baseline"]["policy"]["name"] == "default"
+    assert [v["policy"]["name"] for v in comparison["variants"]] == [
+        "break-glass",
+        "five-year-lookback",
+    ]
+    assert [v["summary"] for v in comparison["variants"]] == [
+        f"{p}/summary.json" for p in PARTS[1:]
+    ]
+    assert all(v["for_people"]["same_people"] for v in comparison["variants"])
+    assert "What five-year-lookback changes for people" in compared.stdout
+    assert "What break-glass changes for people" in compared.stdout
+
+
+def test_what_a_five_year_lookback_changes_for_people(compared: Finished) -> None:
+    """More records visible to Mainland clinicians, for more people and never fewer; the
+    per-person counts add up to the run's own figures."""
+    for part in PARTS:
+        counts = compared.summary(part)["counts"]
+        by_person = counts["records_visible_by_person"]
+        assert sum(by_person.values()) == counts["cross_border"]["distinct_records_visible"]
+        assert len(by_person) == counts["cross_border"]["people_with_records_visible"] > 0
+        denied = counts["people_denied_by_reason"]
+        assert denied.keys() == report.denials_by_reason(counts).keys()
+    against = comparison_of(compared)["variants"][1]
+    people = against["for_people"]
+    assert people["same_people"] is True
+    visible = people["records_visible"]
+    assert visible["delta"] > 0
+    assert visible == against["figures"]["distinct records visible cross-border"]
+    assert people["people_with_more_records_visible"] > 0
+    assert people["people_with_fewer_records_visible"] == 0
+    assert people["people_with_records_visible"]["delta"] >= 0
+    assert people["cross_border_record_views"] == against["figures"]["cross-border record views"]
+    outside = people["denials_by_reason"]["outside_lookback"]
+    assert outside["decisions"] == against["denials_by_reason"]["outside_lookback"]
+    assert 0 < outside["people"]["baseline"] <= outside["decisions"]["baseline"]
 
 
 # --- determinism ----------------------------------------------------------------------------
@@ -361,3 +415,36 @@ def test_ctrl_c_stops_cleanly_with_a_valid_partial_report(runs: Runs) -> None:
     for name in ("activity.png", "denials.png"):
         valid_png(stopped.out / name)
     assert "(partial)" in stopped.stdout
+
+
+class SlowToStop:
+    """A run that goes on until told to stop, then takes a while over its partial report."""
+
+    def __init__(self, started: threading.Barrier) -> None:
+        self.started = started
+        self.outcome: str | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        self.started.wait()
+        stop.wait(30)
+        time.sleep(0.3)  # writing its partial report
+        self.outcome = "partial" if stop.is_set() else "never stopped"
+
+
+def test_ctrl_c_waits_for_every_run_side_by_side_to_end() -> None:
+    """Ctrl-C in the waiting thread stops every run, and waits for each to end (on Python
+    3.11 an interrupted ``Thread.join`` could let it go on without the slower ones)."""
+    stop = threading.Event()
+    started = threading.Barrier(4)
+    fakes = [SlowToStop(started) for _ in range(3)]
+    runs = [SimpleNamespace(run=partial(f.run, stop)) for f in fakes]
+
+    def press_ctrl_c() -> None:
+        started.wait()
+        time.sleep(0.2)  # the main thread is waiting by now
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c).start()
+    _execute(runs, stop)  # type: ignore[arg-type]
+    assert stop.is_set()
+    assert [f.outcome for f in fakes] == ["partial"] * 3

@@ -1,6 +1,7 @@
 """Bad input to ``crossvault simulate`` is refused in one line, exit 2, before any server
 starts: a malformed scenario names the line (TOML syntax) or the exact key path, a
-malformed policy the key, an unreachable ``--url`` says so."""
+malformed policy the key, a ``--compare`` that names no policy the shipped ones, an
+unreachable ``--url`` says so. And what a good ``--compare`` resolves to."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from policies.policy_file import POLICY_DIR
+from policies.policy_file import POLICY_DIR, load_policy
 from sim.server import free_port
-from sim.simulation.run import EXIT_BAD_INPUT, Options, main
-from sim.simulation.scenario import default_scenario_path
+from sim.simulation.run import EXIT_BAD_INPUT, Inputs, Options, compared_paths, main, parts
+from sim.simulation.scenario import default_scenario_path, load_scenario
 
 DEFAULT = default_scenario_path().read_text()
+COMMAND = (sys.executable, "-m", "crossvault", "simulate")
+ENVIRONMENT = {k: v for k, v in os.environ.items() if not k.startswith("CROSSVAULT_")}
 
 
 def refusal(tmp_path: Path, **changes: Any) -> tuple[int, str]:
@@ -155,13 +158,12 @@ def test_a_malformed_scenario_names_the_key(
 def test_a_toml_syntax_error_names_the_line_through_the_real_command(tmp_path: Path) -> None:
     path = scenario_with(tmp_path, "views_per_visit = 3 ", "views_per_visit == 3 ")
     line = line_of(path.read_text(), "views_per_visit ==")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSVAULT_")}
     completed = subprocess.run(
-        [sys.executable, "-m", "crossvault", "simulate", "--scenario", str(path), "--out", "out"],
+        [*COMMAND, "--scenario", str(path), "--out", "out"],
         capture_output=True,
         text=True,
         timeout=60,
-        env=env,
+        env=ENVIRONMENT,
         cwd=tmp_path,
     )
     assert completed.returncode == 2
@@ -189,9 +191,53 @@ def test_a_malformed_policy_names_the_key(tmp_path: Path) -> None:
 def test_a_malformed_compare_policy_is_refused_before_either_run(tmp_path: Path) -> None:
     policy = tmp_path / "variant.toml"
     policy.write_text("name = 'x'\nunknown_rule = 1\n")
-    code, err = refusal(tmp_path, compare=policy)
+    code, err = refusal(tmp_path, compare=(policy,))
     assert code == EXIT_BAD_INPUT and "unknown_rule: unknown key" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_compare_that_names_no_policy_names_the_shipped_ones(tmp_path: Path) -> None:
+    """Through the real command: the second of two ``--compare`` is neither a file nor a
+    shipped policy."""
+    completed = subprocess.run(
+        [*COMMAND, "--compare", "five-year-lookback", "--compare", "ten-year", "--out", "out"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=ENVIRONMENT,
+        cwd=tmp_path,
+    )
+    assert completed.returncode == EXIT_BAD_INPUT and completed.stdout == ""
+    assert completed.stderr == (
+        "crossvault: --compare ten-year: neither a policy file nor a policy shipped in "
+        "policies/ (break-glass, default, five-year-lookback; or all)\n"
+    )
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_compare_takes_files_shipped_names_and_all(tmp_path: Path) -> None:
+    default, five = POLICY_DIR / "default.toml", POLICY_DIR / "five-year-lookback.toml"
+    mine = tmp_path / "mine.toml"
+    mine.write_text('extends = "default.toml"\nname = "mine"\n')  # (not read here)
+    shipped = [default, POLICY_DIR / "break-glass.toml", five]
+    assert compared_paths([str(mine), "five-year-lookback"], default) == [mine, five]
+    assert compared_paths(["all"], default) == shipped[1:]
+    assert compared_paths(["all"], tmp_path / ".." / tmp_path.name / "mine.toml") == shipped
+    assert compared_paths(["all", "default"], five) == [*shipped[:2], default]
+
+
+def test_each_run_has_a_directory_of_its_own(tmp_path: Path) -> None:
+    policy = load_policy(POLICY_DIR / "five-year-lookback.toml")
+    odd = replace(policy, name="what if? / 10y")
+    scenario = load_scenario(default_scenario_path(), policy)
+    runs = [Inputs(scenario, p, Path()) for p in (policy, policy, policy, odd)]
+    assert parts(runs) == [
+        "1-baseline",
+        "2-five-year-lookback",
+        "3-five-year-lookback",
+        "4-what-if-10y",
+    ]
+    assert parts(runs[:1]) == [""]  # one run: the report in --out itself
 
 
 def test_an_unreachable_url_is_one_line(tmp_path: Path) -> None:
@@ -224,7 +270,7 @@ def test_an_unreachable_url_is_one_line(tmp_path: Path) -> None:
             {
                 "url": "http://127.0.0.1:9",
                 "operator_secret": "x",
-                "compare": POLICY_DIR / "five-year-lookback.toml",
+                "compare": ("five-year-lookback",),
             },
             "--compare starts a fresh server per policy",
         ),

@@ -145,7 +145,7 @@ def _check_lookback(world: World, index: int, items: list[dict[str, Any]], since
     world.tally.seen("records_listed", len(items))
     world.tally.seen("lookback_violations", len(wrong))
     world.tally.seen("hidden_by_lookback", sum(r.clinical_date < since for r in known))
-    world.tally.listed(i["id"] for i in items)
+    world.tally.listed(index, (i["id"] for i in items))
 
 
 def _probe(world: World, index: int, records: str, doctor: Caller, since: date) -> None:

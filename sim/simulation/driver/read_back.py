@@ -21,7 +21,8 @@ def read_back(world: World, index: int, at: datetime) -> None:
             world.tally.notified(str(item["event"]))
     for item in _pages(world, caller, "collect_access_log", "/v1/me/access-log"):
         if _at(item) < at:
-            world.tally.audited(str(item["actor_kind"]), bool(item["allowed"]), str(item["reason"]))
+            allowed, reason = bool(item["allowed"]), str(item["reason"])
+            world.tally.audited(index, str(item["actor_kind"]), allowed, reason)
 
 
 def _pages(world: World, caller: Caller, kind: str, path: str) -> Iterator[dict[str, Any]]:
