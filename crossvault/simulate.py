@@ -12,6 +12,18 @@ from crossvault.http_options import Approver, OperatorSecret, ServerUrl
 
 err = Console(stderr=True)
 
+Compare = Annotated[
+    list[str] | None,
+    typer.Option(
+        help=(
+            "also run under this policy and compare: a policy file, the name of a "
+            "policy in policies/ (five-year-lookback), or all (every one but --policy's); "
+            "may be repeated"
+        ),
+        metavar="POLICY",
+    ),
+]
+
 
 def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
     scenario: Annotated[
@@ -25,17 +37,7 @@ def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
     scale: Annotated[
         float, typer.Option(help="1 = the published figures; 0.01 runs in about a minute")
     ] = 0.01,
-    compare: Annotated[
-        list[str] | None,
-        typer.Option(
-            help=(
-                "also run under this policy and compare: a policy file, the name of a "
-                "policy in policies/ (five-year-lookback), or all (every one but --policy's); "
-                "may be repeated"
-            ),
-            metavar="POLICY",
-        ),
-    ] = None,
+    compare: Compare = None,
     out: Annotated[Path, typer.Option(help="directory for the report")] = Path("simulation"),
     url: ServerUrl = None,
     operator_secret: OperatorSecret = None,
@@ -52,7 +54,8 @@ def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
     and reports what each changes against --policy, for the people too.
     """
     from policies.policy_file import default_policy_path
-    from sim.simulation.run import Options, main
+    from sim.simulation.inputs import Options
+    from sim.simulation.run import main
     from sim.simulation.scenario import default_scenario_path
 
     options = Options(

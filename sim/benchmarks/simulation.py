@@ -19,7 +19,8 @@ from rich.console import Console
 
 from policies.policy_file import default_policy_path
 from sim.benchmarks import Measurement
-from sim.simulation.run import EXIT_OK, Options, main
+from sim.simulation.inputs import Options
+from sim.simulation.run import EXIT_OK, main
 from sim.simulation.scenario import default_scenario_path
 
 SCALE = 0.1

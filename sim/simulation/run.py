@@ -28,20 +28,18 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.progress import (
     Progress,
 )
 
-from policies.policy_file import Policy, PolicyError, bundled_policy_paths, load_policy
 from sim.onboarding import LOCAL, Operators
 from sim.server import ServerOptions, running_server
 from sim.simulation import plots, report
@@ -49,43 +47,16 @@ from sim.simulation.calibration import calibration
 from sim.simulation.checks import BadInput, check_registry, decisions
 from sim.simulation.client import Api, ServerGone, ServerRefused
 from sim.simulation.driver import MIDNIGHT, NOON, Driver, Interrupted, World, instant
+from sim.simulation.inputs import Inputs, Options, checked_inputs, reachable
 from sim.simulation.population import Population, build_population
 from sim.simulation.progress import progress_bar
-from sim.simulation.scenario import Scenario, ScenarioError, load_scenario
-from sim.simulation.serving import SERVER_WORKERS, data_parent
+from sim.simulation.scenario import Scenario
+from sim.simulation.serving import data_parent
 from sim.simulation.tally import Tally
 from sim.simulation.timeline import Plan, plan
-from sim.simulation.what_if import derived_policy
 
 EXIT_OK, EXIT_STOPPED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-DEFAULT_WORKERS = 4
 SERVING = "sim.simulation.serving"
-ALL = "all"  # --compare all: every shipped policy but the baseline's
-
-
-@dataclass(frozen=True)
-class Options:
-    scenario: Path
-    policy: Path
-    seed: int
-    scale: float
-    out: Path
-    compare: tuple[str | Path, ...] = ()  # policy files or shipped names, or "all"
-    url: str | None = None
-    operator_secret: str | None = None
-    approver: str | None = None  # CLIENT_ID:SECRET of a second operator (with url)
-    workers: int = DEFAULT_WORKERS
-    server_workers: int = SERVER_WORKERS  # of the server started here (not with url)
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """A checked scenario under one policy."""
-
-    scenario: Scenario
-    policy: Policy
-    policy_path: Path
-    origin: Path | None = None  # the policy file a scenario's what_if changed
 
 
 @dataclass
@@ -120,9 +91,9 @@ def main(options: Options, out: Console, err: Console) -> int:
 def _main(options: Options, out: Console, err: Console, derived: Path) -> int:
     """:func:`main`, with ``derived`` the directory for policies a scenario changes."""
     try:
-        inputs = _inputs(options, derived)
+        inputs = checked_inputs(options, derived)
         if options.url is not None:
-            _reachable(options.url)
+            reachable(options.url)
     except BadInput as exc:
         return _refuse(err, str(exc))
     stop = threading.Event()
@@ -248,104 +219,6 @@ def _write(directory: Path, summary: dict[str, Any]) -> None:
     plots.activity(summary, directory / "activity.png")
     plots.denials(summary, directory / "denials.png")
     plots.calibration(summary, directory / "calibration.png")
-
-
-# --- inputs ------------------------------------------------------------------------------
-
-
-def _numbers(options: Options) -> None:
-    if not options.scale > 0:
-        raise BadInput(f"--scale must be positive, got {options.scale}")
-    if options.workers < 1:
-        raise BadInput(f"--workers must be at least 1, got {options.workers}")
-    if options.server_workers < 1:
-        raise BadInput(f"--server-workers must be at least 1, got {options.server_workers}")
-
-
-def _inputs(options: Options, derived: Path) -> list[Inputs]:
-    _numbers(options)
-    if options.url is not None and options.compare:
-        raise BadInput("--compare starts a fresh server per policy; it cannot use --url")
-    if options.url is not None and not options.operator_secret:
-        raise BadInput(
-            "--url needs the operator client's secret "
-            "(--operator-secret, or CROSSVAULT_OPERATOR_SECRET)"
-        )
-    if options.url is not None:
-        try:
-            Operators.of(options.operator_secret or "", options.approver)
-        except ValueError as exc:
-            raise BadInput(f"--url: {exc}") from None
-    if options.out.exists() and not options.out.is_dir():
-        raise BadInput(f"--out {options.out}: exists and is not a directory")
-    runs = []
-    for path in [options.policy, *compared_paths(options.compare, options.policy)]:
-        try:
-            policy = load_policy(path)
-            runs.append(
-                _what_if(
-                    options, Inputs(load_scenario(options.scenario, policy), policy, path), derived
-                )
-            )
-        except (PolicyError, ScenarioError) as exc:
-            raise BadInput(" ".join(str(exc).split())) from None
-    return runs
-
-
-def _what_if(options: Options, inputs: Inputs, derived: Path) -> Inputs:
-    """The inputs under the policy the scenario's ``what_if`` changes (as they are
-    without one); see :mod:`sim.simulation.what_if`."""
-    entries = inputs.scenario.what_if
-    if not entries:
-        return inputs
-    if options.url is not None:
-        raise BadInput(
-            f"{options.scenario}: what_if changes the policy the server runs; "
-            "it needs a server of its own (without --url)"
-        )
-    path, policy = derived_policy(inputs.scenario.path, inputs.policy_path, entries, derived)
-    return Inputs(load_scenario(options.scenario, policy), policy, path, inputs.policy_path)
-
-
-def compared_paths(compare: Iterable[str | Path], baseline: Path) -> list[Path]:
-    """The policy files ``--compare`` names, in order: a file; a policy shipped in
-    ``policies/`` by name (``five-year-lookback``); ``all``, every shipped policy file
-    but the baseline's own."""
-    paths: list[Path] = []
-    for given in compare:
-        if str(given) == ALL:
-            paths += [p for p in bundled_policy_paths() if not _same_file(p, baseline)]
-        else:
-            paths.append(_policy_path(given))
-    return paths
-
-
-def _policy_path(given: str | Path) -> Path:
-    path = Path(given)
-    if path.is_file():
-        return path
-    shipped = {p.stem: p for p in bundled_policy_paths()}
-    if str(given) in shipped:
-        return shipped[str(given)]
-    raise BadInput(
-        f"--compare {given}: neither a policy file nor a policy shipped in policies/ "
-        f"({', '.join(sorted(shipped))}; or {ALL})"
-    )
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    return b.exists() and a.resolve() == b.resolve()
-
-
-def _reachable(url: str) -> None:
-    try:
-        answer = httpx.get(f"{url.rstrip('/')}/healthz", timeout=5)
-    except httpx.HTTPError as exc:
-        raise BadInput(f"cannot reach the server at {url}: {exc or type(exc).__name__}") from None
-    if answer.status_code != 200:
-        raise BadInput(
-            f"the server at {url} is not healthy: /healthz answered {answer.status_code}"
-        )
 
 
 @contextmanager

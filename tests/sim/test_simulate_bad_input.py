@@ -18,7 +18,8 @@ from rich.console import Console
 
 from policies.policy_file import POLICY_DIR, load_policy
 from sim.server import free_port
-from sim.simulation.run import EXIT_BAD_INPUT, Inputs, Options, compared_paths, main, parts
+from sim.simulation.inputs import Inputs, Options, compared_paths
+from sim.simulation.run import EXIT_BAD_INPUT, main, parts
 from sim.simulation.scenario import default_scenario_path, load_scenario
 
 DEFAULT = default_scenario_path().read_text()
