@@ -3,6 +3,7 @@ volume (see :mod:`vault.seeding.bulk`), with a progress bar and the rate at the 
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -20,6 +21,9 @@ def seed(
     records_per_person: Annotated[int, typer.Option(min=0, help="eHRs per person")] = 10,
     seed: Annotated[int, typer.Option(help="the random seed: same seed, same content")] = 0,
     add: Annotated[bool, typer.Option(help="add to a database that already holds people")] = False,
+    processes: Annotated[
+        int, typer.Option(min=1, help="PostgreSQL: processes sealing and copying side by side")
+    ] = os.cpu_count() or 1,
 ) -> None:
     """Seed synthetic people and eHRs, sealed as deposits are (PostgreSQL: COPY)."""
     from vault.core.settings import Settings
@@ -27,8 +31,9 @@ def seed(
     from vault.seeding.bulk import DatabaseNotEmpty, SeedPlan, refuse_if_not_empty
     from vault.seeding.bulk import seed as run
 
+    settings = Settings()
     try:
-        vault = Vault.open(Settings())
+        vault = Vault.open(settings)
     except VaultError as exc:
         print(f"crossvault: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
@@ -38,7 +43,13 @@ def seed(
         refuse_if_not_empty(vault.engine, plan)
         with Progress(*columns, TimeRemainingColumn(), console=err) as progress:
             task = progress.add_task("seeding records", total=persons * records_per_person)
-            report = run(vault, plan, progress=lambda done: progress.advance(task, done))
+            report = run(
+                vault,
+                plan,
+                progress=lambda done: progress.advance(task, done),
+                processes=processes,
+                settings=settings,
+            )
     except DatabaseNotEmpty as exc:
         print(f"crossvault: {exc}; pass --add to add to it", file=sys.stderr)
         raise typer.Exit(2) from None

@@ -66,6 +66,23 @@ def test_the_same_seed_gives_the_same_content(vault: Vault, tmp_path: Path) -> N
         other.close()
 
 
+def test_processes_seal_the_same_content_as_one(
+    vault: Vault, settings: Settings, tmp_path: Path
+) -> None:
+    """Two worker processes (PostgreSQL; SQLite keeps one) seal and copy whole batches:
+    batch n's content depends on the seed and n only, so it matches one process's."""
+    plan = SeedPlan(persons=2500, records_per_person=1, seed=9)  # three batches
+    done: list[int] = []
+    report = seed(vault, plan, progress=done.append, processes=2, settings=settings)
+    assert (report.records, sorted(done)) == (2500, [500, 1000, 1000])
+    one = Vault.open(Settings(data_dir=tmp_path / "one"))  # embedded, one process
+    try:
+        seed(one, plan)
+        assert _contents(one) == _contents(vault)
+    finally:
+        one.close()
+
+
 def test_a_database_with_people_is_refused_unless_adding(vault: Vault) -> None:
     make_person(vault)
     with pytest.raises(DatabaseNotEmpty):

@@ -8,8 +8,15 @@ the digest of its sealed body. Rows are built from the SQLModel tables' own colu
 bind processors, so the seeder follows the schema.
 
 **Deterministic by seed**: ids, names, dates of birth, categories, clinical dates, titles
-and contents all come from ``random.Random(seed)``; the ciphertexts do not (fresh data keys
-and random nonces, as sealing must).
+and contents of batch *n* all come from ``random.Random(f"{seed}/{n}")``, so they are the
+same whatever the number of processes; the ciphertexts are not (fresh data keys and
+random nonces, as sealing must).
+
+**Processes (PostgreSQL).** With ``processes`` > 1 each worker process opens the vault
+from the same settings and seals *and* copies whole batches over its own connection:
+sealing is Python (one core per process) and PostgreSQL parses each ``COPY`` in its own
+backend, so batches go side by side. On SQLite (one writer) one process seals while a
+thread writes, as before.
 
 **Audit**: seeded records are history imported into the vault (like the demo's), not
 decisions taken by it, so no audit entry is written for them: every audit chain stays as
@@ -23,17 +30,20 @@ once: hashing per person would cost ~50 ms each); they exist for measurements on
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import multiprocessing
 import random
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Table, func, select
 
+from vault.core.settings import Settings
 from vault.crypto import aad
 from vault.crypto.aad import RecordField
 from vault.crypto.envelope import SealingKey
@@ -94,7 +104,9 @@ class _Maker:
     def _id(self) -> str:
         return f"{self.rng.getrandbits(128):032x}"
 
-    def batch(self, persons: int) -> _Synthetic:
+    def batch(self, index: int, persons: int) -> _Synthetic:
+        """Batch ``index`` (its content depends on the seed and ``index`` only)."""
+        self.rng = random.Random(f"{self.plan.seed}/{index}")
         made = _Synthetic([], [], [])
         for _ in range(persons):
             self._person(made)
@@ -185,31 +197,90 @@ KEY_DEFAULTS = _defaults(_table(PersonDataKey))
 
 
 def seed(
-    vault: Vault, plan: SeedPlan, *, progress: Callable[[int], None] | None = None
+    vault: Vault,
+    plan: SeedPlan,
+    *,
+    progress: Callable[[int], None] | None = None,
+    processes: int = 1,
+    settings: Settings | None = None,
 ) -> SeedReport:
     """Fill the vault's database per ``plan``; ``progress(records)`` after each batch.
-    Raises :class:`DatabaseNotEmpty` if people exist and ``plan.add`` is false."""
+    On PostgreSQL with ``processes`` > 1 and the ``settings`` the vault was opened with,
+    worker processes seal and copy side by side. Raises :class:`DatabaseNotEmpty` if
+    people exist and ``plan.add`` is false."""
     engine = vault.engine
     refuse_if_not_empty(engine, plan)
-    maker = _Maker(vault, plan, datetime.now(UTC))
-    write = _insert_batch if _sqlite(engine) else _copy_batch
+    now = datetime.now(UTC)
     began = time.perf_counter()
+    backend = "sqlite" if _sqlite(engine) else "postgresql"
+    if processes > 1 and settings is not None and not _sqlite(engine):
+        records = _seed_in_processes(settings, plan, now, processes, progress)
+    else:
+        records = _seed_here(vault, plan, now, progress)
+    return SeedReport(plan.persons, records, time.perf_counter() - began, backend)
+
+
+def _seed_here(
+    vault: Vault, plan: SeedPlan, now: datetime, progress: Callable[[int], None] | None
+) -> int:
+    """One process: this thread seals, a writer thread writes the batch before."""
+    engine = vault.engine
+    maker = _Maker(vault, plan, now)
+    write = _insert_batch if _sqlite(engine) else _copy_batch
     records = 0
     # Two stages overlap: while one thread writes a batch (the database parses and stores
     # it in its own process; the driver waits on the socket without the GIL), this one
     # seals the next. Batches are made in order by one maker, so the output is unchanged.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-writer") as writer:
         written: tuple[Future[None], int] | None = None
-        for size in _batches(plan.persons):
-            made = maker.batch(size)
+        for index, size in enumerate(_batches(plan.persons)):
+            made = maker.batch(index, size)
             if written is not None:
                 records += _finished(written, progress)
             written = (writer.submit(write, engine, made), len(made.records))
         if written is not None:
             records += _finished(written, progress)
-    seconds = time.perf_counter() - began
-    backend = "sqlite" if _sqlite(engine) else "postgresql"
-    return SeedReport(plan.persons, records, seconds, backend)
+    return records
+
+
+def _seed_in_processes(
+    settings: Settings,
+    plan: SeedPlan,
+    now: datetime,
+    processes: int,
+    progress: Callable[[int], None] | None,
+) -> int:
+    """Worker processes each seal and copy whole batches (see the module docstring)."""
+    context = multiprocessing.get_context("spawn")  # nothing of this process is shared
+    records = 0
+    with ProcessPoolExecutor(
+        processes, mp_context=context, initializer=_open_worker, initargs=(settings, plan, now)
+    ) as pool:
+        batches = [
+            pool.submit(_seal_and_copy, n, size) for n, size in enumerate(_batches(plan.persons))
+        ]
+        for done in as_completed(batches):
+            made = done.result()
+            records += made
+            if progress is not None:
+                progress(made)
+    return records
+
+
+_WORKER: list[_Maker] = []  # the worker process's maker (over its own vault)
+
+
+def _open_worker(settings: Settings, plan: SeedPlan, now: datetime) -> None:
+    vault = Vault.open(settings)
+    atexit.register(vault.close)
+    _WORKER.append(_Maker(vault, plan, now))
+
+
+def _seal_and_copy(index: int, size: int) -> int:
+    maker = _WORKER[0]
+    made = maker.batch(index, size)
+    _copy_batch(maker.vault.engine, made)
+    return len(made.records)
 
 
 def _finished(written: tuple[Future[None], int], progress: Callable[[int], None] | None) -> int:
