@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from policies.vocabulary import Region
-from sim.simulation.scenario_reader import Reader, Table, shown
+from sim.simulation.scenario_reader import Reader, Table
 
 SERVICES = ("chronic_follow_up", "preventive", "other")
 
@@ -84,7 +84,7 @@ def read_programmes(reader: Reader, top: Table) -> Programmes:
 
 
 def _voucher(reader: Reader, t: Table) -> Voucher:
-    enabled = _switch(reader, t)
+    enabled = reader.switch(t, "enabled")
     start = reader.day(t, "from")
     phases = sorted({i.voucher_from for i in reader.policy.institutions.values() if i.voucher_from})
     if start not in phases:
@@ -115,7 +115,7 @@ def _voucher(reader: Reader, t: Table) -> Voucher:
 
 
 def _ha_pilot(reader: Reader, t: Table) -> HaPilot:
-    enabled = _switch(reader, t)
+    enabled = reader.switch(t, "enabled")
     key = t.key("institution")
     institution = reader.institution(key, reader.value(t, "institution"), region=Region.MAINLAND)
     start = reader.day(t, "from")
@@ -140,13 +140,6 @@ def _ha_pilot(reader: Reader, t: Table) -> HaPilot:
         reader.fail(t.key("visits"), "fewer visits than patients")
     reader.done(t)
     return pilot
-
-
-def _switch(reader: Reader, t: Table) -> bool:
-    value = reader.value(t, "enabled")
-    if not isinstance(value, bool):
-        reader.fail(t.key("enabled"), f"expected true or false, got {shown(value)}")
-    return value
 
 
 def _as_of(reader: Reader, t: Table, start: date) -> date:

@@ -155,6 +155,12 @@ class Reader:
             self.fail(table.key(name), f"expected a share between 0 and 1, got {value!r}")
         return self.number(table, name, high=1.0)
 
+    def switch(self, table: Table, name: str) -> bool:
+        value = self.value(table, name)
+        if not isinstance(value, bool):
+            self.fail(table.key(name), f"expected true or false, got {shown(value)}")
+        return value
+
     def whole(self, table: Table, name: str, *, low: int = 0, high: int = 10_000) -> int:
         value = self.value(table, name)
         key = table.key(name)

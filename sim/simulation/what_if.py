@@ -53,19 +53,12 @@ def _entry(reader: Reader, item: Any, key: str) -> dict[str, Any]:
     for rule, kind in RULES.items():
         if rule in item:
             entry[rule] = (
-                _switch(reader, t, rule) if kind is bool else reader.whole(t, rule, high=1000)
+                reader.switch(t, rule) if kind is bool else reader.whole(t, rule, high=1000)
             )
     reader.done(t)
     if len(entry) == 2:
         reader.fail(key, f"changes no rule (any of: {', '.join(RULES)})")
     return entry
-
-
-def _switch(reader: Reader, t: Table, name: str) -> bool:
-    value = reader.value(t, name)
-    if not isinstance(value, bool):
-        reader.fail(t.key(name), f"expected true or false, got {shown(value)}")
-    return value
 
 
 def derived_policy(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.policy_file import Policy, default_policy_path, load_policy
+from policies.policy_file import default_policy_path, load_policy
 from sim.simulation.calibration import calibration
 from sim.simulation.events import Apply, UploadToFolder
 from sim.simulation.ledger import Claim, Ledger, PilotVisit
@@ -90,12 +90,7 @@ def test_voucher_users_of_the_population_are_elderly_and_make_the_pilot_time_app
     population = build_population(SCENARIO, POLICY, rng, SCALE)
     users = {int(c.user[1:]) for c in claims(default_plan) if c.user.startswith("p")}
     assert users and all(population.people[i].age_on(date(2024, 6, 1)) >= 65 for i in users)
-    visits = {
-        (day, c.user, c.institution_id)
-        for c in claims(default_plan)
-        for day in [c.day]
-        if c.user.startswith("p")
-    }
+    visits = {(c.day, c.user, c.institution_id) for c in claims(default_plan)}
     pilot_days = [d.day for d in default_plan.days if POLICY.rules_on(d.day).cross_border_min_age]
     on_a_voucher_visit = [
         e
@@ -142,8 +137,7 @@ def test_a_switched_off_programme_plans_nothing(tmp_path: Path) -> None:
 
 
 def test_the_policy_registry_is_where_the_dates_come_from() -> None:
-    policy: Policy = POLICY
     assert SCENARIO.programmes.voucher is not None
     assert SCENARIO.programmes.voucher.start == date(2024, 6, 1)
     assert SCENARIO.programmes.ha_pilot is not None
-    assert policy.institutions["hku_sz"].ha_pilot_from == SCENARIO.programmes.ha_pilot.start
+    assert POLICY.institutions["hku_sz"].ha_pilot_from == SCENARIO.programmes.ha_pilot.start
