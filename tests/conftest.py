@@ -1,7 +1,7 @@
 """Suite-wide options and database fixtures.
 
 ``pytest --db=sqlite`` (default) or ``pytest --db=postgresql``: with the latter, one
-throw-away PostgreSQL server is started for the session (see ``tests/support/postgres.py``)
+throw-away PostgreSQL server is started for the session (see ``sim/postgres/server.py``)
 and every test using ``database_url`` gets a database of its own on it.
 """
 
@@ -17,8 +17,8 @@ from typing import cast
 import pytest
 from hypothesis import settings
 
+from sim.postgres import create_database, drop_database, running_postgres
 from tests.support.databases import DATABASE_KINDS, DEFAULT_DATABASE_KIND, DatabaseKind
-from tests.support.postgres import create_database, drop_database, running_postgres
 
 # No per-example deadline anywhere: on a loaded 2-core machine a deadline is a timing test,
 # and speed is measured in benchmarks (``make bench``), not asserted in the suite.

@@ -1,4 +1,4 @@
-"""The database fixtures themselves (tests/conftest.py, tests/support/postgres.py)."""
+"""The database fixtures themselves (tests/conftest.py, sim/postgres/server.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.support.databases import DatabaseKind
-from tests.support.postgres import (
+from sim.postgres import (
     create_database,
     drop_database,
     find_postgres_binaries,
+    throwaway_cluster,
 )
+from tests.support.databases import DatabaseKind
 
 MIN_SERVER_MAJOR = 15
 
@@ -111,3 +112,18 @@ def test_created_databases_are_isolated(
         postgres_server_url, f"SELECT count(*) FROM pg_database WHERE datname = '{name}'"
     )
     assert exists == 0
+
+
+@pytest.mark.postgres_only
+def test_a_restarted_cluster_keeps_its_data_and_says_what_it_dropped() -> None:
+    """The volume benchmark's cold start: the same cluster, stopped and started again."""
+    with throwaway_cluster() as cluster:
+        with _connect(cluster.url) as conn:
+            conn.execute("CREATE TABLE kept (id integer)")
+            conn.execute("INSERT INTO kept VALUES (7)")
+        before = _scalar(cluster.url, "SELECT pg_postmaster_start_time()")
+        dropped = cluster.restart()
+        assert dropped.startswith("PostgreSQL's shared buffers (restart)")
+        assert ("OS page cache" in dropped) == os.access("/proc/sys/vm/drop_caches", os.W_OK)
+        assert _scalar(cluster.url, "SELECT id FROM kept") == 7
+        assert _scalar(cluster.url, "SELECT pg_postmaster_start_time()") != before

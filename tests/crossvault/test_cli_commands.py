@@ -68,6 +68,21 @@ def test_bench_help_lists_its_suites_and_refuses_others() -> None:
     assert "no suite 'nosuch'" in refused.output and "radiology" in refused.output
 
 
+def test_bench_runs_an_opt_in_suite_only_when_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.benchmarks.report as report
+
+    asked: list[list[str]] = []
+
+    def run_all(scale: float, only: list[str]) -> int:
+        asked.append(only)
+        return 0
+
+    monkeypatch.setattr(report, "run_all", run_all)
+    assert "volume" in runner.invoke(app, ["bench", "--help"], terminal_width=120).output
+    assert runner.invoke(app, ["bench", "--only", "volume"]).exit_code == 0
+    assert asked == [["volume"]]
+
+
 def test_init_migrates_and_creates_the_keyring_once(
     env: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

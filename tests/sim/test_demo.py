@@ -20,9 +20,9 @@ from crossvault.cli import app
 from policies.dates import shift_years
 from sim.demo import HA_RECORDS, PLAINTEXT_CONTENT, DemoResult, main, run_demo, today_in_hong_kong
 from sim.onboarding import APPROVER, LOCAL
+from sim.postgres import scratch_database
 from sim.server import OPERATOR_SECRET, ServerOptions, running_server
 from tests.support.databases import DatabaseKind
-from tests.support.postgres import scratch_database
 from vault.keys.keyring import KEYRING_FILENAME, LocalKeyring
 from vault.store.schema import upgrade
 

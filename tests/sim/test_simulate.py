@@ -29,12 +29,12 @@ import matplotlib.image
 import pytest
 
 from sim.onboarding import APPROVER
+from sim.postgres import scratch_database
 from sim.server import OPERATOR_SECRET, ServerOptions, running_server
 from sim.simulation import report
 from sim.simulation.run import _execute
 from sim.simulation.scenario import default_scenario_path
 from tests.support.databases import DatabaseKind
-from tests.support.postgres import scratch_database
 from vault.keys.keyring import KEYRING_FILENAME, LocalKeyring
 from vault.store.schema import upgrade
 

@@ -24,7 +24,7 @@ def module_database(
     if db_kind == "sqlite":
         yield f"sqlite:///{directory}/crossvault.db"
         return
-    from tests.support.postgres import scratch_database
+    from sim.postgres import scratch_database
 
     with scratch_database(request.getfixturevalue("postgres_server_url"), prefix) as url:
         yield url

@@ -1,9 +1,11 @@
-"""A throw-away PostgreSQL server for the test suite.
+"""A throw-away PostgreSQL server for the test suite and the benchmarks.
 
 ``running_postgres()`` initialises a fresh cluster in a temporary directory, starts
 ``postgres`` on a free loopback port, and yields a SQLAlchemy URL for a database named
 ``crossvault`` owned by the superuser ``crossvault`` (trust authentication, no password).
-On exit the server is stopped and the directory removed.
+On exit the server is stopped and the directory removed. ``throwaway_cluster()`` yields
+the server itself, which can also be restarted with the operating system's page cache
+dropped (the volume benchmark measures each size cold).
 
 Binaries are looked up in this order:
 
@@ -42,7 +44,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,24 +51,25 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
+
+from sim.postgres.binaries import PostgresBinaries, PostgresHarnessError, find_postgres_binaries
 
 __all__ = [
     "ADMIN_DATABASE",
     "SUPERUSER",
+    "Cluster",
     "PostgresBinaries",
     "PostgresHarnessError",
-    "create_database",
-    "drop_database",
     "find_postgres_binaries",
     "running_postgres",
+    "throwaway_cluster",
 ]
 
 SUPERUSER = "crossvault"
 ADMIN_DATABASE = "crossvault"
 HOST = "127.0.0.1"
 
-DEBIAN_PG_ROOT = Path("/usr/lib/postgresql")
 STARTUP_TIMEOUT = 30.0
 SHUTDOWN_TIMEOUT = 10.0
 INITDB_TIMEOUT = 120.0
@@ -84,88 +86,6 @@ _SERVER_SETTINGS = {
 }
 
 _PORT_IN_USE = re.compile(r"Address already in use|could not create any TCP/IP sockets")
-
-
-class PostgresHarnessError(RuntimeError):
-    """The throw-away PostgreSQL server could not be found, started or used."""
-
-
-# --------------------------------------------------------------------------- binaries
-
-
-@dataclass(frozen=True)
-class PostgresBinaries:
-    bindir: Path
-    version: tuple[int, ...]  # e.g. (15, 18)
-
-    @property
-    def initdb(self) -> Path:
-        return self.bindir / "initdb"
-
-    @property
-    def postgres(self) -> Path:
-        return self.bindir / "postgres"
-
-    @property
-    def major(self) -> int:
-        return self.version[0]
-
-
-def _has_binaries(bindir: Path) -> bool:
-    return all(os.access(bindir / name, os.X_OK) for name in ("initdb", "postgres"))
-
-
-def _version_key(name: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in name.split("."))
-    except ValueError:
-        return ()
-
-
-def _probe_version(postgres: Path) -> tuple[int, ...]:
-    result = subprocess.run(
-        [str(postgres), "--version"], capture_output=True, text=True, check=False, timeout=30
-    )
-    # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)", "postgres (PostgreSQL) 17beta1"
-    match = re.search(r"\)\s*(\d+)(?:\.(\d+))?", result.stdout)
-    if result.returncode != 0 or match is None:
-        raise PostgresHarnessError(
-            f"could not determine the version of {postgres}: {result.stdout}{result.stderr}"
-        )
-    return tuple(int(group) for group in match.groups() if group is not None)
-
-
-def find_postgres_binaries() -> PostgresBinaries:
-    """Locate a directory holding matching ``initdb`` and ``postgres`` executables."""
-    candidates: list[Path] = []
-    override = os.environ.get("CROSSVAULT_PG_BINDIR")
-    if override:
-        if not _has_binaries(Path(override)):
-            raise PostgresHarnessError(
-                f"CROSSVAULT_PG_BINDIR={override} does not contain executable "
-                "'initdb' and 'postgres'"
-            )
-        candidates.append(Path(override))
-    on_path = shutil.which("initdb")
-    if on_path is not None:
-        # initdb runs the postgres binary of its own (real) directory, so keep them together.
-        candidates.append(Path(on_path).resolve().parent)
-    if DEBIAN_PG_ROOT.is_dir():
-        versions = sorted(
-            (p for p in DEBIAN_PG_ROOT.iterdir() if _version_key(p.name)),
-            key=lambda p: _version_key(p.name),
-            reverse=True,
-        )
-        candidates.extend(p / "bin" for p in versions)
-    for bindir in candidates:
-        if _has_binaries(bindir):
-            return PostgresBinaries(bindir, _probe_version(bindir / "postgres"))
-    raise PostgresHarnessError(
-        "PostgreSQL server binaries not found: need 'initdb' and 'postgres' in the same "
-        f"directory, looked at $CROSSVAULT_PG_BINDIR, PATH and {DEBIAN_PG_ROOT}/*/bin "
-        f"(checked: {', '.join(map(str, candidates)) or 'nothing'}). "
-        "Install them (Debian: apt-get install postgresql-15) or run with --db=sqlite."
-    )
 
 
 # --------------------------------------------------------------------------- OS user
@@ -283,6 +203,17 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
+def _drop_page_cache() -> bool:
+    """``sync`` and ``echo 3 > /proc/sys/vm/drop_caches`` (Linux, as root); False if the
+    platform does not allow it."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError:
+        return False
+    return True
+
+
 def _remove_tree(path: Path) -> None:
     # A just-killed process group may still be going away; retry briefly.
     for _attempt in range(20):
@@ -292,7 +223,7 @@ def _remove_tree(path: Path) -> None:
         time.sleep(0.05)
 
 
-class _Server:
+class Cluster:
     """Owns the postmaster process and the temporary directory."""
 
     def __init__(self) -> None:
@@ -354,7 +285,7 @@ class _Server:
             )
 
     def start(self) -> None:
-        self.socket_dir.mkdir()
+        self.socket_dir.mkdir(exist_ok=True)
         self.run_as.chown(self.socket_dir)
         socket_dir = str(self.socket_dir)
         if len(socket_dir) > _MAX_SOCKET_DIR_LEN:
@@ -413,6 +344,18 @@ class _Server:
             + _tail(self.log_path)
         )
 
+    def restart(self) -> str:
+        """Stop the server (a clean shutdown), drop the OS page cache where allowed, and
+        start it again on a new port (see :attr:`url`). Says which caches were dropped."""
+        assert self.process is not None
+        _stop(self.process)
+        self.process = None
+        dropped = "PostgreSQL's shared buffers (restart)"
+        if _drop_page_cache():
+            dropped += " and the OS page cache"
+        self.start()
+        return dropped
+
     def _postmaster_ready(self) -> bool:
         """Whether postmaster.pid names our process and says "ready" (PostgreSQL 10+)."""
         try:
@@ -458,63 +401,18 @@ class _Server:
 @contextlib.contextmanager
 def running_postgres() -> Iterator[str]:
     """Run a throw-away server; yield the SQLAlchemy URL of its ``crossvault`` database."""
-    server = _Server()
+    with throwaway_cluster() as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def throwaway_cluster() -> Iterator[Cluster]:
+    """Run a throw-away server with its ``crossvault`` database; stop and remove it after."""
+    server = Cluster()
     try:
         server.initdb()
         server.start()
         server.create_admin_database()
-        yield server.url
+        yield server
     finally:
         server.cleanup()
-
-
-# --------------------------------------------------------------------------- databases
-
-
-def _connect_admin(admin_url: str) -> psycopg.Connection[Any]:
-    url = make_url(admin_url)
-    if url.get_backend_name() != "postgresql":
-        raise ValueError(f"not a PostgreSQL URL: {url!r}")
-    return psycopg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        dbname=url.database,
-        autocommit=True,
-    )
-
-
-def create_database(admin_url: str, name: str, *, template: str | None = None) -> str:
-    """Create database ``name`` on ``admin_url``'s server — empty, or a copy of
-    ``template`` (which must have no open connections) — and return its URL."""
-    with _connect_admin(admin_url) as conn:
-        if template is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        else:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(name), sql.Identifier(template)
-                )
-            )
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    """Drop ``name`` if it exists, terminating any connection still open to it."""
-    with _connect_admin(admin_url) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
-@contextlib.contextmanager
-def scratch_database(admin_url: str, prefix: str) -> Iterator[str]:
-    """A fresh, empty database ``t_<prefix>_<random>`` on ``admin_url``'s server, for
-    fixtures that outlive one test; dropped afterwards."""
-    name = f"t_{prefix}_{uuid.uuid4().hex[:12]}"
-    url = create_database(admin_url, name)
-    try:
-        yield url
-    finally:
-        drop_database(admin_url, name)
