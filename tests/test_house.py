@@ -5,6 +5,7 @@ and parameter counts (PLR0913, at most 5) are ruff's part of the same rule."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,3 +40,24 @@ def test_no_function_is_longer_than_50_lines() -> None:
 
 def test_the_rule_sees_the_code() -> None:
     assert len(_modules()) > 150  # the walk found the packages (an empty walk passes all)
+
+
+# A path written in the docs, in backticks, from a top-level folder, naming a file or a folder
+# (`vault/keys/keyring.py`, `api/routes/me/`); a bare `judge.py` under its folder's heading, or
+# a label such as `crossvault/blind-index/v1`, is not one.
+_DOC_PATH = re.compile(r"`((?:policies|vault|api|sim|crossvault|tests|docs|docker)/[\w./-]*(?:\.[a-z]+|/))`")
+
+
+def _paths_in_docs() -> dict[str, set[str]]:
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return {d.name: set(_DOC_PATH.findall(d.read_text())) for d in docs}
+
+
+def test_every_path_the_docs_name_exists() -> None:
+    """A file moved in the code moves in the docs too (the house is read from them)."""
+    named = _paths_in_docs()
+    missing = {
+        doc: sorted(p for p in paths if not (ROOT / p).exists()) for doc, paths in named.items()
+    }
+    assert {doc: paths for doc, paths in missing.items() if paths} == {}
+    assert sum(len(p) for p in named.values()) > 100  # the pattern finds the paths
