@@ -45,7 +45,8 @@ def test_the_rule_sees_the_code() -> None:
 # A path written in the docs, in backticks, from a top-level folder, naming a file or a folder
 # (`vault/keys/keyring.py`, `api/routes/me/`); a bare `judge.py` under its folder's heading, or
 # a label such as `crossvault/blind-index/v1`, is not one.
-_DOC_PATH = re.compile(r"`((?:policies|vault|api|sim|crossvault|tests|docs|docker)/[\w./-]*(?:\.[a-z]+|/))`")
+_FOLDERS = "policies|vault|api|sim|crossvault|tests|docs|docker"
+_DOC_PATH = re.compile(rf"`((?:{_FOLDERS})/[\w./-]*(?:\.[a-z]+|/))`")
 
 
 def _paths_in_docs() -> dict[str, set[str]]:
