@@ -134,13 +134,16 @@ def serve(
         vault.close()
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="crossvault-metrics-")
-    # Several workers: each process opens its own vault (this one only checked it).
-    uvicorn.run(
-        "api.app:app_from_env",
-        factory=True,
+    # Several workers: each process opens its own vault (this one only checked it) and
+    # listens on its own socket of the port, so connections spread (api/workers.py).
+    from api.workers import run_workers
+
+    run_workers(
+        workers,
         host=host,
         port=port,
-        workers=workers,
+        app="api.app:app_from_env",
+        factory=True,
         access_log=False,
         server_header=False,
         http=NoDelayH11Protocol,  # TCP_NODELAY: no 40 ms Nagle stall per keep-alive answer

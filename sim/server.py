@@ -74,6 +74,8 @@ def running_server(data_dir: Path, options: ServerOptions | None = None) -> Iter
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process, tail)
+        if options.factory is None:  # each worker listens on its own socket (api/workers.py)
+            _wait_listening(port, options.workers, process)
         yield ServedApi(base, process.pid)
     finally:
         _stop(process, reader)
@@ -159,6 +161,32 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], tail: deque[str]) -
                 pass
             time.sleep(0.1)
     raise RuntimeError("server did not become ready")
+
+
+def _wait_listening(port: int, workers: int, process: subprocess.Popen[bytes]) -> None:
+    """Wait until every worker listens (``/healthz`` answers once the first does): a load
+    that starts earlier has every connection on the first worker, for as long as it keeps
+    them open."""
+    deadline = time.monotonic() + READY_SECONDS
+    while listening_sockets(port) < workers and time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        time.sleep(0.1)
+
+
+def listening_sockets(port: int) -> int:
+    """How many TCP sockets listen on ``port`` (Linux's ``/proc/net/tcp``; elsewhere the
+    count is not known and taken to be enough)."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        return sys.maxsize
+    listening = f":{port:04X}"
+    count = 0
+    for table in (t for t in tables if t.exists()):
+        for line in table.read_text().splitlines()[1:]:
+            fields = line.split()
+            count += fields[1].endswith(listening) and fields[3] == "0A"  # 0A: LISTEN
+    return count
 
 
 def bearer(http: httpx.Client, **form: str) -> dict[str, str]:

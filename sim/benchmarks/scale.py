@@ -6,16 +6,20 @@ measured side by side with its baseline in the same run.
 - 16 clients each reading a different person's session list against 16 clients all reading
   one person's, on two workers. Per-person chains let the first run in parallel; with one
   global chain the two were equal. On SQLite its single writer still serialises every
-  append, so the target applies on PostgreSQL: set ``CROSSVAULT_BENCH_DATABASE_URL`` to an
-  empty PostgreSQL database (``make bench`` then measures there).
+  append, so the target applies on PostgreSQL: the suite starts a throw-away cluster
+  with PostgreSQL's durable defaults (fsync and synchronous commit on, unlike the test
+  suite's) when Debian's binaries are there, or measures ``CROSSVAULT_BENCH_DATABASE_URL``
+  (an empty PostgreSQL database) when it is set; SQLite only without either.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -23,6 +27,12 @@ import httpx
 from sim.benchmarks import Measurement, accounts
 from sim.benchmarks.api import open_session
 from sim.benchmarks.loadgen import LoadResult, load, load_each
+from sim.postgres import (
+    PostgresHarnessError,
+    find_postgres_binaries,
+    scratch_database,
+    throwaway_cluster,
+)
 from sim.server import ServerOptions, running_server
 from vault.core.settings import Settings
 from vault.runtime.opening import Vault, provision
@@ -34,7 +44,33 @@ PEOPLE, RECORDS = 16, 5
 
 def run(scale: float) -> list[Measurement]:
     seconds = max(2.0, 4.0 * scale)
-    return [*_workers(seconds), *_people(seconds), *_appends(seconds)]
+    measured = _workers(seconds)
+    with _databases() as (fresh, where):
+        with fresh() as database:
+            measured += _people(seconds, database, where)
+        with fresh() as database:
+            measured += _appends(seconds, database, where)
+    return measured
+
+
+Fresh = Callable[[], contextlib.AbstractContextManager[str | None]]
+
+
+@contextlib.contextmanager
+def _databases() -> Iterator[tuple[Fresh, str]]:
+    """(how to get a database for one measurement: a PostgreSQL URL, or None for SQLite;
+    what is measured). A given URL names one empty database and is used as it is."""
+    given = os.environ.get("CROSSVAULT_BENCH_DATABASE_URL")
+    if given:
+        yield (lambda: contextlib.nullcontext(given)), "PostgreSQL (CROSSVAULT_BENCH_DATABASE_URL)"
+        return
+    try:
+        find_postgres_binaries()
+    except PostgresHarnessError:
+        yield (lambda: contextlib.nullcontext(None)), "SQLite (single writer: no target)"
+        return
+    with throwaway_cluster(durable=True) as cluster:
+        yield (lambda: scratch_database(cluster.url, "bench")), "PostgreSQL (throw-away, fsync on)"
 
 
 def _best(results: list[LoadResult]) -> LoadResult:
@@ -65,10 +101,8 @@ def _workers(seconds: float) -> list[Measurement]:
     ]
 
 
-def _people(seconds: float) -> list[Measurement]:
-    database = os.environ.get("CROSSVAULT_BENCH_DATABASE_URL")
+def _people(seconds: float, database: str | None, where: str) -> list[Measurement]:
     options = ServerOptions(2, database_url=database)
-    where = "PostgreSQL" if database else "SQLite (single writer: no target)"
     with tempfile.TemporaryDirectory() as tmp:
         if database:  # a deployment: migrated, with its keyring, before it starts
             provision(Settings(data_dir=Path(tmp), database_url=database))
@@ -110,12 +144,10 @@ def _people_loads(
     return runs
 
 
-def _appends(seconds: float) -> list[Measurement]:
+def _appends(seconds: float, database: str | None, where: str) -> list[Measurement]:
     """16 writer threads appending audit entries, each in its own durable transaction:
     each about a different person (16 chains) against all about one person (one chain,
     as the whole log was before), alternating, on the same database."""
-    database = os.environ.get("CROSSVAULT_BENCH_DATABASE_URL")
-    where = "PostgreSQL" if database else "SQLite (single writer: no target)"
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), database_url=database)
         provision(settings)

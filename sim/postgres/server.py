@@ -77,13 +77,9 @@ PORT_ATTEMPTS = 5
 # sun_path is 108 bytes on Linux (104 on macOS); the socket file is ".s.PGSQL.NNNNN".
 _MAX_SOCKET_DIR_LEN = 80
 
-_SERVER_SETTINGS = {
-    "listen_addresses": HOST,
-    "fsync": "off",
-    "synchronous_commit": "off",
-    "full_page_writes": "off",
-    "max_connections": "200",
-}
+_SERVER_SETTINGS = {"listen_addresses": HOST, "max_connections": "200"}
+# The test suite's server trades durability for speed; a benchmark of commits does not.
+_FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 _PORT_IN_USE = re.compile(r"Address already in use|could not create any TCP/IP sockets")
 
@@ -226,7 +222,8 @@ def _remove_tree(path: Path) -> None:
 class Cluster:
     """Owns the postmaster process and the temporary directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable  # fsync on and every commit flushed, as a deployment runs
         self.binaries = find_postgres_binaries()
         self.run_as = _server_os_user()
         self.process: subprocess.Popen[bytes] | None = None
@@ -303,7 +300,8 @@ class Cluster:
         """Start and wait until ready; False if the port was taken meanwhile."""
         command = [str(self.binaries.postgres), "-D", str(self.data_dir), "-p", str(port)]
         command += ["-k", socket_dir]
-        for name, value in _SERVER_SETTINGS.items():
+        settings = _SERVER_SETTINGS if self.durable else {**_SERVER_SETTINGS, **_FAST_SETTINGS}
+        for name, value in settings.items():
             command += ["-c", f"{name}={value}"]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -406,9 +404,11 @@ def running_postgres() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def throwaway_cluster() -> Iterator[Cluster]:
-    """Run a throw-away server with its ``crossvault`` database; stop and remove it after."""
-    server = Cluster()
+def throwaway_cluster(*, durable: bool = False) -> Iterator[Cluster]:
+    """Run a throw-away server with its ``crossvault`` database; stop and remove it after.
+    ``durable``: PostgreSQL's own defaults (fsync, synchronous commit, full-page writes)
+    instead of the test suite's unsafe but fast ones."""
+    server = Cluster(durable=durable)
     try:
         server.initdb()
         server.start()

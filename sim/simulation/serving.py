@@ -108,16 +108,15 @@ def main(argv: list[str]) -> None:
     Vault.open(settings).close()  # migrates and makes the keyring: not raced by workers
     metrics = tempfile.mkdtemp(prefix="metrics-", dir=settings.data_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics  # every worker's counts in /metrics
-    import uvicorn
-
     from api.transport import NoDelayH11Protocol
+    from api.workers import run_workers
 
-    uvicorn.run(
-        "sim.simulation.serving:app",
-        factory=True,
+    run_workers(
+        int(argv[1]) if len(argv) > 1 else SERVER_WORKERS,
         host="127.0.0.1",
         port=int(argv[0]),
-        workers=int(argv[1]) if len(argv) > 1 else SERVER_WORKERS,
+        app="sim.simulation.serving:app",
+        factory=True,
         access_log=False,
         server_header=False,
         http=NoDelayH11Protocol,
