@@ -71,9 +71,7 @@ def test_connections_opened_together_are_spread_over_the_workers(tmp_path: Path)
                 assert client.recv(4096).startswith(b"HTTP/1.1 200")
             ours = _server_side_inodes(port, {c.getsockname()[1] for c in clients})
             holders = Counter(
-                worker
-                for worker in _children(served.pid)
-                for _ in _socket_inodes(worker) & ours
+                worker for worker in _children(served.pid) for _ in _socket_inodes(worker) & ours
             )
         finally:
             for client in clients:
