@@ -84,6 +84,7 @@ class Launched:
                 stdout=stdout,
                 stderr=stderr,
                 env=_environment(),
+                preexec_fn=_ctrl_c_as_in_a_terminal,
             )
 
     def wait(self, timeout: float = 600) -> Finished:
@@ -107,6 +108,12 @@ def interrupt(out: Path, *args: str) -> Finished:
     time.sleep(1.0)
     run.process.send_signal(signal.SIGINT)
     return run.wait()
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    """SIGINT at its default in the run, as a shell starts a command: a test worker may
+    have inherited it ignored (a child inherits an ignored signal across exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _environment() -> dict[str, str]:
@@ -445,6 +452,10 @@ def test_ctrl_c_waits_for_every_run_side_by_side_to_end() -> None:
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
     threading.Thread(target=press_ctrl_c).start()
-    _execute(runs, stop)  # type: ignore[arg-type]
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        _execute(runs, stop)  # type: ignore[arg-type]
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert stop.is_set()
     assert [f.outcome for f in fakes] == ["partial"] * 3
