@@ -3,10 +3,11 @@
 
 uvicorn's own multi-worker mode hands every worker one shared listening socket, and an
 asyncio loop accepts every connection waiting on it each time it wakes: eight keep-alive
-connections opened together landed on one worker in three runs of four, and the other
-worker idled (``/healthz`` with two workers: 1,367 to 1,421 requests a second when one
-worker had them all, 3,116 when they were spread). With a socket per worker, the kernel
-chooses the worker by a hash of each connection's addresses.
+connections opened together landed on one worker in three runs of four (each worker's CPU
+time during the load), and the other worker idled. ``crossvault bench --only scale``
+measured ``/healthz`` on two workers at 1.12 times one worker's then, and 2.04 to 2.09
+times with this module. With a socket per worker, the kernel chooses the worker by a hash
+of each connection's addresses.
 
 The parent binds the port first (a port in use is refused before any worker starts) and
 keeps that socket bound but not listening, so no other user can take the port while
@@ -21,14 +22,13 @@ import multiprocessing
 import signal
 import socket
 import sys
-from collections.abc import Callable
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
-STARTUP_FAILURE = 3  # uvicorn's exit status when the app cannot start: not restarted
 STOP_TIMEOUT = 10.0
+STARTUP_FAILURE = 3  # uvicorn's exit status for an app that cannot start: not restarted
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -46,10 +46,16 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def _worker(host: str, port: int, config: dict[str, Any]) -> None:
+    """One worker process. A worker that ends before its server started (whatever the
+    app factory raised) exits with :data:`STARTUP_FAILURE`, so it is not restarted."""
     import uvicorn
 
-    sock = listening_socket(host, port)
-    uvicorn.Server(uvicorn.Config(host=host, port=port, **config)).run(sockets=[sock])
+    server = uvicorn.Server(uvicorn.Config(host=host, port=port, **config))
+    try:
+        server.run(sockets=[listening_socket(host, port)])
+    finally:
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
 
 
 def run_workers(workers: int, *, host: str, port: int, **config: Any) -> None:
@@ -59,61 +65,58 @@ def run_workers(workers: int, *, host: str, port: int, **config: Any) -> None:
         held = listening_socket(host, port)  # port 0: one is chosen
     except OSError as exc:
         sys.exit(f"crossvault: cannot listen on {host}:{port}: {exc.strerror or exc}")
-    port = held.getsockname()[1]
-    context = multiprocessing.get_context("spawn")
+    supervisor = _Supervisor(host, held.getsockname()[1], config)
+    try:
+        status = supervisor.run(workers)
+    finally:
+        held.close()
+    if status:
+        sys.exit(status)
 
-    def start() -> BaseProcess:
-        process = context.Process(target=_worker, args=(host, port, config))
+
+class _Supervisor:
+    """Starts the workers, replaces one that dies, and stops them all on ``SIGTERM`` or
+    ``SIGINT`` (or when one could not start)."""
+
+    def __init__(self, host: str, port: int, config: dict[str, Any]) -> None:
+        self.args = (host, port, config)
+        self.context = multiprocessing.get_context("spawn")
+        self.status: int | None = None  # the exit status, once asked to stop
+
+    def run(self, workers: int) -> int:
+        previous = {s: signal.signal(s, self._stop_on) for s in (signal.SIGTERM, signal.SIGINT)}
+        running: list[BaseProcess] = []
+        try:
+            running = [self._start() for _ in range(workers)]
+            while self.status is None:
+                self._replace_the_dead(running)
+        finally:
+            _stop(running)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return self.status
+
+    def _start(self) -> BaseProcess:
+        process = self.context.Process(target=_worker, args=self.args)
         process.start()
         return process
 
-    stopping: list[int] = []  # the exit status, once asked to stop
-    with _StopOnSignals(lambda: stopping.append(0)):
-        running = [start() for _ in range(workers)]
-        try:
-            while not stopping:
-                _supervise(running, start, stopping)
-        finally:
-            _stop(running)
-            held.close()
-    if stopping[0]:
-        sys.exit(stopping[0])
+    def _stop_on(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.status is None:
+            self.status = 0
 
-
-def _supervise(
-    running: list[BaseProcess], start: Callable[[], BaseProcess], stopping: list[int]
-) -> None:
-    """Wait a second for a worker to end; replace one that died, in place (one that could
-    not start ends the server with the same status instead)."""
-    ended = wait([p.sentinel for p in running], timeout=1.0)
-    if stopping:  # a signal came meanwhile (Ctrl-C reaches the workers too): no restart
-        return
-    for i, process in enumerate(running):
-        if process.sentinel in ended:
+    def _replace_the_dead(self, running: list[BaseProcess]) -> None:
+        """Wait a second for a worker to end and replace it in place (not after a signal:
+        Ctrl-C reaches the workers too)."""
+        ended = wait([p.sentinel for p in running], timeout=1.0)
+        for i, process in enumerate(running):
+            if process.sentinel not in ended or self.status is not None:
+                continue
             process.join()
             if process.exitcode == STARTUP_FAILURE:
-                stopping.append(STARTUP_FAILURE)
-                return
-            running[i] = start()
-
-
-class _StopOnSignals:
-    """Turn ``SIGTERM`` and ``SIGINT`` into ``stop()`` while inside."""
-
-    def __init__(self, stop: Callable[[], None]) -> None:
-        self.stop = stop
-        self.previous: dict[int, Any] = {}
-
-    def __enter__(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            self.previous[signum] = signal.signal(signum, self._handle)
-
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        self.stop()
-
-    def __exit__(self, *_: object) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
+                self.status = STARTUP_FAILURE
+            else:
+                running[i] = self._start()
 
 
 def _stop(running: list[BaseProcess]) -> None:

@@ -168,21 +168,23 @@ def _wait_listening(port: int, workers: int, process: subprocess.Popen[bytes]) -
     that starts earlier has every connection on the first worker, for as long as it keeps
     them open."""
     deadline = time.monotonic() + READY_SECONDS
-    while listening_sockets(port) < workers and time.monotonic() < deadline:
+    while listening_sockets(port) < workers:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {listening_sockets(port)} of {workers} workers listen")
         time.sleep(0.1)
 
 
 def listening_sockets(port: int) -> int:
     """How many TCP sockets listen on ``port`` (Linux's ``/proc/net/tcp``; elsewhere the
     count is not known and taken to be enough)."""
-    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
-    if not tables[0].exists():
+    tables = [t for t in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")) if t.exists()]
+    if not tables:
         return sys.maxsize
     listening = f":{port:04X}"
     count = 0
-    for table in (t for t in tables if t.exists()):
+    for table in tables:
         for line in table.read_text().splitlines()[1:]:
             fields = line.split()
             count += fields[1].endswith(listening) and fields[3] == "0A"  # 0A: LISTEN

@@ -117,3 +117,18 @@ def test_a_port_in_use_is_refused_in_one_line(tmp_path: Path) -> None:
     last = done.stderr.strip().splitlines()[-1]
     assert last == f"crossvault: cannot listen on 127.0.0.1:{port}: Address already in use"
     assert "Traceback" not in done.stderr
+
+
+def test_a_worker_that_cannot_start_stops_the_server_instead_of_restarting() -> None:
+    """An app factory that raises (not only uvicorn's own start-up failures) ends the
+    server with uvicorn's status 3; without the rule the supervisor would restart it
+    for ever."""
+    start = (
+        "from api.workers import run_workers; "
+        "run_workers(2, host='127.0.0.1', port=0, app='tests.crossvault.failing_app:app',"
+        " factory=True)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", start], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 3, done.stderr[-2000:]
