@@ -121,16 +121,13 @@ class BodyLimits:
             await problem_response(problem)(scope, receive, send)
             return
         headers = _headers(scope)
-        no_body = "content-length" not in headers and "transfer-encoding" not in headers
-        if no_body or not _routed(scope):
-            # No body: nothing more to check. A path no route serves: the router's 404,
-            # whatever the method and the body's type (never a 415 for a missing route).
-            await self.app(scope, receive, send)
+        if "content-length" not in headers and "transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body: nothing more to check
             return
         rule = self.rule_for(scope["path"])
         problem = _declared_body_problem(rule, headers)
         if problem is not None:
-            await problem_response(problem)(scope, receive, send)
+            await _problem_or_router(problem, self.app, (scope, receive, send))
         elif rule.streamed and rule.max_bytes is not None:
             await _pass_counted(self.app, rule.max_bytes, scope, receive, send)
         elif rule.streamed:
@@ -323,12 +320,7 @@ async def _pass_checked(
         return
     if body is None:
         assert rule.max_bytes is not None
-        await problem_response(too_large(rule.max_bytes))(scope, receive, send)
-        return
-    media_type, _ = _parse_content_type(headers.get("content-type", ""))
-    problem = _content_problem(media_type, body)
-    if problem is not None:
-        await problem_response(problem)(scope, receive, send)
+        await _problem_or_router(too_large(rule.max_bytes), app, call)
         return
     delivered = False
 
@@ -339,7 +331,25 @@ async def _pass_checked(
         delivered = True
         return {"type": "http.request", "body": body, "more_body": False}
 
+    media_type, _ = _parse_content_type(headers.get("content-type", ""))
+    problem = _content_problem(media_type, body)
+    if problem is not None:
+        await _problem_or_router(problem, app, (scope, replay, send))
+        return
     await app(scope, replay, send)
+
+
+async def _problem_or_router(
+    problem: Problem, app: ASGIApp, call: tuple[Scope, Receive, Send]
+) -> None:
+    """Answer ``problem`` about the body, unless no route serves the path: then the
+    router's 404, whatever the method and the body (never a 415 for a missing route).
+    Checked only here, when there is a problem, so a good request never pays for it."""
+    scope, receive, send = call
+    if _routed(scope):
+        await problem_response(problem)(scope, receive, send)
+    else:
+        await app(scope, receive, send)
 
 
 async def _pass_counted(

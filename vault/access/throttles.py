@@ -21,10 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from vault.core.errors import VaultError
+from vault.store.statements import Prepared
 from vault.store.tables import AttemptCounter
 
 MAX_SECRET_FAILURES = 5
@@ -82,10 +85,11 @@ class Throttle:
 
     def locked_until(self, session: Session, key: str, now: datetime) -> datetime | None:
         """The end of the key's lock if it is locked at ``now``; else ``None``."""
-        row = session.get(AttemptCounter, (self.scope, key))
-        if row is None or row.locked_until is None or row.locked_until <= now:
+        row = _COUNTER.first(session, self._keyed(key))
+        locked_until: datetime | None = row[1] if row is not None else None
+        if locked_until is None or locked_until <= now:
             return None
-        return row.locked_until
+        return locked_until
 
     def fail(self, session: Session, key: str, now: datetime) -> datetime | None:
         """Count one failure. Returns the lock's end if this failure locked the key."""
@@ -108,17 +112,36 @@ class Throttle:
         so (a lock still in force is left alone)."""
         if not self.limit.forgiven_by_success:
             return
-        row = session.get(AttemptCounter, (self.scope, key))
-        if row is None or (row.locked_until is not None and row.locked_until > now):
+        row = _COUNTER.first(session, self._keyed(key))
+        if row is None:
             return
-        if row.failures or row.locked_until is not None or row.lockouts:
-            row.failures, row.locked_until, row.lockouts = 0, None, 0
-            session.add(row)
-            session.flush()
+        failures, locked_until, lockouts = row
+        if locked_until is not None and locked_until > now:
+            return
+        if failures or locked_until is not None or lockouts:
+            forgiven = {"failures": 0, "locked_until": None, "lockouts": 0}
+            _FORGIVE.run(session, {**self._keyed(key), **forgiven})
+
+    def _keyed(self, key: str) -> dict[str, str]:
+        return {"counter_scope": self.scope, "counter_key": key}
 
     def failures(self, session: Session, key: str) -> int:
-        row = session.get(AttemptCounter, (self.scope, key))
-        return 0 if row is None else row.failures
+        row = _COUNTER.first(session, self._keyed(key))
+        return 0 if row is None else int(row[0])
+
+
+# Read on every login and code guess (prepared: see vault.store.statements); the
+# counter rows are written through the ORM only when a guess fails.
+_KEYED = (
+    col(AttemptCounter.scope) == bindparam("counter_scope"),
+    col(AttemptCounter.key) == bindparam("counter_key"),
+)
+_COUNTER = Prepared(
+    sa_select(
+        col(AttemptCounter.failures), col(AttemptCounter.locked_until), col(AttemptCounter.lockouts)
+    ).where(*_KEYED)
+)
+_FORGIVE = Prepared(update(AttemptCounter).where(*_KEYED))
 
 
 def _counter_for_update(session: Session, scope: str, key: str) -> AttemptCounter:

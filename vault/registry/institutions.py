@@ -14,7 +14,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from policies.policy_file import Policy
@@ -22,6 +23,7 @@ from vault.core.errors import NotFound
 from vault.core.ids import new_id
 from vault.crypto.passwords import hash_password, verify_password
 from vault.store.engine import reading
+from vault.store.statements import Prepared
 from vault.store.tables import Institution, InstitutionCredential, Professional
 
 ADMIN = "admin"  # an institution's admin client: manages its staff, reads nothing
@@ -161,5 +163,13 @@ def authenticate_client(
 def professional_of(engine: Engine, professional_id: str, institution_id: str) -> bool:
     """Is ``professional_id`` one of the institution's professionals, not suspended?"""
     with reading(engine) as session:
-        row = session.get(Professional, professional_id)
-        return row is not None and row.institution_id == institution_id and not row.suspended_at
+        row = _PROFESSIONAL.first(session, {"professional": professional_id})
+    return row is not None and row[0] == institution_id and not row[1]
+
+
+# Asked by every request of a signed-in professional (prepared: vault.store.statements).
+_PROFESSIONAL = Prepared(
+    sa_select(col(Professional.institution_id), col(Professional.suspended_at)).where(
+        col(Professional.id) == bindparam("professional")
+    )
+)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import Engine, bindparam
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
 
 from policies.dates import hk_date
 from policies.model import Actor
@@ -20,6 +21,7 @@ from vault.crypto.passwords import hash_password, verify_password
 from vault.crypto.secrets import Secret
 from vault.keys.datakeys import DataKeys
 from vault.store.engine import reading
+from vault.store.statements import Prepared
 from vault.store.tables import Person
 
 
@@ -71,8 +73,12 @@ def register_person(
 def registered_person(engine: Engine, person_id: str) -> str | None:
     """``person_id`` if it names a registered person who has not withdrawn."""
     with reading(engine) as session:
-        person = session.get(Person, person_id)
-        return person_id if person is not None and person.erased_at is None else None
+        found = _ERASED_AT.first(session, {"person": person_id})
+    return person_id if found is not None and found[0] is None else None
+
+
+# Asked by every request of a signed-in person (prepared: see vault.store.statements).
+_ERASED_AT = Prepared(sa_select(col(Person.erased_at)).where(col(Person.id) == bindparam("person")))
 
 
 def authenticate_person(engine: Engine, person_id: str, password: str) -> Person | None:
