@@ -109,8 +109,8 @@ def session_records(
 ) -> Response:
     """The session's records, newest first: eHRs of the sharable scope whose clinical
     date lies in the lookback (filters narrow it further, never widen it)."""
-    person_id = _person(sessions, caller, sid, Action.LIST_RECORDS)
-    return page_of(services, caller, person_id, query, session_id=sid)
+    whose = sessions.lookup(caller, sid, Action.LIST_RECORDS)  # in the list's transaction
+    return page_of(services, caller, whose, query, session_id=sid)
 
 
 @router.get(

@@ -18,7 +18,7 @@ from api.routes.radiology import stream_blob
 from api.schemas import RecordCreate, RecordPage, RecordPublic
 from policies.vocabulary import Action, Category, Source
 from vault.access.judge import Caller
-from vault.records.reading import RecordQuery, RecordView
+from vault.records.reading import PersonLookup, RecordQuery, RecordView
 from vault.records.sealed import NewRecord
 
 router = APIRouter()
@@ -79,13 +79,13 @@ RecordQueryDep = Annotated[RecordQuery, Depends(record_query)]
 def page_of(
     services: ServicesDep,
     caller: Caller,
-    person_id: str,
+    person: str | PersonLookup,
     query: RecordQuery,
     session_id: str | None = None,
 ) -> Response:
     """A page of records as JSON, serialised once here rather than validated again
     against ``response_model``."""
-    listed = services.records.list(caller, person_id, query, session_id=session_id)
+    listed = services.records.list(caller, person, query, session_id=session_id)
     page = RecordPage.model_construct(
         items=[public(v) for v in listed.items], next_cursor=listed.next_cursor
     )

@@ -40,6 +40,9 @@ T = TypeVar("T")
 Work = Callable[[Session, datetime], T]
 DecidedWork = Callable[[Session, Decision, datetime], T]
 Refuse = Callable[[Action, Decision], VaultError]
+AskOf = Callable[[Session], "Ask | VaultError"]
+"""Builds the ask from what the transaction reads; or refuses (already audited) with the
+error to raise after the commit."""
 
 
 class Refused(Denied):
@@ -119,7 +122,7 @@ class UseCase:
     def run(
         self,
         caller: Caller,
-        ask: Ask | Callable[[Session], Ask],
+        ask: Ask | AskOf,
         work: Work[T],
         *,
         refuse: Refuse = refusal,
@@ -138,7 +141,7 @@ class UseCase:
     def decide_then(
         self,
         caller: Caller,
-        ask: Ask | Callable[[Session], Ask],
+        ask: Ask | AskOf,
         work: DecidedWork[T],
         *,
         refuse: Refuse = refusal,
@@ -150,6 +153,8 @@ class UseCase:
 
         def body(session: Session, now: datetime) -> T | VaultError:
             question = ask if isinstance(ask, Ask) else ask(session)
+            if isinstance(question, VaultError):  # the builder refused (and audited) it
+                return question
             decision = self.judge.decide(session, caller, question, now)
             if not decision.allowed:
                 return refuse(question.action, decision)

@@ -46,6 +46,7 @@ from vault.core.errors import NotFound, VaultError
 from vault.core.ids import new_id
 from vault.crypto.passwords import canonical_code, code_hash, same_code
 from vault.crypto.secrets import Secret
+from vault.records.reading import PersonLookup
 from vault.store import audit, handles
 from vault.store.engine import reading
 from vault.store.statements import Prepared
@@ -135,33 +136,31 @@ class ViewingSessions(UseCase):
         """The person whose records ``session_id`` shows, if it is the caller's session.
         Anyone else's session, and a session that does not exist, is :class:`NotFound`
         after the same work: one lookup and one audited refusal (R10: no timing oracle)."""
-        actor = caller.actor
         with reading(self.vault.engine) as session:
-            routed = handles.person_of(session, session_id, handles.VIEWING_SESSION)
-            found = _SESSION_PARTIES.first(session, {"person": routed, "id": session_id})
-        person_id: str | None = None
-        reason = NO_SESSION
-        if found is not None:
-            person_id, professional_id, institution_id = found
-            if (
-                actor.kind is ActorKind.MAINLAND_PROFESSIONAL
-                and professional_id == actor.professional_id
-                and institution_id == actor.institution_id
-            ):
-                assert person_id is not None
-                return person_id
-            reason = str(
-                Reason.WRONG_PROFESSIONAL
-                if institution_id == actor.institution_id
-                else Reason.WRONG_INSTITUTION
-            )
-        ask = Ask(action, person_id, resource_id=session_id, session_id=session_id)
+            whose = _whose_session(session, caller, session_id, action)
+        if isinstance(whose, str):
+            return whose
 
-        def refuse(session: Session, now: datetime) -> VaultError:
-            self.judge.record_event(session, Occasion(caller, ask, now), reason)
-            return NotFound("no such viewing session")
+        return self.transact(lambda session, now: self._refuse(session, caller, whose, now))
 
-        return self.transact(refuse)
+    def lookup(self, caller: Caller, session_id: str, action: Action) -> PersonLookup:
+        """:meth:`person_of` as the first step of the caller's own transaction (the
+        session list: one transaction, not a snapshot and then a transaction). The same
+        work for anyone else's session and for none: one lookup, one audited refusal."""
+
+        def whose_records(session: Session) -> str | VaultError:
+            whose = _whose_session(session, caller, session_id, action)
+            if isinstance(whose, str):
+                return whose
+            return self._refuse(session, caller, whose, self.judge.now())
+
+        return whose_records
+
+    def _refuse(
+        self, session: Session, caller: Caller, refused: _Refused, now: datetime
+    ) -> VaultError:
+        self.judge.record_event(session, Occasion(caller, refused.ask, now), refused.reason)
+        return NotFound("no such viewing session")
 
     # --- redeeming ----------------------------------------------------------------------
 
@@ -272,6 +271,41 @@ def _owner_of_code(session: Session, hashed: str) -> str | None:
             CrossBorderAuthorisation.application_code_hash == hashed
         )
     ).first()
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A session that is not the caller's (or none): what to audit."""
+
+    ask: Ask
+    reason: str
+
+
+def _whose_session(
+    session: Session, caller: Caller, session_id: str, action: Action
+) -> str | _Refused:
+    """The session's person if it is the caller's own session; else the refusal."""
+    routed = handles.person_of(session, session_id, handles.VIEWING_SESSION)
+    found = _SESSION_PARTIES.first(session, {"person": routed, "id": session_id})
+    person_id: str | None = None
+    reason = NO_SESSION
+    if found is not None:
+        person_id, professional_id, institution_id = found
+        actor = caller.actor
+        if (
+            actor.kind is ActorKind.MAINLAND_PROFESSIONAL
+            and professional_id == actor.professional_id
+            and institution_id == actor.institution_id
+        ):
+            assert person_id is not None
+            return person_id
+        reason = str(
+            Reason.WRONG_PROFESSIONAL
+            if institution_id == actor.institution_id
+            else Reason.WRONG_INSTITUTION
+        )
+    ask = Ask(action, person_id, resource_id=session_id, session_id=session_id)
+    return _Refused(ask, reason)
 
 
 # Whose records a session shows and to whom: the first statement of every session read.

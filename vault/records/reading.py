@@ -9,7 +9,7 @@ exist (R10); a refused deposit names only the action tried.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -21,7 +21,7 @@ from policies.vocabulary import Action, ActorKind
 from vault.access import paging
 from vault.access.judge import Ask, Caller, Occasion
 from vault.access.usecase import Unusable, UseCase, denied, not_found, refusal
-from vault.core.errors import DecryptionFailed
+from vault.core.errors import DecryptionFailed, VaultError
 from vault.crypto.envelope import SealingKey
 from vault.records.blob_content import BlobContent, open_blob_record
 from vault.records.listing import Page, find_visible, list_visible, record_ref, visible_filter
@@ -100,15 +100,36 @@ def _title_or_none(key: SealingKey, record: AnyRecord) -> str | None:
         return None
 
 
+PersonLookup = Callable[[Session], "str | VaultError"]
+"""Whose records, read in the list's own transaction (e.g. a viewing session's person);
+or the refusal, already audited, to raise after the commit."""
+
+
 class Records(UseCase):
     def list(
-        self, caller: Caller, person_id: str, query: RecordQuery, *, session_id: str | None = None
+        self,
+        caller: Caller,
+        person: str | PersonLookup,
+        query: RecordQuery,
+        *,
+        session_id: str | None = None,
     ) -> RecordList:
-        """The page is chosen and the decision audited in one transaction; the titles are
-        opened after it commits, so the write lock is not held while decrypting."""
+        """The page is chosen and the decision audited in one transaction (in which
+        ``person``, when a lookup, is found first); the titles are opened after it
+        commits, so the write lock is not held while decrypting."""
         after = paging.date_and_id(query.cursor)
+        asked: Ask | None = None
+
+        def ask(session: Session) -> Ask | VaultError:
+            nonlocal asked
+            person_id = person if isinstance(person, str) else person(session)
+            if isinstance(person_id, VaultError):
+                return person_id
+            asked = Ask(Action.LIST_RECORDS, person_id, session_id=session_id)
+            return asked
 
         def page(session: Session, decision: Decision, now: datetime) -> _SealedPage:
+            assert asked is not None and asked.person_id is not None
             visible = visible_filter(decision.obligations).narrow(
                 category=query.category,
                 source=query.source,
@@ -116,15 +137,14 @@ class Records(UseCase):
                 until=query.until,
                 created=query.created,
             )
-            found = list_visible(session, person_id, visible, limit=query.limit, after=after)
-            key = self.vault.keys.get(session, person_id) if found.records else None
+            found = list_visible(session, asked.person_id, visible, limit=query.limit, after=after)
+            key = self.vault.keys.get(session, asked.person_id) if found.records else None
             return _SealedPage(found, key)
 
-        ask = Ask(Action.LIST_RECORDS, person_id, session_id=session_id)
         listed = self.decide_then(caller, ask, page, refuse=not_found, savepoint=False).opened()
         damaged = [v.record.id for v in listed.items if v.damaged]
-        if damaged:  # after the commit: the list itself was audited already
-            self._audit_damage(caller, replace(ask, resource_id=",".join(damaged)))
+        if damaged and asked is not None:  # after the commit: the list was audited already
+            self._audit_damage(caller, replace(asked, resource_id=",".join(damaged)))
         return listed
 
     def _audit_damage(self, caller: Caller, ask: Ask) -> None:
