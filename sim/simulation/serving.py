@@ -13,8 +13,12 @@ simulator's deployment, written down here because they are not production's:
   what a throwaway simulation measures; every write still goes through SQLite, the audit
   chain and the notifications exactly as served.
 
-With two worker processes (``--server-workers``, default 2) the simulated clock is a
-:class:`SharedClock` and ``/metrics`` adds up every worker's counts.
+With several worker processes (``--server-workers``, default 3) the simulated clock is a
+:class:`SharedClock` and ``/metrics`` adds up every worker's counts. Each worker runs its
+endpoints on **one thread** (:data:`ENDPOINT_THREADS`) instead of anyio's 40: SQLite has
+one writer, and a writer whose process also runs other requests' Python waits for the
+GIL while it holds the write turn, so every other writer waits too. Three one-thread
+processes keep the turn short and the two cores busy (measured in ``docs/simulation.md``).
 
 Run as ``python -m sim.simulation.serving PORT [WORKERS]`` with the environment of
 :func:`sim.server.running_server` (data dir, operator secret, policy, simulated clock).
@@ -29,16 +33,18 @@ import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from vault.core.clock import SimulatedClock
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from starlette.types import Receive, Scope, Send
 
 SIM_TIME_COST = 1
 SIM_MEMORY_KIB = 1024  # 1 MiB, t=1: about 1 ms a hash instead of ~30 ms
-SERVER_WORKERS = 2  # uvicorn worker processes by default (the machine's two cores)
+SERVER_WORKERS = 3  # uvicorn worker processes by default (two cores, one thread each)
+ENDPOINT_THREADS = 1  # threads each worker runs its (synchronous) endpoints on
 MEMORY_DIR = Path("/dev/shm")
 CLOCK_FILE = "simulated-clock"
 _OFFSET = struct.Struct("<q")  # the clock's offset from real time, in microseconds
@@ -95,7 +101,28 @@ def app() -> FastAPI:
     settings = Settings()
     vault = Vault.open(settings)
     vault.clock = SharedClock(settings.data_dir / CLOCK_FILE)
-    return create_app(settings, vault)
+    return cast("FastAPI", _EndpointThreads(create_app(settings, vault), ENDPOINT_THREADS))
+
+
+class _EndpointThreads:
+    """The app, with anyio's thread limiter of its event loop (which runs every plain
+    ``def`` endpoint) set to ``threads`` before the first call (lifespan or request)."""
+
+    def __init__(self, app: FastAPI, threads: int) -> None:
+        self.app = app
+        self.threads = threads
+        self._set = False
+
+    def __getattr__(self, name: str) -> Any:  # uvicorn may look at the app's attributes
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._set:
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = self.threads
+            self._set = True
+        await self.app(scope, receive, send)
 
 
 def main(argv: list[str]) -> None:
