@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from policies import (
@@ -91,14 +91,34 @@ staff = st.sampled_from(ALL_STAFF)
     now=instants(),
     exists=st.booleans(),
 )
+@example(  # found by hypothesis once: an admin client managing its own institution
+    request=Request(
+        Actor(ActorKind.INSTITUTION_ADMIN, institution_id="dh"),
+        Action.MANAGE_INSTITUTION,
+        None,
+        target_institution_id="dh",
+    ),
+    now=utc(2024, 6, 1),
+    exists=False,
+)
 def test_deny_by_default(policy: Policy, request: Request, now: datetime, exists: bool) -> None:
     """With no consent, authorisation, session, grant or delegation, only the person, the
-    operator's own business and a depositor's own receipts are allowed. (The person has not
-    joined, so HA/DH's implied sharing and post-2025-12-01 deposits stay denied too.)"""
+    operator's own business, an institution admin's management of its own institution and a
+    depositor's own receipts are allowed. (The person has not joined, so HA/DH's implied
+    sharing and post-2025-12-01 deposits stay denied too.)"""
     facts = Facts(policy, person(joined=False) if exists else None)
     decision = decide(request, facts, now)
     if decision.allowed:
-        assert decision.reason in {Reason.OWNER, Reason.OPERATOR, Reason.OWN_DEPOSIT_RECEIPT}
+        assert decision.reason in {
+            Reason.OWNER,
+            Reason.OPERATOR,
+            Reason.INSTITUTION_ADMIN,
+            Reason.OWN_DEPOSIT_RECEIPT,
+        }
+        if decision.reason is Reason.INSTITUTION_ADMIN:
+            assert request.actor.kind is ActorKind.INSTITUTION_ADMIN
+            assert request.action is Action.MANAGE_INSTITUTION
+            assert request.target_institution_id == request.actor.institution_id
         if decision.reason is Reason.OWNER:
             assert request.actor.person_id == request.subject_id == PERSON
         if decision.reason is Reason.OPERATOR:
