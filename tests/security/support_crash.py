@@ -126,13 +126,14 @@ class Ledger:
 
     def contents_of(self, person_id: str) -> dict[str, tuple[str, Any]]:
         """sha256 → (kind, ledger item) for everything sent for the person that could
-        have become a record."""
+        have become a record, an answer still on its way included: a reader may see a
+        deposit committed before its depositor has the 201."""
         found: dict[str, tuple[str, Any]] = {}
         with self.lock:  # load threads add deposits and study files meanwhile
             deposits = list(self.deposits)
             studies = [(s, list(s.files.values())) for s in self.studies]
         for d in deposits:
-            if d.person_id == person_id and d.outcome in (OK, UNKNOWN):
+            if d.person_id == person_id and d.outcome in (OK, UNKNOWN, SENDING):
                 found[digest(d.content)] = ("deposit", d)
         for s, contents in studies:
             if s.person_id == person_id:
