@@ -140,7 +140,6 @@ class ViewingSessions(UseCase):
             whose = _whose_session(session, caller, session_id, action)
         if isinstance(whose, str):
             return whose
-
         return self.transact(lambda session, now: self._refuse(session, caller, whose, now))
 
     def lookup(self, caller: Caller, session_id: str, action: Action) -> PersonLookup:
