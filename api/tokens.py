@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jose import jwt
+from jose import jwk, jwt
 from jose.exceptions import JOSEError
 
 from api.lru import Lru
@@ -59,12 +59,11 @@ class TokenAuthority:
         key = serialization.load_pem_private_key(private_key_pem, password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
             raise ValueError("the token signing key must be a P-256 private key")
-        self._private_pem = private_key_pem
         self._public = key.public_key()
-        self._public_pem = self._public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
         self.kid = kid
+        # jose's key objects, made once: from a PEM string jose parses the key on every call
+        self._signing = jwk.construct(key, ALGORITHM)
+        self._checking = jwk.construct(self._public, ALGORITHM)
         self._verified: Lru[str, dict[str, Any]] = Lru(VERIFIED_CACHE_SIZE)
 
     def issue(
@@ -93,9 +92,7 @@ class TokenAuthority:
             claims["inst"] = institution_id
         if scope is not None:
             claims["scope"] = scope
-        token = jwt.encode(
-            claims, self._private_pem.decode(), algorithm=ALGORITHM, headers={"kid": self.kid}
-        )
+        token = jwt.encode(claims, self._signing, algorithm=ALGORITHM, headers={"kid": self.kid})
         return token, expires
 
     def verify(self, token: str, *, now: datetime, audience: str = AUDIENCE) -> Claims:
@@ -118,7 +115,7 @@ class TokenAuthority:
                 raise InvalidToken
             payload = jwt.decode(
                 token,
-                self._public_pem.decode(),
+                self._checking,
                 algorithms=[ALGORITHM],
                 audience=audience,
                 issuer=ISSUER,

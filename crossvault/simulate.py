@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from crossvault.http_options import Approver, OperatorSecret, ServerUrl
+from sim.simulation.serving import SERVER_WORKERS
 
 err = Console(stderr=True)
 
@@ -45,7 +46,7 @@ def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
     workers: Annotated[int, typer.Option(help="client threads (simulated actors in flight)")] = 4,
     server_workers: Annotated[
         int, typer.Option(help="worker processes of the server it starts (not with --url)")
-    ] = 2,
+    ] = SERVER_WORKERS,
 ) -> None:
     """Simulate a population through a scenario and report what the policy allowed.
 
