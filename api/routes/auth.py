@@ -160,10 +160,10 @@ def _citizen_token(
 ) -> TokenResponse:
     person_id = registered_person(services.vault.engine, login.name)
     login = replace(login, person_id=person_id)
-    person = logins.attempt(
+    signed_in = logins.attempt(
         login, lambda: authenticate_person(services.vault.engine, login.name, password)
     )
-    return _issue(services, person.id, "citizen")
+    return _issue(services, signed_in, "citizen")
 
 
 def _operator_token(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from vault.core.errors import DecryptionFailed
@@ -22,6 +23,7 @@ from vault.crypto import aad
 from vault.crypto.aad import RecordField
 from vault.crypto.envelope import SealingKey
 from vault.keys.datakeys import DataKeys
+from vault.store.statements import Prepared
 from vault.store.tables import Record
 
 COMMITTED = "committed"
@@ -84,7 +86,8 @@ def add_record(
     *,
     now: datetime,
 ) -> Record:
-    """Seal ``new`` with the person's data key and store it (in the caller's transaction)."""
+    """Seal ``new`` with the person's data key and store it (in the caller's transaction).
+    The record returned is not in the session: a change to it is not written."""
     key = keys.get(session, person_id)
     record = Record(
         id=new_id(),
@@ -104,9 +107,12 @@ def add_record(
     record.title_sealed = seal_title(key, record, new.title)
     record.body_sealed = key.seal(new.content, aad=field_aad(record, RecordField.BODY))
     record.digest = hashlib.sha256(record.body_sealed).hexdigest()
-    session.add(record)
-    session.flush()
+    _INSERT_RECORD.run(session, record.model_dump())
     return record
+
+
+# Every deposit's one write besides its audit entry (prepared: see vault.store.statements).
+_INSERT_RECORD = Prepared(insert(Record))
 
 
 def seal_title(key: SealingKey, record: Record, title: str) -> bytes:

@@ -81,18 +81,24 @@ def registered_person(engine: Engine, person_id: str) -> str | None:
 _ERASED_AT = Prepared(sa_select(col(Person.erased_at)).where(col(Person.id) == bindparam("person")))
 
 
-def authenticate_person(engine: Engine, person_id: str, password: str) -> Person | None:
-    """The person if ``password`` is theirs; ``None`` otherwise — the same work (one
+def authenticate_person(engine: Engine, person_id: str, password: str) -> str | None:
+    """The person's id if ``password`` is theirs; ``None`` otherwise — the same work (one
     argon2id verification) whether or not they exist, in a read-only snapshot: no write
     lock is held while argon2id runs."""
     with reading(engine) as session:
-        person = session.get(Person, person_id)
-        if person is not None:
-            session.expunge(person)
-    valid = verify_password(person.password_hash if person else None, password)
-    if not valid or person is None or person.erased_at is not None:
+        found = _PASSWORD.first(session, {"person": person_id})
+    valid = verify_password(found[0] if found else None, password)
+    if not valid or found is None or found[1] is not None:
         return None
-    return person
+    return person_id
+
+
+# Asked by every citizen's login (prepared: see vault.store.statements).
+_PASSWORD = Prepared(
+    sa_select(col(Person.password_hash), col(Person.erased_at)).where(
+        col(Person.id) == bindparam("person")
+    )
+)
 
 
 class Registration(UseCase):

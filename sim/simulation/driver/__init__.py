@@ -14,10 +14,11 @@ phases, each finished before the next starts:
    completed; folders filled; providers view records.
 
 Determinism: the morning and afternoon phases run people's events side by side (one lane
-per person, ``workers`` threads), because nothing one person does there changes what
-another is answered. The scan phase runs in one thread, in plan order: failed redemptions
-count against per-professional and per-institution lock-outs shared by everyone, so their
-order decides who gets locked out.
+per person, ``workers`` threads, the longest lanes first), because nothing one person
+does there changes what another is answered. In the scan phase failed redemptions count
+against per-professional and per-institution lock-outs, so their order decides who gets
+locked out: its steps run in plan order within lanes that share neither a person nor an
+institution (:func:`~.steps.independent_lanes`), and those lanes side by side.
 
 One module per part of the run: :mod:`~.world` (what every part shares), :mod:`~.staff`
 (the professionals hired at set-up), :mod:`~.citizens` (people's own calls, through

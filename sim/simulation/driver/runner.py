@@ -14,7 +14,7 @@ from sim.simulation.client import Login
 from sim.simulation.driver import citizens
 from sim.simulation.driver.read_back import read_back
 from sim.simulation.driver.staff import staff_of
-from sim.simulation.driver.steps import Phase, Step, steps_of
+from sim.simulation.driver.steps import Phase, Step, independent_lanes, steps_of
 from sim.simulation.driver.world import MIDNIGHT, NOON, World, instant
 from sim.simulation.events import Event
 from sim.simulation.timeline import Plan
@@ -98,13 +98,17 @@ class Driver:
     def _phase(self, phase: Phase, steps: list[Step]) -> None:
         if not steps:
             return
-        if phase is Phase.SCAN or self.workers == 1:
+        if self.workers == 1:
             self._lane(steps)
             return
-        lanes: dict[int, list[Step]] = {}
-        for step in steps:
-            lanes.setdefault(step.lane, []).append(step)
-        self._wait([self.pool.submit(self._lane, ls) for ls in lanes.values()])
+        if phase is Phase.SCAN:
+            lanes = independent_lanes(steps)
+        else:
+            by_lane: dict[int, list[Step]] = {}
+            for step in steps:
+                by_lane.setdefault(step.lane, []).append(step)
+            lanes = sorted(by_lane.values(), key=len, reverse=True)  # the longest first
+        self._wait([self.pool.submit(self._lane, lane) for lane in lanes])
 
     def _log_in(self, logins: dict[str, Login]) -> None:
         """Obtain the day's tokens side by side before its events start (logins are the

@@ -40,8 +40,9 @@ class Phase(IntEnum):
 @dataclass(frozen=True)
 class Step:
     phase: Phase
-    lane: int
+    lane: int  # its person's (staff hired at set-up: one lane below zero per institution)
     run: Callable[[], None]
+    counts_against: str | None = None  # the institution whose lock-outs its calls count
 
 
 Staged = tuple[Phase, Callable[[], None]]
@@ -62,7 +63,38 @@ _ONE_STEP: dict[type[Event], tuple[Phase, Callable[[World, Any], None]]] = {
 
 def steps_of(world: World, event: Event) -> list[Step]:
     """The steps of ``event``, in its person's lane."""
-    return [Step(phase, event.person, run) for phase, run in _staged(world, event)]
+    institution = getattr(event, "institution_id", None)
+    return [Step(phase, event.person, run, institution) for phase, run in _staged(world, event)]
+
+
+def independent_lanes(steps: list[Step]) -> list[list[Step]]:
+    """The scan phase's steps, split into lanes that share nothing: steps of the same
+    person, or counted against the lock-outs of the same institution (its professionals'
+    included), share a lane and keep their plan order; lanes are listed longest first.
+
+    Which of two scans of one institution fails first decides who is locked out, so their
+    order is the plan's; scans of different institutions and people change nothing the
+    other is answered, so their lanes may run side by side."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    def keys(step: Step) -> list[str]:
+        own = [f"person {step.lane}"]
+        return own if step.counts_against is None else [*own, f"institution {step.counts_against}"]
+
+    for step in steps:
+        first, *rest = keys(step)
+        for key in rest:
+            parent[root(key)] = root(first)
+    lanes: dict[str, list[Step]] = {}
+    for step in steps:
+        lanes.setdefault(root(keys(step)[0]), []).append(step)
+    return sorted(lanes.values(), key=len, reverse=True)
 
 
 def _staged(world: World, event: Event) -> list[Staged]:
