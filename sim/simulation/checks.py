@@ -45,9 +45,9 @@ def iso(value: Any) -> str | None:
 
 def decisions(api: Api) -> dict[tuple[str, bool], int]:
     """``crossvault_decisions_total`` from ``/metrics``: {(reason, allowed): count}."""
-    answer = api.http.get("/metrics", headers=api.operator())  # metrics are not public
+    metrics = api.text("/metrics", headers=api.operator())  # metrics are not public
     found: dict[tuple[str, bool], int] = {}
-    for line in answer.text.splitlines():
+    for line in metrics.splitlines():
         if not line.startswith("crossvault_decisions_total{"):
             continue
         labels, _, value = line.partition("} ")

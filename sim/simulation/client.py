@@ -1,20 +1,21 @@
-"""The simulator's HTTP side: one ``httpx.Client`` shared by the worker threads, tokens
+"""The simulator's HTTP side: a keep-alive connection per worker thread
+(:mod:`sim.simulation.wire`), tokens
 obtained through ``POST /v1/auth/token`` and reused until the simulated clock moves, and
 every answer timed and counted in the :class:`~sim.simulation.tally.Tally`.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from sim.onboarding import Operators, client_form
 from sim.simulation.tally import Tally
+from sim.simulation.wire import Connections, Reply, WireError, encoded
 
 Headers = dict[str, str]
 TOKEN_REUSE_SECONDS = 600.0  # tokens live 15 minutes of server time; renew well before
@@ -89,14 +90,10 @@ class Login:
 class Api:
     """Calls the crossvault API; counts and times every call."""
 
-    def __init__(self, base: str, operators: Operators, tally: Tally, connections: int) -> None:
+    def __init__(self, base: str, operators: Operators, tally: Tally) -> None:
         self.base = base
         self.tally = tally
-        self.http = httpx.Client(
-            base_url=base,
-            timeout=httpx.Timeout(120.0, connect=10.0),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        )
+        self.http = Connections(base)
         self.operator_login = Login("operator", "operator", client_form(*operators.proposer))
         self.approver_login = Login("approver", "operator", client_form(*operators.approver))
         self.epoch = 0  # bumped whenever the simulated clock moves: tokens end with it
@@ -111,28 +108,30 @@ class Api:
 
     def call(self, caller: Caller, call: Call) -> Answer:
         """Make ``call`` as ``caller``; count and time the answer."""
-        headers = caller.headers
-        if call.content_type is not None:
-            headers = {**(headers or {}), "Content-Type": call.content_type}
+        body, content_type = encoded(json_body=call.json, form=call.data, content=call.content)
+        headers = dict(caller.headers or {})
+        if call.content_type is not None or content_type is not None:
+            headers["Content-Type"] = call.content_type or content_type or ""
         started = time.perf_counter()
         try:
-            response = self.http.request(
-                call.method,
-                call.path,
-                headers=headers,
-                json=call.json,
-                params=call.params,
-                data=call.data,
-                content=call.content,
+            reply = self.http.request(
+                call.method, call.path, params=call.params, headers=headers, body=body
             )
-        except httpx.TransportError as exc:
-            raise ServerGone(
-                f"lost the server at {self.base}: {exc or type(exc).__name__}"
-            ) from None
+        except WireError as exc:
+            raise ServerGone(f"lost the server at {self.base}: {exc}") from None
         elapsed = time.perf_counter() - started
-        answer = Answer(response.status_code, _json(response))
+        answer = Answer(reply.status, _json(reply))
         self.tally.answer(call.kind, caller.actor_kind, answer.outcome, elapsed)
         return answer
+
+    def text(self, path: str, headers: Headers) -> str:
+        """``GET path``'s body as text, neither counted nor timed (the server's own
+        figures, not a simulated actor's call)."""
+        try:
+            reply = self.http.request("GET", path, headers=headers)
+        except WireError as exc:
+            raise ServerGone(f"lost the server at {self.base}: {exc}") from None
+        return reply.body.decode(errors="replace")
 
     # --- tokens --------------------------------------------------------------------------
 
@@ -187,11 +186,10 @@ class Api:
         self.epoch += 1
 
 
-def _json(response: httpx.Response) -> Any:
-    kind = response.headers.get("content-type", "")
-    if "json" not in kind:
+def _json(reply: Reply) -> Any:
+    if "json" not in reply.content_type:
         return None
     try:
-        return response.json()
+        return json.loads(reply.body)
     except ValueError:
         return None

@@ -290,7 +290,7 @@ class _Run:
     def _drive(self, attempt: _Attempt, base: str, operators: Operators) -> None:
         """Run the plan against the server at ``base``; how it ended goes in ``attempt``
         (or in ``refused``, if the server refused before any step was done)."""
-        api = Api(base, operators, attempt.tally, connections=self.options.workers + 2)
+        api = Api(base, operators, attempt.tally)
         try:
             world = World(api, attempt.population, self.inputs.policy, attempt.tally)
             attempt.driver = Driver(

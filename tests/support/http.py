@@ -15,10 +15,11 @@ from sim.server import free_port
 
 
 @contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
+def serving(app: FastAPI, keep_alive_seconds: int = 5) -> Iterator[str]:
     """Serve ``app`` over real HTTP; yields the base URL; stops the server afterwards."""
     config = uvicorn.Config(
         app,
+        timeout_keep_alive=keep_alive_seconds,
         server_header=False,
         host="127.0.0.1",
         port=free_port(),

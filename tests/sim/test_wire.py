@@ -1,0 +1,84 @@
+"""The simulator's HTTP/1.1 connections against a real uvicorn server: bodies and queries
+arrive as sent, a connection the server closed while it idled is replaced without
+sending anything twice, and a server that is not there is one ``WireError``."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, Request
+
+from sim.server import free_port
+from sim.simulation.wire import Connections, WireError, encoded
+from tests.support.http import serving
+
+
+def _echo_app(seen: list[str]) -> FastAPI:
+    app = FastAPI()
+
+    @app.api_route("/echo", methods=["GET", "POST"])
+    async def echo(request: Request) -> dict[str, Any]:
+        seen.append(request.method)
+        return {
+            "method": request.method,
+            "query": dict(request.query_params),
+            "type": request.headers.get("content-type"),
+            "body": (await request.body()).decode(),
+        }
+
+    return app
+
+
+def _answer(connections: Connections, method: str, **how: Any) -> dict[str, Any]:
+    reply = connections.request(method, "/echo", **how)
+    assert reply.status == 200 and "json" in reply.content_type
+    answer: dict[str, Any] = json.loads(reply.body)
+    return answer
+
+
+def test_json_forms_bytes_and_queries_arrive_as_sent() -> None:
+    seen: list[str] = []
+    with serving(_echo_app(seen)) as base:
+        connections = Connections(base + "/")  # a trailing slash is no prefix
+        try:
+            body, kind = encoded(json_body={"name": "陳大文", "n": 1})
+            got = _answer(connections, "POST", body=body, headers={"Content-Type": kind or ""})
+            assert json.loads(got["body"]) == {"name": "陳大文", "n": 1}
+            assert got["type"] == "application/json"
+            body, kind = encoded(form={"grant_type": "password", "username": "a b&c"})
+            got = _answer(connections, "POST", body=body, headers={"Content-Type": kind or ""})
+            assert got["body"] == "grant_type=password&username=a+b%26c"
+            assert encoded(content=b"\x00DICM") == (b"\x00DICM", None)
+            got = _answer(connections, "GET", params={"limit": 50, "cursor": "a/b=="})
+            assert got["query"] == {"limit": "50", "cursor": "a/b=="}
+        finally:
+            connections.close()
+    assert seen == ["POST", "POST", "GET"]
+
+
+def test_a_connection_closed_while_idle_is_replaced_and_nothing_is_sent_twice() -> None:
+    seen: list[str] = []
+    with serving(_echo_app(seen), keep_alive_seconds=1) as base:
+        connections = Connections(base)
+        try:
+            _answer(connections, "POST", body=b"first")
+            time.sleep(1.6)  # the server closes the idle connection after 1 s
+            assert _answer(connections, "POST", body=b"second")["body"] == "second"
+            other = threading.Thread(target=_answer, args=(connections, "GET"))
+            other.start()  # another thread: a connection of its own
+            other.join()
+        finally:
+            connections.close()
+    assert seen == ["POST", "POST", "GET"]
+
+
+def test_no_server_is_one_wire_error() -> None:
+    connections = Connections(f"http://127.0.0.1:{free_port()}", timeout=5)
+    with pytest.raises(WireError):
+        connections.request("GET", "/echo")
+    with pytest.raises(ValueError, match="not an http"):
+        Connections("ftp://example.org")
