@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from crossvault.http_options import Approver, OperatorSecret, ServerUrl
+from sim.simulation.inputs import DEFAULT_WORKERS
 from sim.simulation.serving import SERVER_WORKERS
 
 err = Console(stderr=True)
@@ -43,7 +44,9 @@ def simulate(  # noqa: PLR0913 (each parameter is a CLI option)
     url: ServerUrl = None,
     operator_secret: OperatorSecret = None,
     approver: Approver = None,
-    workers: Annotated[int, typer.Option(help="client threads (simulated actors in flight)")] = 4,
+    workers: Annotated[
+        int, typer.Option(help="client threads (simulated actors in flight)")
+    ] = DEFAULT_WORKERS,
     server_workers: Annotated[
         int, typer.Option(help="worker processes of the server it starts (not with --url)")
     ] = SERVER_WORKERS,

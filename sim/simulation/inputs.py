@@ -18,7 +18,7 @@ from sim.simulation.scenario import Scenario, ScenarioError, load_scenario
 from sim.simulation.serving import SERVER_WORKERS
 from sim.simulation.what_if import derived_policy
 
-DEFAULT_WORKERS = 4
+DEFAULT_WORKERS = 6  # client threads: people in flight (measured in docs/simulation.md)
 ALL = "all"  # --compare all: every shipped policy but the baseline's
 
 
