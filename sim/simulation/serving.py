@@ -18,14 +18,14 @@ written down here because they are not production's:
   what a throwaway simulation measures; every write still goes through SQLite, the audit
   chain and the notifications exactly as served.
 
-With several worker processes (``--server-workers``, default 3) the simulated clock is a
+With several worker processes (``--server-workers``, default 2) the simulated clock is a
 :class:`SharedClock` and ``/metrics`` adds up every worker's counts. Each worker runs its
 endpoints **on its event loop's thread** (:func:`run_endpoints_on_the_loop`), one at a
 time, instead of on anyio's 40 threads: SQLite has one writer, and a writer whose process
 also runs other requests' Python waits for the GIL while it holds the write turn, so every
 other writer waits too; and a hop to a thread and back costs more than the work of many
-calls. Three such processes keep the turn short and the two cores busy (measured in
-``docs/simulation.md``).
+calls. Two such processes (and six client threads) keep the turn short and the two cores
+busy; a third costs more CPU a call than it adds (measured in ``docs/simulation.md``).
 
 Run as ``python -m sim.simulation.serving PORT [WORKERS]`` with the environment of
 :func:`sim.server.running_server` (data dir, operator secret, policy, simulated clock).

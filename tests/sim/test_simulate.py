@@ -189,8 +189,8 @@ def runs(
                     ":".join(APPROVER),
                 )
             )
-            # one client thread instead of four: the same counts whatever the concurrency
-            # and a one-process server instead of three (the --compare runs')
+            # one client thread instead of six: the same counts whatever the concurrency
+            # and a one-process server instead of two (the --compare runs')
             single = ("--workers", "1", "--server-workers", "1")
             again = Launched(base / "again", *common, *single, *extra).wait()
         return Runs(compare.wait(), again, stopped.result())
