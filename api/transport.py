@@ -1,5 +1,6 @@
-"""The HTTP protocol ``crossvault serve`` gives uvicorn: h11 with ``TCP_NODELAY`` on every
-accepted connection.
+"""The HTTP protocols crossvault gives uvicorn, with ``TCP_NODELAY`` on every accepted
+connection: h11 for ``crossvault serve``, httptools for the simulator's own server
+(:mod:`sim.simulation.serving`).
 
 With several workers, uvicorn hands each process an inherited listening socket, and the
 connections accepted on it are left with Nagle's algorithm on: each answer's header and

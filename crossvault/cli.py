@@ -128,6 +128,7 @@ def serve(
                 access_log=False,
                 server_header=False,
                 http=NoDelayH11Protocol,
+                loop="asyncio",  # uvloop is installed for the simulator's server only
             )
             return
     finally:
@@ -147,6 +148,7 @@ def serve(
         access_log=False,
         server_header=False,
         http=NoDelayH11Protocol,  # TCP_NODELAY: no 40 ms Nagle stall per keep-alive answer
+        loop="asyncio",  # uvloop is installed for the simulator's server only
     )
 
 

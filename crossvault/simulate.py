@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 
 from crossvault.http_options import Approver, OperatorSecret, ServerUrl
-from sim.simulation.inputs import DEFAULT_WORKERS
-from sim.simulation.serving import SERVER_WORKERS
+from sim.simulation.defaults import DEFAULT_WORKERS, SERVER_WORKERS
 
 err = Console(stderr=True)
 

@@ -124,6 +124,7 @@ def _command(port: int, options: ServerOptions) -> list[str]:
         "uvicorn",
         factory,
         "--factory",
+        *("--http", "h11", "--loop", "asyncio"),  # as crossvault serve's
         "--no-access-log",
         "--no-server-header",
         *served,

@@ -14,11 +14,10 @@ import httpx
 from policies.policy_file import Policy, PolicyError, bundled_policy_paths, load_policy
 from sim.onboarding import Operators
 from sim.simulation.checks import BadInput
+from sim.simulation.defaults import DEFAULT_WORKERS, SERVER_WORKERS
 from sim.simulation.scenario import Scenario, ScenarioError, load_scenario
-from sim.simulation.serving import SERVER_WORKERS
 from sim.simulation.what_if import derived_policy
 
-DEFAULT_WORKERS = 6  # client threads: people in flight (measured in docs/simulation.md)
 ALL = "all"  # --compare all: every shipped policy but the baseline's
 
 

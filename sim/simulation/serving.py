@@ -44,6 +44,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from sim.simulation.defaults import SERVER_WORKERS
 from vault.core.clock import SimulatedClock
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ _T = TypeVar("_T")
 
 SIM_TIME_COST = 1
 SIM_MEMORY_KIB = 1024  # 1 MiB, t=1: about 1 ms a hash instead of ~30 ms
-SERVER_WORKERS = 2  # uvicorn worker processes by default (two cores)
 ACCESS_LOGGER = "crossvault.access"  # api.observability's line per request
 MEMORY_DIR = Path("/dev/shm")
 CLOCK_FILE = "simulated-clock"

@@ -7,9 +7,11 @@ JSON call, ``http.client`` about 170 µs (measured side by side against one uvic
 ``docs/simulation.md``). The wire is the same: HTTP/1.1 over TCP (or TLS for an
 ``https://`` ``--url``), keep-alive, ``Content-Length`` bodies.
 
-A connection is reused only while the server keeps it open: one the server has closed
-while it idled (its keep-alive timeout) reads as ready before the next request, and is
-replaced, as ``httpcore`` does. A request is never sent twice.
+A connection is reused only while the server surely keeps it open: one idle for longer
+than :data:`IDLE_SECONDS` (under uvicorn's 5 s keep-alive) is replaced before the next
+request, so that no request meets the server's own close half-way; one the server has
+closed sooner reads as ready, and is replaced too, as ``httpcore`` does. A request is
+never sent twice.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import json
 import select
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 TIMEOUT_SECONDS = 120.0
+IDLE_SECONDS = 4.0  # reuse a connection idle for less than this (uvicorn closes at 5 s)
 
 
 class WireError(Exception):
@@ -53,14 +57,16 @@ class Connections:
     """Keep-alive connections to one origin (``base``: ``http[s]://host[:port][/prefix]``),
     one per calling thread."""
 
-    def __init__(self, base: str, timeout: float = TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self, base: str, timeout: float = TIMEOUT_SECONDS, idle_seconds: float = IDLE_SECONDS
+    ) -> None:
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base}")
         self._https = parts.scheme == "https"
         self._host, self._port = parts.hostname, parts.port
         self._prefix = parts.path.rstrip("/")
-        self._timeout = timeout
+        self._timeout, self._idle_seconds = timeout, idle_seconds
         self._mine = threading.local()
         self._every: list[http.client.HTTPConnection] = []
         self._guard = threading.Lock()
@@ -83,6 +89,8 @@ class Connections:
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
             raise WireError(str(exc) or type(exc).__name__) from None
+        finally:
+            self._mine.used = time.monotonic()
         if response.will_close:
             connection.close()  # the next request opens a new one
         return Reply(response.status, response.getheader("content-type") or "", data)
@@ -98,7 +106,10 @@ class Connections:
         if connection is None:
             connection = self._open()
             self._mine.connection = connection
-        elif connection.sock is not None and _closed_by_server(connection.sock):
+        elif connection.sock is not None and (
+            time.monotonic() - self._mine.used > self._idle_seconds
+            or _closed_by_server(connection.sock)
+        ):
             connection.close()  # reconnects on the next request
         return connection
 
@@ -118,5 +129,6 @@ class Connections:
 
 def _closed_by_server(sock: Any) -> bool:
     """An idle keep-alive socket that reads as ready has been closed (or broken)."""
-    readable, _, _ = select.select([sock], [], [], 0)
-    return bool(readable)
+    poller = select.poll()  # (select.select refuses descriptors from 1024 on)
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))

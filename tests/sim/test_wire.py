@@ -28,6 +28,7 @@ def _echo_app(seen: list[str]) -> FastAPI:
             "query": dict(request.query_params),
             "type": request.headers.get("content-type"),
             "body": (await request.body()).decode(),
+            "port": request.client.port if request.client else None,
         }
 
     return app
@@ -74,6 +75,20 @@ def test_a_connection_closed_while_idle_is_replaced_and_nothing_is_sent_twice() 
         finally:
             connections.close()
     assert seen == ["POST", "POST", "GET"]
+
+
+def test_a_connection_is_reused_until_it_has_idled_too_long() -> None:
+    """Within ``idle_seconds`` a thread's calls share one connection (one client port);
+    after it, a new connection is opened before the server's keep-alive could end."""
+    with serving(_echo_app([])) as base:
+        connections = Connections(base, idle_seconds=0.3)
+        try:
+            ports = [_answer(connections, "GET")["port"] for _ in range(3)]
+            time.sleep(0.5)
+            ports.append(_answer(connections, "GET")["port"])
+        finally:
+            connections.close()
+    assert ports[0] == ports[1] == ports[2] != ports[3]
 
 
 def test_no_server_is_one_wire_error() -> None:

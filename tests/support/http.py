@@ -20,6 +20,8 @@ def serving(app: FastAPI, keep_alive_seconds: int = 5) -> Iterator[str]:
     config = uvicorn.Config(
         app,
         timeout_keep_alive=keep_alive_seconds,
+        http="h11",  # as crossvault serve's (httptools and uvloop are the simulator's)
+        loop="asyncio",
         server_header=False,
         host="127.0.0.1",
         port=free_port(),

@@ -41,3 +41,26 @@ def test_after_erasure_nothing_of_the_person_opens(vault: Vault) -> None:
         other = session.get(Record, (keep, kept.id))
         assert other is not None
         assert open_record(session, vault.keys, other).content == b"kept"
+
+
+def test_an_erased_persons_login_does_the_work_of_an_unknown_ones(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Erasure leaves a hash that fails at once; signing in as that person must still
+    cost one full argon2id check (the dummy's), as for a name that never existed."""
+    from vault.crypto.passwords import verify_password as real
+    from vault.registry import persons
+
+    checked: list[str | None] = []
+
+    def spy(stored_hash: str | None, password: str) -> bool:
+        checked.append(stored_hash)
+        return real(stored_hash, password)
+
+    monkeypatch.setattr(persons, "verify_password", spy)
+    pid = make_person(vault, "To Be Forgotten")
+    with transaction(vault.engine) as session:
+        erase_person(session, vault.keys, vault.blobs, pid, now=NOW)
+    assert persons.authenticate_person(vault.engine, pid, "any password") is None
+    assert persons.authenticate_person(vault.engine, "never-registered", "any") is None
+    assert checked == [None, None]  # both: the dummy hash, the same work

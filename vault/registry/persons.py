@@ -83,14 +83,13 @@ _ERASED_AT = Prepared(sa_select(col(Person.erased_at)).where(col(Person.id) == b
 
 def authenticate_person(engine: Engine, person_id: str, password: str) -> str | None:
     """The person's id if ``password`` is theirs; ``None`` otherwise — the same work (one
-    argon2id verification) whether or not they exist, in a read-only snapshot: no write
-    lock is held while argon2id runs."""
+    argon2id verification) whether they exist, never did or were erased, in a read-only
+    snapshot: no write lock is held while argon2id runs."""
     with reading(engine) as session:
         found = _PASSWORD.first(session, {"person": person_id})
-    valid = verify_password(found[0] if found else None, password)
-    if not valid or found is None or found[1] is not None:
-        return None
-    return person_id
+    signing_in = found is not None and found[1] is None  # registered, not erased
+    valid = verify_password(found[0] if found is not None and signing_in else None, password)
+    return person_id if valid and signing_in else None
 
 
 # Asked by every citizen's login (prepared: see vault.store.statements).
