@@ -117,8 +117,7 @@ def serve(
     typer.echo(web_banner(host, port, Settings().demo))
     try:
         _start_up_housekeeping(vault)
-        # access_log=False: uvicorn's access line prints raw paths and query strings; our
-        # JSON request log (api/observability.py) logs route templates only.
+        # no uvicorn access line (raw paths, queries): api/observability.py logs templates
         if workers == 1:  # the vault opened once: checked, cleaned and served
             app = create_app(Settings(), vault)
             uvicorn.run(
