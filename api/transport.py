@@ -15,6 +15,7 @@ import asyncio
 import socket
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
 def no_delay(transport: asyncio.BaseTransport) -> None:
@@ -30,9 +31,6 @@ class NoDelayH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         no_delay(transport)
         super().connection_made(transport)
-
-
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # noqa: E402
 
 
 class NoDelayHttpToolsProtocol(HttpToolsProtocol):

@@ -110,15 +110,11 @@ class Api:
         """Make ``call`` as ``caller``; count and time the answer."""
         body, content_type = encoded(json_body=call.json, form=call.data, content=call.content)
         headers = dict(caller.headers or {})
-        if call.content_type is not None or content_type is not None:
-            headers["Content-Type"] = call.content_type or content_type or ""
+        kind = call.content_type or content_type
+        if kind is not None:
+            headers["Content-Type"] = kind
         started = time.perf_counter()
-        try:
-            reply = self.http.request(
-                call.method, call.path, params=call.params, headers=headers, body=body
-            )
-        except WireError as exc:
-            raise ServerGone(f"lost the server at {self.base}: {exc}") from None
+        reply = self._send(call.method, call.path, call.params, headers, body)
         elapsed = time.perf_counter() - started
         answer = Answer(reply.status, _json(reply))
         self.tally.answer(call.kind, caller.actor_kind, answer.outcome, elapsed)
@@ -127,11 +123,20 @@ class Api:
     def text(self, path: str, headers: Headers) -> str:
         """``GET path``'s body as text, neither counted nor timed (the server's own
         figures, not a simulated actor's call)."""
+        return self._send("GET", path, None, headers, None).body.decode(errors="replace")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        headers: Headers,
+        body: bytes | None,
+    ) -> Reply:
         try:
-            reply = self.http.request("GET", path, headers=headers)
+            return self.http.request(method, path, params=params, headers=headers, body=body)
         except WireError as exc:
             raise ServerGone(f"lost the server at {self.base}: {exc}") from None
-        return reply.body.decode(errors="replace")
 
     # --- tokens --------------------------------------------------------------------------
 

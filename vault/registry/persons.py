@@ -87,9 +87,8 @@ def authenticate_person(engine: Engine, person_id: str, password: str) -> str | 
     snapshot: no write lock is held while argon2id runs."""
     with reading(engine) as session:
         found = _PASSWORD.first(session, {"person": person_id})
-    signing_in = found is not None and found[1] is None  # registered, not erased
-    valid = verify_password(found[0] if found is not None and signing_in else None, password)
-    return person_id if valid and signing_in else None
+    stored = found[0] if found is not None and found[1] is None else None  # not erased
+    return person_id if verify_password(stored, password) else None
 
 
 # Asked by every citizen's login (prepared: see vault.store.statements).
