@@ -22,6 +22,7 @@ import multiprocessing
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -45,31 +46,44 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, config: dict[str, Any]) -> None:
-    """One worker process. A worker that ends before its server started (whatever the
-    app factory raised) exits with :data:`STARTUP_FAILURE`, so it is not restarted."""
+def _worker(host: str, ports: tuple[int, ...], config: dict[str, Any]) -> None:
+    """One worker process, listening on the shared port and on its own one if it has one.
+    A worker that ends before its server started (whatever the app factory raised) exits
+    with :data:`STARTUP_FAILURE`, so it is not restarted."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(host=host, port=port, **config))
+    server = uvicorn.Server(uvicorn.Config(host=host, port=ports[0], **config))
     try:
-        server.run(sockets=[listening_socket(host, port)])
+        server.run(sockets=[listening_socket(host, port) for port in ports])
     finally:
         if not server.started:
             sys.exit(STARTUP_FAILURE)
 
 
-def run_workers(workers: int, *, host: str, port: int, **config: Any) -> None:
+def run_workers(
+    workers: int, *, host: str, port: int, own_ports: Sequence[int] = (), **config: Any
+) -> None:
     """Serve with ``workers`` processes, each ``uvicorn.Server(uvicorn.Config(**config))``
-    on its own socket (``config`` as for ``uvicorn.run``: the app as an import string)."""
+    on its own socket (``config`` as for ``uvicorn.run``: the app as an import string).
+    ``own_ports``, one per worker: each worker listens on its own port as well, for a
+    client that spreads its calls over the workers itself (the simulator's)."""
+    if own_ports and len(own_ports) != workers:
+        raise ValueError("own_ports needs one port per worker")
+    held: list[socket.socket] = []
     try:
-        held = listening_socket(host, port)  # port 0: one is chosen
+        for bound in (port, *own_ports):  # port 0: one is chosen
+            held.append(listening_socket(host, bound))
     except OSError as exc:
-        sys.exit(f"crossvault: cannot listen on {host}:{port}: {exc.strerror or exc}")
-    supervisor = _Supervisor(host, held.getsockname()[1], config)
+        for sock in held:
+            sock.close()
+        sys.exit(f"crossvault: cannot listen on {host}:{bound}: {exc.strerror or exc}")
+    ports = [sock.getsockname()[1] for sock in held]
+    supervisor = _Supervisor(host, ports[0], tuple(ports[1:]), config)
     try:
         status = supervisor.run(workers)
     finally:
-        held.close()
+        for sock in held:
+            sock.close()
     if status:
         sys.exit(status)
 
@@ -78,8 +92,10 @@ class _Supervisor:
     """Starts the workers, replaces one that dies, and stops them all on ``SIGTERM`` or
     ``SIGINT`` (or when one could not start)."""
 
-    def __init__(self, host: str, port: int, config: dict[str, Any]) -> None:
-        self.args = (host, port, config)
+    def __init__(
+        self, host: str, port: int, own_ports: tuple[int, ...], config: dict[str, Any]
+    ) -> None:
+        self.host, self.port, self.own_ports, self.config = host, port, own_ports, config
         self.context = multiprocessing.get_context("spawn")
         self.status: int | None = None  # the exit status, once asked to stop
 
@@ -87,7 +103,7 @@ class _Supervisor:
         previous = {s: signal.signal(s, self._stop_on) for s in (signal.SIGTERM, signal.SIGINT)}
         running: list[BaseProcess] = []
         try:
-            running = [self._start() for _ in range(workers)]
+            running = [self._start(slot) for slot in range(workers)]
             while self.status is None:
                 self._replace_the_dead(running)
         finally:
@@ -96,8 +112,9 @@ class _Supervisor:
                 signal.signal(signum, handler)
         return self.status
 
-    def _start(self) -> BaseProcess:
-        process = self.context.Process(target=_worker, args=self.args)
+    def _start(self, slot: int) -> BaseProcess:
+        ports = (self.port, self.own_ports[slot]) if self.own_ports else (self.port,)
+        process = self.context.Process(target=_worker, args=(self.host, ports, self.config))
         process.start()
         return process
 
@@ -116,7 +133,7 @@ class _Supervisor:
             if process.exitcode == STARTUP_FAILURE:
                 self.status = STARTUP_FAILURE
             else:
-                running[i] = self._start()
+                running[i] = self._start(i)
 
 
 def _stop(running: list[BaseProcess]) -> None:

@@ -30,6 +30,7 @@ READY_SECONDS = 180.0
 class ServedApi:
     base: str  # e.g. http://127.0.0.1:41234
     pid: int  # the uvicorn process (its memory is what the radiology suite watches)
+    workers_at: tuple[str, ...] = ()  # each worker's own base (ServerOptions.own_ports)
 
 
 def free_port() -> int:
@@ -47,7 +48,7 @@ class ServerOptions:
     another app factory with uvicorn directly instead of ``crossvault serve`` (the
     benchmark's control app, on a data dir that ``crossvault serve`` has already set up);
     ``module`` runs ``python -m MODULE PORT WORKERS`` instead (the simulator's own deployment,
-    :mod:`sim.simulation.serving`).
+    :mod:`sim.simulation.serving`), followed by a free port per worker with ``own_ports``.
     """
 
     workers: int = 1
@@ -56,6 +57,7 @@ class ServerOptions:
     simulated_clock: bool = False
     factory: str | None = None
     module: str | None = None
+    own_ports: bool = False  # with ``module``: each worker on a port of its own too
     blob_store: str | None = None  # CROSSVAULT_BLOB_STORE (s3://...): AWS_* pass through
 
 
@@ -64,8 +66,9 @@ def running_server(data_dir: Path, options: ServerOptions | None = None) -> Iter
     """Serve the real app on a free port (see :class:`ServerOptions`); stop it afterwards."""
     options = options or ServerOptions()
     port = free_port()
+    own = [free_port() for _ in range(options.workers)] if options.own_ports else []
     process = subprocess.Popen(
-        _command(port, options),
+        _command(port, options) + [str(p) for p in own],
         env=_environment(data_dir, options),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -76,7 +79,10 @@ def running_server(data_dir: Path, options: ServerOptions | None = None) -> Iter
         _wait_ready(base, process, tail)
         if options.factory is None:  # each worker listens on its own socket (api/workers.py)
             _wait_listening(port, options.workers, process)
-        yield ServedApi(base, process.pid)
+        for own_port in own:
+            _wait_listening(own_port, 1, process)
+        workers_at = tuple(f"http://127.0.0.1:{p}" for p in own)
+        yield ServedApi(base, process.pid, workers_at)
     finally:
         _stop(process, reader)
 

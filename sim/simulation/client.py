@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -90,10 +91,12 @@ class Login:
 class Api:
     """Calls the crossvault API; counts and times every call."""
 
-    def __init__(self, base: str, operators: Operators, tally: Tally) -> None:
+    def __init__(
+        self, base: str, operators: Operators, tally: Tally, workers_at: Sequence[str] = ()
+    ) -> None:
         self.base = base
         self.tally = tally
-        self.http = Connections(base)
+        self.http = Connections(base, workers_at=workers_at)  # (see sim.simulation.serving)
         self.operator_login = Login("operator", "operator", client_form(*operators.proposer))
         self.approver_login = Login("approver", "operator", client_form(*operators.approver))
         self.epoch = 0  # bumped whenever the simulated clock moves: tokens end with it

@@ -41,7 +41,7 @@ from rich.progress import (
 )
 
 from sim.onboarding import LOCAL, Operators
-from sim.server import ServerOptions, running_server
+from sim.server import ServedApi, ServerOptions, running_server
 from sim.simulation import plots, report
 from sim.simulation.calibration import calibration
 from sim.simulation.checks import BadInput, check_registry, decisions
@@ -222,18 +222,18 @@ def _write(directory: Path, summary: dict[str, Any]) -> None:
 
 
 @contextmanager
-def _server(inputs: Inputs, options: Options) -> Iterator[tuple[str, Operators, str]]:
-    """(base URL, its operators, description) of the server to drive."""
+def _server(inputs: Inputs, options: Options) -> Iterator[tuple[ServedApi, Operators, str]]:
+    """(the server to drive, its operators, description)."""
     if options.url is not None:
         assert options.operator_secret is not None
         operators = Operators.of(options.operator_secret, options.approver)
-        yield options.url.rstrip("/"), operators, options.url
+        yield ServedApi(options.url.rstrip("/"), 0), operators, options.url
         return
     with (
         tempfile.TemporaryDirectory(prefix="crossvault-simulate-", dir=data_parent()) as data,
         running_server(Path(data), _served(inputs, options)) as served,
     ):
-        yield served.base, LOCAL, "embedded (SQLite, temporary)"
+        yield served, LOCAL, "embedded (SQLite, temporary)"
 
 
 def _served(inputs: Inputs, options: Options) -> ServerOptions:
@@ -243,6 +243,7 @@ def _served(inputs: Inputs, options: Options) -> ServerOptions:
         policy=inputs.policy_path,
         simulated_clock=True,
         module=SERVING,
+        own_ports=True,  # the simulator spreads its calls over the workers itself
     )
 
 
@@ -277,9 +278,9 @@ class _Run:
         timeline = plan(inputs.scenario, population, inputs.policy, rng, options.scale)
         attempt = _Attempt(population, timeline, Tally(), options.url or "embedded")
         try:
-            with _server(inputs, options) as (base, operators, server):
+            with _server(inputs, options) as (served, operators, server):
                 attempt.server = server
-                self._drive(attempt, base, operators)
+                self._drive(attempt, served, operators)
         except KeyboardInterrupt:  # while the server was starting or stopping
             self.stop.set()
             attempt.interrupted = True
@@ -287,10 +288,10 @@ class _Run:
             summary = _summary(inputs, options, attempt, time.perf_counter() - started)
             self.outcome = Outcome(summary, attempt.interrupted, attempt.error)
 
-    def _drive(self, attempt: _Attempt, base: str, operators: Operators) -> None:
-        """Run the plan against the server at ``base``; how it ended goes in ``attempt``
-        (or in ``refused``, if the server refused before any step was done)."""
-        api = Api(base, operators, attempt.tally)
+    def _drive(self, attempt: _Attempt, served: ServedApi, operators: Operators) -> None:
+        """Run the plan against ``served``; how it ended goes in ``attempt`` (or in
+        ``refused``, if the server refused before any step was done)."""
+        api = Api(served.base, operators, attempt.tally, served.workers_at)
         try:
             world = World(api, attempt.population, self.inputs.policy, attempt.tally)
             attempt.driver = Driver(

@@ -27,8 +27,15 @@ other writer waits too; and a hop to a thread and back costs more than the work 
 calls. Two such processes (and six client threads) keep the turn short and the two cores
 busy; a third costs more CPU a call than it adds (measured in ``docs/simulation.md``).
 
-Run as ``python -m sim.simulation.serving PORT [WORKERS]`` with the environment of
-:func:`sim.server.running_server` (data dir, operator secret, policy, simulated clock).
+Each worker also listens on a port of its own, and the simulator sends each call to the
+worker with the fewest of its calls in flight (:class:`sim.simulation.wire.Connections`):
+the kernel spreads a shared port's connections over the workers by a hash of their
+addresses, so the simulator's seven keep-alive connections fell 4:3, 5:2 or 6:1 by chance,
+and a worker answers one call at a time.
+
+Run as ``python -m sim.simulation.serving PORT [WORKERS [OWN_PORT ...]]`` with the
+environment of :func:`sim.server.running_server` (data dir, operator secret, policy,
+simulated clock).
 """
 
 from __future__ import annotations
@@ -144,7 +151,8 @@ async def on_the_loop(
 
 def main(argv: list[str]) -> None:
     """Provision the data dir once (schema, keyring), then serve ``app`` on port
-    ``argv[0]`` with ``argv[1]`` worker processes (default :data:`SERVER_WORKERS`)."""
+    ``argv[0]`` with ``argv[1]`` worker processes (default :data:`SERVER_WORKERS`), each
+    also on its own port of ``argv[2:]`` when given."""
     from vault.core.settings import Settings
     from vault.runtime.opening import Vault
 
@@ -159,6 +167,7 @@ def main(argv: list[str]) -> None:
         int(argv[1]) if len(argv) > 1 else SERVER_WORKERS,
         host="127.0.0.1",
         port=int(argv[0]),
+        own_ports=[int(port) for port in argv[2:]],
         app="sim.simulation.serving:app",
         factory=True,
         access_log=False,

@@ -22,6 +22,7 @@ import select
 import ssl
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -55,19 +56,27 @@ def encoded(
 
 class Connections:
     """Keep-alive connections to one origin (``base``: ``http[s]://host[:port][/prefix]``),
-    one per calling thread."""
+    one per calling thread.
+
+    ``workers_at``: the same server's worker processes, each at a port of its own
+    (:mod:`sim.simulation.serving`). Each request then goes to the worker with the fewest
+    of this client's requests in flight, on the calling thread's connection to it: the
+    kernel spreads a shared port's connections over the workers by a hash of their
+    addresses, and with a few keep-alive connections one worker may get most of them.
+    """
 
     def __init__(
-        self, base: str, timeout: float = TIMEOUT_SECONDS, idle_seconds: float = IDLE_SECONDS
+        self,
+        base: str,
+        timeout: float = TIMEOUT_SECONDS,
+        idle_seconds: float = IDLE_SECONDS,
+        workers_at: Sequence[str] = (),
     ) -> None:
-        parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {base}")
-        self._https = parts.scheme == "https"
-        self._host, self._port = parts.hostname, parts.port
-        self._prefix = parts.path.rstrip("/")
+        self._prefix = _origin(base)[3]
+        self._origins = [_origin(at) for at in workers_at] or [_origin(base)]
+        self._in_flight = [0] * len(self._origins)
         self._timeout, self._idle_seconds = timeout, idle_seconds
-        self._mine = threading.local()
+        self._mine = threading.local()  # .kept: {origin: _Kept}
         self._every: list[http.client.HTTPConnection] = []
         self._guard = threading.Lock()
 
@@ -81,18 +90,13 @@ class Connections:
         body: bytes | None = None,
     ) -> Reply:
         target = self._prefix + path + (f"?{urlencode(params)}" if params else "")
-        connection = self._connection()
+        origin = self._least_busy()
         try:
-            connection.request(method, target, body=body, headers=headers or {})
-            response = connection.getresponse()
-            data = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            connection.close()
-            raise WireError(str(exc) or type(exc).__name__) from None
+            kept = self._kept(origin)
+            response, data = kept.exchange(method, target, body, headers or {})
         finally:
-            self._mine.used = time.monotonic()
-        if response.will_close:
-            connection.close()  # the next request opens a new one
+            with self._guard:
+                self._in_flight[origin] -= 1
         return Reply(response.status, response.getheader("content-type") or "", data)
 
     def close(self) -> None:
@@ -101,30 +105,77 @@ class Connections:
                 connection.close()
             self._every.clear()
 
-    def _connection(self) -> http.client.HTTPConnection:
-        connection: http.client.HTTPConnection | None = getattr(self._mine, "connection", None)
-        if connection is None:
-            connection = self._open()
-            self._mine.connection = connection
-        elif connection.sock is not None and (
-            time.monotonic() - self._mine.used > self._idle_seconds
-            or _closed_by_server(connection.sock)
-        ):
-            connection.close()  # reconnects on the next request
-        return connection
+    def _least_busy(self) -> int:
+        """The origin with the fewest requests in flight, counted as taken."""
+        with self._guard:
+            origin = min(range(len(self._in_flight)), key=self._in_flight.__getitem__)
+            self._in_flight[origin] += 1
+            return origin
 
-    def _open(self) -> http.client.HTTPConnection:
+    def _kept(self, origin: int) -> _Kept:
+        """This thread's connection to ``origin``, closed first (so that the request
+        reconnects) if it idled too long or the server closed it."""
+        kept_here: dict[int, _Kept] | None = getattr(self._mine, "kept", None)
+        if kept_here is None:
+            kept_here = self._mine.kept = {}
+        kept = kept_here.get(origin)
+        if kept is None:
+            kept = kept_here[origin] = _Kept(self._open(self._origins[origin]))
+        elif kept.connection.sock is not None and (
+            time.monotonic() - kept.used > self._idle_seconds
+            or _closed_by_server(kept.connection.sock)
+        ):
+            kept.connection.close()
+        return kept
+
+    def _open(self, origin: tuple[bool, str, int | None, str]) -> http.client.HTTPConnection:
+        https, host, port, _prefix = origin
         connection: http.client.HTTPConnection
-        if self._https:
+        if https:
             context = ssl.create_default_context()
             connection = http.client.HTTPSConnection(
-                self._host, self._port, timeout=self._timeout, context=context
+                host, port, timeout=self._timeout, context=context
             )
         else:
-            connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            connection = http.client.HTTPConnection(host, port, timeout=self._timeout)
         with self._guard:
             self._every.append(connection)
         return connection
+
+
+class _Kept:
+    """A thread's connection to one origin, and when it last answered."""
+
+    def __init__(self, connection: http.client.HTTPConnection) -> None:
+        self.connection = connection
+        self.used = time.monotonic()
+
+    def exchange(
+        self, method: str, target: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        """One request and its whole answer; the connection is closed after an error or
+        when the server will close it (the next request opens a new one)."""
+        connection = self.connection
+        try:
+            connection.request(method, target, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            raise WireError(str(exc) or type(exc).__name__) from None
+        finally:
+            self.used = time.monotonic()
+        if response.will_close:
+            connection.close()
+        return response, data
+
+
+def _origin(url: str) -> tuple[bool, str, int | None, str]:
+    """(https?, host, port, path prefix) of an ``http[s]://`` URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url}")
+    return parts.scheme == "https", parts.hostname, parts.port, parts.path.rstrip("/")
 
 
 def _closed_by_server(sock: Any) -> bool:

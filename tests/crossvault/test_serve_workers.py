@@ -132,3 +132,22 @@ def test_a_worker_that_cannot_start_stops_the_server_instead_of_restarting() -> 
         [sys.executable, "-c", start], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 3, done.stderr[-2000:]
+
+
+def test_each_worker_also_listens_on_a_port_of_its_own(tmp_path: Path) -> None:
+    """The simulator's deployment: each worker process answers on its own port too (the
+    simulator spreads its calls over them itself), and no two ports share a worker."""
+    options = ServerOptions(
+        workers=2, module="sim.simulation.serving", simulated_clock=True, own_ports=True
+    )
+    with running_server(tmp_path / "data", options) as served:
+        assert len(served.workers_at) == 2
+        holders = []
+        for base in served.workers_at:
+            port = int(base.rsplit(":", 1)[1])
+            with socket.create_connection(("127.0.0.1", port)) as client:
+                client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert client.recv(4096).startswith(b"HTTP/1.1 200")
+                ours = _server_side_inodes(port, {client.getsockname()[1]})
+                holders += [w for w in _children(served.pid) if _socket_inodes(w) & ours]
+    assert len(holders) == 2 and len(set(holders)) == 2, holders

@@ -4,6 +4,7 @@ sending anything twice, and a server that is not there is one ``WireError``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -89,6 +90,43 @@ def test_a_connection_is_reused_until_it_has_idled_too_long() -> None:
         finally:
             connections.close()
     assert ports[0] == ports[1] == ports[2] != ports[3]
+
+
+def _slow_app(name: str) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/slow")
+    async def slow() -> dict[str, str]:
+        await asyncio.sleep(0.5)  # long enough for all four calls to be in flight
+        return {"server": name}
+
+    return app
+
+
+def test_calls_in_flight_together_are_spread_over_the_workers_ports() -> None:
+    """With ``workers_at``, each call goes to the origin with the fewest calls in flight:
+    four slow calls made together from four threads land two on each of two servers, and
+    one thread's calls one after another all on the first."""
+    answered: list[str] = []
+
+    def ask(connections: Connections, start: threading.Barrier) -> None:
+        start.wait()
+        answered.append(json.loads(connections.request("GET", "/slow").body)["server"])
+
+    with serving(_slow_app("a")) as a, serving(_slow_app("b")) as b:
+        connections = Connections("http://unused.invalid", workers_at=[a, b])
+        try:
+            start = threading.Barrier(4)
+            threads = [threading.Thread(target=ask, args=(connections, start)) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            alone = [json.loads(connections.request("GET", "/slow").body) for _ in range(2)]
+        finally:
+            connections.close()
+    assert sorted(answered) == ["a", "a", "b", "b"]
+    assert alone == [{"server": "a"}, {"server": "a"}]
 
 
 def test_no_server_is_one_wire_error() -> None:
