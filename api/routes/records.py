@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, model_validator
 from api.deps import ProfessionalCaller, ServicesDep
 from api.headers import content_headers
 from api.routes.radiology import stream_blob
-from api.schemas import RecordCreate, RecordPage, RecordPublic
+from api.schemas import RecordCreate, RecordPage, RecordPublic, unvalidated
 from policies.vocabulary import Action, Category, Source
 from vault.access.judge import Caller
 from vault.records.reading import PersonLookup, RecordQuery, RecordView
@@ -28,16 +28,19 @@ def public(view: RecordView) -> RecordPublic:
     """The record as the API shows it. Built without validating again: every field comes
     typed from the vault's row."""
     r = view.record
-    return RecordPublic.model_construct(
-        id=r.id,
-        category=r.category,
-        source=r.source,
-        clinical_date=r.clinical_date,
-        title=view.title,
-        depositor_institution_id=r.depositor_institution_id,
-        content_type=r.content_type,
-        size=r.size,
-        damaged=view.damaged,
+    return unvalidated(
+        RecordPublic,
+        {
+            "id": r.id,
+            "category": r.category,
+            "source": r.source,
+            "clinical_date": r.clinical_date,
+            "title": view.title,
+            "depositor_institution_id": r.depositor_institution_id,
+            "content_type": r.content_type,
+            "size": r.size,
+            "damaged": view.damaged,
+        },
     )
 
 

@@ -37,7 +37,7 @@ class _Compiled:
     sql: str
     order: tuple[str, ...] | None  # positional drivers (sqlite3): the parameters' order
     binders: Mapping[str, Processor]
-    readers: tuple[Processor | None, ...]
+    readers: tuple[tuple[int, Processor], ...]  # (column, its processor), where it has one
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
         bound = self.compiled.construct_params(dict(values))
@@ -48,10 +48,12 @@ class _Compiled:
         return [bound[name] for name in self.order]
 
     def row(self, raw: Sequence[Any]) -> Row:
-        return tuple(
-            value if read is None else read(value)
-            for read, value in zip(self.readers, raw, strict=True)
-        )
+        if not self.readers:
+            return tuple(raw)
+        values = list(raw)
+        for column, read in self.readers:
+            values[column] = read(values[column])
+        return tuple(values)
 
 
 class Prepared:
@@ -115,6 +117,7 @@ def _compile(statement: Executable, dialect: Dialect, values: Mapping[str, Any])
         if process is not None:
             binders[name] = process
     columns = getattr(statement, "selected_columns", ())
-    readers = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    processors = (c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    readers = tuple((i, read) for i, read in enumerate(processors) if read is not None)
     order = tuple(compiled.positiontup or ()) if compiled.positional else None
     return _Compiled(compiled, compiled.string, order, binders, readers)
