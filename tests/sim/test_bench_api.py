@@ -12,7 +12,12 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from sim.benchmarks import framework_probe
-from sim.benchmarks.api import _capture_probe_body, _vault_share_ms, open_viewing_session
+from sim.benchmarks.api import (
+    _capture_probe_body,
+    _vault_share_ms,
+    median_pair,
+    open_viewing_session,
+)
 from sim.benchmarks.loadgen import LoadResult
 from sim.server import ServerOptions, running_server
 from tests.support.databases import DatabaseKind
@@ -64,3 +69,18 @@ def test_the_vault_share_is_the_difference_of_per_request_times() -> None:
 
     assert _vault_share_ms(result(200), result(1000)) == pytest.approx(4.0)
     assert _vault_share_ms(result(0), result(1000)) == 0.0
+
+
+def test_the_reported_pair_is_the_median_rounds_not_the_best_of_each() -> None:
+    """Rounds measured back to back: (list, control) of 100/400, 300/500 and 200/400 req/s
+    have ratios 0.25, 0.6 and 0.5; the median round is the third. The best of each (300
+    over 500) would pair the second round's list with its own control by chance only."""
+
+    def rps(requests: int) -> LoadResult:
+        return LoadResult(requests, 0, 1.0, (1.0,))
+
+    listed, control = [rps(100), rps(300), rps(200)], [rps(400), rps(500), rps(400)]
+    chosen = median_pair(listed, control)
+    assert (chosen[0].rps, chosen[1].rps) == (200, 400)
+    with pytest.raises(ValueError):
+        median_pair(listed, control[:2])
