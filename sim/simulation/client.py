@@ -1,5 +1,5 @@
-"""The simulator's HTTP side: a keep-alive connection per worker thread
-(:mod:`sim.simulation.wire`), tokens
+"""The simulator's HTTP side: keep-alive connections per worker thread, each call to the
+least busy server process (:mod:`sim.simulation.wire`), tokens
 obtained through ``POST /v1/auth/token`` and reused until the simulated clock moves, and
 every answer timed and counted in the :class:`~sim.simulation.tally.Tally`.
 """

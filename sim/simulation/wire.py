@@ -1,5 +1,5 @@
-"""The simulator's HTTP/1.1: one keep-alive connection per client thread, from the standard
-library's ``http.client``.
+"""The simulator's HTTP/1.1: one keep-alive connection per client thread (and per server
+process, when each has a port of its own), from the standard library's ``http.client``.
 
 The simulator makes tens of thousands of small calls, and its client's own CPU is part of
 every call's time on a two-core machine. ``httpx`` spent about 480 µs of CPU on a small
