@@ -74,16 +74,37 @@ def _sqlite_engine(url: str) -> Engine:
             writer.give_back(connection.connection.dbapi_connection)
             raise
 
-    @event.listens_for(engine, "commit")
-    @event.listens_for(engine, "rollback")
-    def _end(connection: Any) -> None:
-        writer.give_back(connection.connection.dbapi_connection)
+    _give_back_after(engine.dialect, writer)
 
     @event.listens_for(engine, "checkin")
     def _returned(dbapi_connection: Any, _record: Any) -> None:
         writer.give_back(dbapi_connection)  # a connection returned mid-transaction
 
     return engine
+
+
+def _give_back_after(dialect: Any, writer: _WriterTurn) -> None:
+    """Give the writer's turn back once the DBAPI's ``COMMIT`` (or ``ROLLBACK``) has run.
+
+    SQLAlchemy's ``commit`` and ``rollback`` events fire *before* the statement: a turn
+    given back there let the next writer's ``BEGIN IMMEDIATE`` meet the ``COMMIT`` still
+    under way, and wait in SQLite's busy handler (a 1 ms sleep at least) while holding the
+    turn. The dialect is this engine's own instance, so only this engine is changed."""
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(connection: Any) -> None:  # the pool's proxy of the DBAPI connection
+        try:
+            commit(connection)
+        finally:
+            writer.give_back(getattr(connection, "dbapi_connection", connection))
+
+    def do_rollback(connection: Any) -> None:
+        try:
+            rollback(connection)
+        finally:
+            writer.give_back(getattr(connection, "dbapi_connection", connection))
+
+    dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
 
 
 class _WriterTurn:
