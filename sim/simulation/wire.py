@@ -72,8 +72,9 @@ class Connections:
         idle_seconds: float = IDLE_SECONDS,
         workers_at: Sequence[str] = (),
     ) -> None:
-        self._prefix = _origin(base)[3]
-        self._origins = [_origin(at) for at in workers_at] or [_origin(base)]
+        given = _origin(base)
+        self._prefix = given[3]
+        self._origins = [_origin(at) for at in workers_at] or [given]
         self._in_flight = [0] * len(self._origins)
         self._timeout, self._idle_seconds = timeout, idle_seconds
         self._mine = threading.local()  # .kept: {origin: _Kept}
