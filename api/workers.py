@@ -14,22 +14,33 @@ keeps that socket bound but not listening, so no other user can take the port wh
 workers restart; it starts the workers, restarts one that dies, and on ``SIGTERM`` or
 ``SIGINT`` stops them all. ``SO_REUSEPORT`` lets only processes of the same user share a
 port (Linux).
+
+The supervisor notices a stop signal at once: its handler writes to a pipe the
+supervisor waits on with the workers (without it, the wait ran to its one-second timeout
+first). Workers are spawned (a fresh interpreter each) unless the caller asks for
+``start="fork"``: the simulator's own deployment imports the app in the parent first, so
+each forked worker starts with the imports done (``sim.simulation.serving``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import signal
 import socket
 import sys
 from collections.abc import Sequence
 from multiprocessing.connection import wait
+from multiprocessing.context import ForkContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 STOP_TIMEOUT = 10.0
 STARTUP_FAILURE = 3  # uvicorn's exit status for an app that cannot start: not restarted
+POLL_SECONDS = 1.0  # the supervisor's wait for a worker to end, between other checks
+Start = Literal["spawn", "fork"]
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -52,6 +63,8 @@ def _worker(host: str, ports: tuple[int, ...], config: dict[str, Any]) -> None:
     with :data:`STARTUP_FAILURE`, so it is not restarted."""
     import uvicorn
 
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker had the supervisor's
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     server = uvicorn.Server(uvicorn.Config(host=host, port=ports[0], **config))
     try:
         server.run(sockets=[listening_socket(host, port) for port in ports])
@@ -61,12 +74,19 @@ def _worker(host: str, ports: tuple[int, ...], config: dict[str, Any]) -> None:
 
 
 def run_workers(
-    workers: int, *, host: str, port: int, own_ports: Sequence[int] = (), **config: Any
+    workers: int,
+    *,
+    host: str,
+    port: int,
+    own_ports: Sequence[int] = (),
+    start: Start = "spawn",
+    **config: Any,
 ) -> None:
     """Serve with ``workers`` processes, each ``uvicorn.Server(uvicorn.Config(**config))``
     on its own socket (``config`` as for ``uvicorn.run``: the app as an import string).
     ``own_ports``, one per worker: each worker listens on its own port as well, for a
-    client that spreads its calls over the workers itself (the simulator's)."""
+    client that spreads its calls over the workers itself (the simulator's). ``start``:
+    how a worker process is made (see the module)."""
     if own_ports and len(own_ports) != workers:
         raise ValueError("own_ports needs one port per worker")
     held: list[socket.socket] = []
@@ -78,7 +98,7 @@ def run_workers(
             sock.close()
         sys.exit(f"crossvault: cannot listen on {host}:{bound}: {exc.strerror or exc}")
     ports = [sock.getsockname()[1] for sock in held]
-    supervisor = _Supervisor(host, ports[0], tuple(ports[1:]), config)
+    supervisor = _Supervisor(host, ports[0], tuple(ports[1:]), config, start)
     try:
         status = supervisor.run(workers)
     finally:
@@ -93,11 +113,22 @@ class _Supervisor:
     ``SIGINT`` (or when one could not start)."""
 
     def __init__(
-        self, host: str, port: int, own_ports: tuple[int, ...], config: dict[str, Any]
+        self,
+        host: str,
+        port: int,
+        own_ports: tuple[int, ...],
+        config: dict[str, Any],
+        start: Start = "spawn",
     ) -> None:
         self.host, self.port, self.own_ports, self.config = host, port, own_ports, config
-        self.context = multiprocessing.get_context("spawn")
+        self.context: SpawnContext | ForkContext = (
+            multiprocessing.get_context("fork")
+            if start == "fork"
+            else multiprocessing.get_context("spawn")
+        )
         self.status: int | None = None  # the exit status, once asked to stop
+        self._woken, self._wake = os.pipe()  # the stop signal's handler writes to it
+        os.set_blocking(self._wake, False)
 
     def run(self, workers: int) -> int:
         previous = {s: signal.signal(s, self._stop_on) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -110,6 +141,8 @@ class _Supervisor:
             _stop(running)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            os.close(self._woken)
+            os.close(self._wake)
         return self.status
 
     def _start(self, slot: int) -> BaseProcess:
@@ -121,11 +154,15 @@ class _Supervisor:
     def _stop_on(self, _signum: int, _frame: FrameType | None) -> None:
         if self.status is None:
             self.status = 0
+        with contextlib.suppress(OSError):  # a full pipe: the supervisor is awake already
+            os.write(self._wake, b"!")
 
-    def _replace_the_dead(self, running: list[BaseProcess]) -> None:
-        """Wait a second for a worker to end and replace it in place (not after a signal:
-        Ctrl-C reaches the workers too)."""
-        ended = wait([p.sentinel for p in running], timeout=1.0)
+    def _replace_the_dead(self, running: list[BaseProcess], timeout: float = POLL_SECONDS) -> None:
+        """Wait up to ``timeout`` for a worker to end, or for a stop signal, and replace
+        an ended worker in place (not after a signal: Ctrl-C reaches the workers too)."""
+        ended = wait([*(p.sentinel for p in running), self._woken], timeout=timeout)
+        if self._woken in ended:
+            os.read(self._woken, 64)
         for i, process in enumerate(running):
             if process.sentinel not in ended or self.status is not None:
                 continue

@@ -27,6 +27,10 @@ other writer waits too; and a hop to a thread and back costs more than the work 
 calls. Two such processes (and six client threads) keep the turn short and the two cores
 busy; a third costs more CPU a call than it adds (measured in ``docs/simulation.md``).
 
+The workers are **forked** from the process that provisioned the data directory, after it
+imported the app's modules (:data:`PRELOADED`): a spawned worker spent about two seconds
+importing them again, each run, before it could answer.
+
 Each worker also listens on a port of its own, and the simulator sends each call to the
 worker with the fewest of its calls in flight (:class:`sim.simulation.wire.Connections`):
 the kernel spreads a shared port's connections over the workers by a hash of their
@@ -40,6 +44,7 @@ simulated clock).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import mmap
 import os
@@ -58,6 +63,8 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 _T = TypeVar("_T")
+APP = "sim.simulation.serving:app"
+PRELOADED = ("api.app", "sim.simulation.serving")  # the app's modules, the factory's own
 
 SIM_TIME_COST = 1
 SIM_MEMORY_KIB = 1024  # 1 MiB, t=1: about 1 ms a hash instead of ~30 ms
@@ -160,6 +167,8 @@ def main(argv: list[str]) -> None:
     Vault.open(settings).close()  # migrates and makes the keyring: not raced by workers
     metrics = tempfile.mkdtemp(prefix="metrics-", dir=settings.data_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics  # every worker's counts in /metrics
+    for module in PRELOADED:  # imported once here: each forked worker starts with them
+        importlib.import_module(module)
     from api.transport import NoDelayHttpToolsProtocol
     from api.workers import run_workers
 
@@ -168,8 +177,9 @@ def main(argv: list[str]) -> None:
         host="127.0.0.1",
         port=int(argv[0]),
         own_ports=[int(port) for port in argv[2:]],
-        app="sim.simulation.serving:app",
+        app=APP,
         factory=True,
+        start="fork",
         access_log=False,
         server_header=False,
         http=NoDelayHttpToolsProtocol,

@@ -14,12 +14,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 
+from api.workers import _Supervisor
 from sim.server import ServerOptions, listening_sockets, running_server
 
 CONNECTIONS = 16
@@ -151,3 +153,30 @@ def test_each_worker_also_listens_on_a_port_of_its_own(tmp_path: Path) -> None:
                 ours = _server_side_inodes(port, {client.getsockname()[1]})
                 holders += [w for w in _children(served.pid) if _socket_inodes(w) & ours]
     assert len(holders) == 2 and len(set(holders)) == 2, holders
+
+
+def test_the_simulators_workers_are_forked_with_the_app_imported(tmp_path: Path) -> None:
+    """A forked worker runs the parent's command line (a spawned one runs
+    ``multiprocessing.spawn``'s) and has the app's modules from before the fork."""
+    options = ServerOptions(
+        workers=2, module="sim.simulation.serving", simulated_clock=True, own_ports=True
+    )
+    with running_server(tmp_path / "data", options) as served:
+        parent = Path(f"/proc/{served.pid}/cmdline").read_bytes()
+        workers = _children(served.pid)
+        assert len(workers) == 2
+        for worker in workers:
+            assert Path(f"/proc/{worker}/cmdline").read_bytes() == parent
+        assert all(httpx.get(f"{base}/healthz").status_code == 200 for base in served.workers_at)
+
+
+def test_a_stop_signal_wakes_the_supervisor_at_once() -> None:
+    """The signal's handler writes to the pipe the supervisor waits on: the wait ends
+    then, not at its timeout (an hour here; the test would time out instead)."""
+    supervisor = _Supervisor("127.0.0.1", 0, (), {})
+    waiting = threading.Thread(target=supervisor._replace_the_dead, args=([], 3600.0), daemon=True)
+    waiting.start()
+    supervisor._stop_on(signal.SIGTERM, None)
+    waiting.join(timeout=30)
+    assert not waiting.is_alive()
+    assert supervisor.status == 0
