@@ -250,6 +250,40 @@ def _served(inputs: Inputs, options: Options) -> ServerOptions:
 # --- one run -----------------------------------------------------------------------------
 
 
+class _Planning:
+    """The people and the plan of a run, made in a thread started at once."""
+
+    def __init__(self, inputs: Inputs, options: Options) -> None:
+        self._inputs, self._options = inputs, options
+        self._made: tuple[Population, Plan] | None = None
+        self._failed: BaseException | None = None
+        self._done = threading.Event()  # (waited on, not joined: see _wait_for)
+        threading.Thread(target=self._make, name="planning", daemon=True).start()
+
+    def _make(self) -> None:
+        inputs, options = self._inputs, self._options
+        rng = random.Random(options.seed)
+        try:
+            population = build_population(inputs.scenario, inputs.policy, rng, options.scale)
+            timeline = plan(inputs.scenario, population, inputs.policy, rng, options.scale)
+            self._made = (population, timeline)
+        except BaseException as exc:  # raised again where the plan is asked for
+            self._failed = exc
+        finally:
+            self._done.set()
+
+    def attempt(self, server: str, *, interrupted: bool = False) -> _Attempt:
+        """The run's attempt, once the plan is made. ``interrupted``: the run was
+        stopped; a plan not yet made is not waited for (Ctrl-C ends the run, as before)."""
+        if interrupted and not self._done.is_set():
+            raise KeyboardInterrupt
+        self._done.wait()
+        if self._failed is not None:
+            raise self._failed
+        assert self._made is not None
+        return _Attempt(*self._made, Tally(), server)
+
+
 class _Run:
     """One scenario under one policy against one server. :meth:`run` leaves either
     ``outcome`` (complete or partial) or ``refused`` (bad input, before any event)."""
@@ -271,20 +305,22 @@ class _Run:
         self.refused: str | None = None
 
     def run(self) -> None:
+        """Plan while the server starts (the plan is made in a thread of its own: it
+        needs no server, and the server's start needs no plan), then drive it."""
         started = time.perf_counter()
         inputs, options = self.inputs, self.options
-        rng = random.Random(options.seed)
-        population = build_population(inputs.scenario, inputs.policy, rng, options.scale)
-        timeline = plan(inputs.scenario, population, inputs.policy, rng, options.scale)
-        attempt = _Attempt(population, timeline, Tally(), options.url or "embedded")
+        planning = _Planning(inputs, options)
+        attempt: _Attempt | None = None
         try:
             with _server(inputs, options) as (served, operators, server):
-                attempt.server = server
+                attempt = planning.attempt(server)
                 self._drive(attempt, served, operators)
         except KeyboardInterrupt:  # while the server was starting or stopping
             self.stop.set()
+            attempt = attempt or planning.attempt(options.url or "embedded", interrupted=True)
             attempt.interrupted = True
         if self.refused is None:
+            assert attempt is not None
             summary = _summary(inputs, options, attempt, time.perf_counter() - started)
             self.outcome = Outcome(summary, attempt.interrupted, attempt.error)
 
