@@ -14,11 +14,11 @@ from datetime import date, datetime, time
 from typing import Any
 
 from policies.dates import HONG_KONG
+from vault.account.pages import LoggedDecision
 from vault.cross_border.authorisations import CrossBorderView
 from vault.radiology.authorisations import RadiologyView
 from vault.records.reading import RecordView
 from vault.sharing.consents import SharingConsentView
-from vault.store.tables import AuditEntry
 
 SYSTEM = "https://crossvault.example/fhir"
 CATEGORY_SYSTEM = f"{SYSTEM}/CodeSystem/record-category"
@@ -220,7 +220,7 @@ def radiology_consent(person_id: str, view: RadiologyView) -> dict[str, Any]:
 _ACTIONS = {"read_record": "R", "read_content": "R", "list_records": "E"}
 
 
-def audit_event(person_id: str, e: AuditEntry) -> dict[str, Any]:
+def audit_event(person_id: str, e: LoggedDecision) -> dict[str, Any]:
     """One access-log entry, shaped after IHE BALP: a read is ``PatientRead``, a list
     ``PatientQuery``; the outcome says allowed (``0``) or refused (``4``) and why."""
     query = e.action == "list_records"

@@ -10,18 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from policies.vocabulary import Action
 from vault.access import paging
 from vault.access.judge import Ask, Caller
 from vault.access.usecase import UseCase
+from vault.account.pages import LoggedDecision, Notice, decisions_page, notices_page
 from vault.audit.proofs import ChainProof, prove
 from vault.core.errors import NotFound
 from vault.crypto import aad
 from vault.registry.persons import person_name
-from vault.store.tables import AuditEntry, Notification, Person
+from vault.store.tables import Person
 
 # --- the profile, the access log, the notifications --------------------------------------
 
@@ -36,14 +36,14 @@ class Profile:
 
 @dataclass(frozen=True)
 class AccessLogPage:
-    entries: Sequence[AuditEntry]
+    entries: Sequence[LoggedDecision]
     next_cursor: str | None
     proof: ChainProof  # the person's chain head and its inclusion in the latest checkpoint
 
 
 @dataclass(frozen=True)
 class NotificationView:
-    notification: Notification
+    notification: Notice
     detail: str | None  # e.g. an OTP: opened with the person's key, shown only to them
 
 
@@ -74,17 +74,15 @@ class Account(UseCase):
         limit = max(1, min(limit, paging.MAX_PAGE))
 
         def work(session: Session, now: datetime) -> AccessLogPage:
-            query = select(AuditEntry).where(col(AuditEntry.chain_id) == person_id)
-            if before is not None:
-                query = query.where(col(AuditEntry.seq) < before)
-            rows = session.exec(query.order_by(col(AuditEntry.seq).desc()).limit(limit + 1))
-            entries = list(rows)
+            entries = decisions_page(session, person_id, before, limit + 1)
             more = len(entries) > limit
             page = entries[:limit]
             cursor_out = paging.encode(page[-1].seq) if more else None
             return AccessLogPage(page, cursor_out, prove(session, person_id))
 
-        return self.run(caller, Ask(Action.READ_ACCESS_LOG, person_id), work)
+        # the work only reads: nothing for a savepoint to undo
+        ask = Ask(Action.READ_ACCESS_LOG, person_id)
+        return self.run(caller, ask, work, savepoint=False)
 
     def notifications(
         self, caller: Caller, person_id: str, *, limit: int = 50, cursor: str | None = None
@@ -94,17 +92,7 @@ class Account(UseCase):
         limit = max(1, min(limit, paging.MAX_PAGE))
 
         def work(session: Session, now: datetime) -> NotificationPage:
-            query = select(Notification).where(Notification.person_id == person_id)
-            if after is not None:
-                at, ident = after
-                query = query.where(
-                    or_(
-                        col(Notification.at) < at,
-                        and_(col(Notification.at) == at, col(Notification.id) < ident),
-                    )
-                )
-            order = (col(Notification.at).desc(), col(Notification.id).desc())
-            rows = list(session.exec(query.order_by(*order).limit(limit + 1)))
+            rows = notices_page(session, person_id, after, limit + 1)
             more = len(rows) > limit
             page = rows[:limit]
             items = [NotificationView(n, self._detail(session, n)) for n in page]
@@ -112,9 +100,10 @@ class Account(UseCase):
             cursor_out = paging.encode(last.at.isoformat(), last.id) if last else None
             return NotificationPage(items, cursor_out)
 
-        return self.run(caller, Ask(Action.READ_NOTIFICATIONS, person_id), work)
+        ask = Ask(Action.READ_NOTIFICATIONS, person_id)
+        return self.run(caller, ask, work, savepoint=False)  # it only reads
 
-    def _detail(self, session: Session, notification: Notification) -> str | None:
+    def _detail(self, session: Session, notification: Notice) -> str | None:
         if notification.detail_sealed is None:
             return None
         key = self.vault.keys.get(session, notification.person_id)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from api.deps import CitizenCaller, subject_of
 from api.routes.me.common import NO_STORE, PAGED, AccountDep, Cursor, Limit
 from api.routes.me.schemas import NotificationPage, NotificationPublic
+from api.schemas import unvalidated
 from vault.account.profile import NotificationView
 
 router = APIRouter(tags=["citizen"])
@@ -29,14 +30,18 @@ def notifications(
 
 
 def _notice(view: NotificationView) -> NotificationPublic:
+    """A notification as the API shows it, not validated again (typed from its row)."""
     n = view.notification
-    return NotificationPublic(
-        id=n.id,
-        at=n.at,
-        channel=n.channel,
-        event=n.event,
-        actor_kind=n.actor_kind,
-        actor_id=n.actor_id,
-        institution_id=n.institution_id,
-        detail=view.detail,
+    return unvalidated(
+        NotificationPublic,
+        {
+            "id": n.id,
+            "at": n.at,
+            "channel": n.channel,
+            "event": n.event,
+            "actor_kind": n.actor_kind,
+            "actor_id": n.actor_id,
+            "institution_id": n.institution_id,
+            "detail": view.detail,
+        },
     )
