@@ -63,7 +63,7 @@ class Account(UseCase):
             name = person_name(session, self.vault.keys, person)
             return Profile(person.id, name, person.date_of_birth, joined)
 
-        return self.run(caller, Ask(Action.READ_PROFILE, person_id), work)
+        return self.run(caller, Ask(Action.READ_PROFILE, person_id), work, savepoint=False)
 
     def access_log(
         self, caller: Caller, person_id: str, *, limit: int = 50, cursor: str | None = None

@@ -99,7 +99,8 @@ class CrossBorderAuthorisations(UseCase):
                 cross_border_view(row, now), Secret(application_code), Secret(passcode)
             )
 
-        return self.run(caller, ask, work)
+        # no savepoint: the work's one write is its last step (see Records.deposit)
+        return self.run(caller, ask, work, savepoint=False)
 
     def cross_border_authorisations(self, caller: Caller, person_id: str) -> list[CrossBorderView]:
         def work(session: Session, now: datetime) -> list[CrossBorderView]:
