@@ -51,6 +51,7 @@ import os
 import struct
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -169,6 +170,9 @@ def main(argv: list[str]) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics  # every worker's counts in /metrics
     for module in PRELOADED:  # imported once here: each forked worker starts with them
         importlib.import_module(module)
+    # Python 3.12+ warns of fork in a process with threads: the one here is numpy's
+    # OpenBLAS pool (numpy comes with pydicom), which re-creates itself in a forked child.
+    warnings.filterwarnings("ignore", r".*multi-threaded.*fork", DeprecationWarning)
     from api.transport import NoDelayHttpToolsProtocol
     from api.workers import run_workers
 
