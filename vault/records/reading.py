@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
 
 from policies.dates import hk_date
 from policies.model import Decision, RecordRef
@@ -24,7 +26,7 @@ from vault.access.usecase import Unusable, UseCase, denied, not_found, refusal
 from vault.core.errors import DecryptionFailed, VaultError
 from vault.crypto.envelope import SealingKey
 from vault.records.blob_content import BlobContent, open_blob_record
-from vault.records.listing import Page, find_visible, list_visible, record_ref, visible_filter
+from vault.records.listing import Page, find_visible, list_visible, visible_filter
 from vault.records.sealed import (
     COMMITTED,
     AnyRecord,
@@ -34,6 +36,7 @@ from vault.records.sealed import (
     open_record,
     record_title,
 )
+from vault.store.statements import Prepared
 from vault.store.tables import Record
 
 
@@ -70,12 +73,26 @@ class RecordList:
     next_cursor: str | None
 
 
-def _committed(session: Session, person_id: str, record_id: str) -> Record | None:
-    return session.exec(
-        select(Record).where(
-            Record.id == record_id, Record.person_id == person_id, Record.state == COMMITTED
-        )
-    ).first()
+def _committed_ref(session: Session, person_id: str, record_id: str) -> RecordRef | None:
+    """What the policy asks about a committed record (category, source, clinical date,
+    depositor), or ``None``: the same statement whether or not it exists."""
+    found = _COMMITTED_REF.first(session, {"person": person_id, "id": record_id})
+    return RecordRef(*found) if found is not None else None
+
+
+# Asked by every read of one record (prepared: see vault.store.statements).
+_COMMITTED_REF = Prepared(
+    sa_select(
+        col(Record.category),
+        col(Record.source),
+        col(Record.clinical_date),
+        col(Record.depositor_institution_id),
+    ).where(
+        col(Record.id) == bindparam("id"),
+        col(Record.person_id) == bindparam("person"),
+        col(Record.state) == COMMITTED,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -184,11 +201,10 @@ class Records(UseCase):
         self, caller: Caller, person_id: str, record_id: str, action: Action, session_id: str | None
     ) -> OpenedRecord:
         def ask(session: Session) -> Ask:
-            record = _committed(session, person_id, record_id)
             return Ask(
                 action,
                 person_id,
-                record=record_ref(record) if record else None,
+                record=_committed_ref(session, person_id, record_id),
                 resource_id=record_id,
                 session_id=session_id,
             )
