@@ -180,3 +180,5 @@ def test_a_stop_signal_wakes_the_supervisor_at_once() -> None:
     waiting.join(timeout=30)
     assert not waiting.is_alive()
     assert supervisor.status == 0
+    os.close(supervisor._woken)  # run() closes them; this test never called it
+    os.close(supervisor._wake)

@@ -90,21 +90,18 @@ def _give_back_after(dialect: Any, writer: _WriterTurn) -> None:
     given back there let the next writer's ``BEGIN IMMEDIATE`` meet the ``COMMIT`` still
     under way, and wait in SQLite's busy handler (a 1 ms sleep at least) while holding the
     turn. The dialect is this engine's own instance, so only this engine is changed."""
-    commit, rollback = dialect.do_commit, dialect.do_rollback
 
-    def do_commit(connection: Any) -> None:  # the pool's proxy of the DBAPI connection
-        try:
-            commit(connection)
-        finally:
-            writer.give_back(getattr(connection, "dbapi_connection", connection))
+    def then_give_back(end: Callable[[Any], None]) -> Callable[[Any], None]:
+        def ended(connection: Any) -> None:  # the pool's proxy of the DBAPI connection
+            try:
+                end(connection)
+            finally:
+                writer.give_back(getattr(connection, "dbapi_connection", connection))
 
-    def do_rollback(connection: Any) -> None:
-        try:
-            rollback(connection)
-        finally:
-            writer.give_back(getattr(connection, "dbapi_connection", connection))
+        return ended
 
-    dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
+    dialect.do_commit = then_give_back(dialect.do_commit)
+    dialect.do_rollback = then_give_back(dialect.do_rollback)
 
 
 class _WriterTurn:
