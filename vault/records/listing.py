@@ -18,7 +18,7 @@ from policies.model import Obligations, RecordRef
 from vault.access import paging
 from vault.core.errors import NotFound
 from vault.records.sealed import COMMITTED, SUMMARY_COLUMNS, AnyRecord, RecordSummary
-from vault.store.statements import Prepared
+from vault.store.statements import PreparedPage
 from vault.store.tables import Record
 
 
@@ -169,16 +169,26 @@ def list_visible(
     shape = (tuple(term.shape for term in terms), after is not None)
     statement = _PAGES.get(shape)
     if statement is None:
-        statement = _PAGES[shape] = Prepared(_page_query(terms, after=after is not None))
-    rows = statement.all(session, values)
+        statement = _PAGES[shape] = PreparedPage(_page_query(terms, after=after is not None))
+    rows = sorted(statement.all(session, values), key=_newest_first, reverse=True)
     more = len(rows) > limit
     page = [RecordSummary(*row) for row in rows[:limit]]
     return Page(page, encode_cursor(page[-1]) if more and page else None)
 
 
+def _newest_first(row: tuple[Any, ...]) -> tuple[date, str]:
+    return row[_CLINICAL_DATE], row[_ID]
+
+
+_CLINICAL_DATE, _ID = (
+    RecordSummary._fields.index("clinical_date"),
+    RecordSummary._fields.index("id"),
+)
+
+
 # One compiled page query per filter shape (which axes, how long the IN lists, whether
 # a cursor): a handful in practice.
-_PAGES: dict[tuple[tuple[str, ...], bool], Prepared] = {}
+_PAGES: dict[tuple[tuple[str, ...], bool], PreparedPage] = {}
 
 
 def _page_query(terms: list[Term], *, after: bool) -> Select[Any]:

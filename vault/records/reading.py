@@ -32,9 +32,10 @@ from vault.records.sealed import (
     AnyRecord,
     NewRecord,
     OpenedRecord,
+    TitleOpener,
     add_record,
     open_record,
-    record_title,
+    title_opener,
 )
 from vault.store.statements import Prepared
 from vault.store.tables import Record
@@ -103,16 +104,17 @@ class _SealedPage:
     key: SealingKey | None
 
     def opened(self) -> RecordList:
-        key = self.key
-        if key is None:
+        records = self.page.records
+        if self.key is None or not records:
             return RecordList([], self.page.next_cursor)
-        views = [RecordView(r, _title_or_none(key, r)) for r in self.page.records]
+        title = title_opener(self.key, records[0].person_id)
+        views = [RecordView(r, _title_or_none(title, r)) for r in records]
         return RecordList(views, self.page.next_cursor)
 
 
-def _title_or_none(key: SealingKey, record: AnyRecord) -> str | None:
+def _title_or_none(title: TitleOpener, record: AnyRecord) -> str | None:
     try:
-        return record_title(key, record)
+        return title(record)
     except DecryptionFailed:
         return None
 
