@@ -66,9 +66,7 @@ def record(person_id: str, record_id: str, category: str, clinical_date: datetim
     A ``datetime`` is refused: its ISO form carries a time, so the same day would encode
     two ways and the record would not open again.
     """
-    if isinstance(clinical_date, datetime.datetime):
-        raise TypeError("clinical_date is a date, not a datetime")
-    return _RECORD + length_prefixed(person_id, record_id, category, clinical_date.isoformat())
+    return _RECORD + length_prefixed(person_id, record_id, category, _day(clinical_date))
 
 
 def record_field(
@@ -93,12 +91,18 @@ def record_fields_of(person_id: str, field: RecordField) -> RecordFieldAad:
     tail = b"\x00" + field.encode()
 
     def aad_of(record_id: str, category: str, clinical_date: datetime.date) -> bytes:
-        if isinstance(clinical_date, datetime.datetime):
-            raise TypeError("clinical_date is a date, not a datetime")
-        date = clinical_date.isoformat()
-        return b"".join((head, _prefixed(record_id), _prefixed(category), _prefixed(date), tail))
+        day = _day(clinical_date)
+        return b"".join((head, _prefixed(record_id), _prefixed(category), _prefixed(day), tail))
 
     return aad_of
+
+
+def _day(clinical_date: datetime.date) -> str:
+    """A record's clinical date as its AAD spells it (a datetime refused: see
+    :func:`record`)."""
+    if isinstance(clinical_date, datetime.datetime):
+        raise TypeError("clinical_date is a date, not a datetime")
+    return clinical_date.isoformat()
 
 
 def data_key(person_id: str, key_version: int) -> bytes:

@@ -149,8 +149,9 @@ class PreparedPage(Prepared):
         if dialect.name != "sqlite":
             return super().all(session, values)
         found = self._in_one_step.first(session, values)
+        assert found is not None  # an aggregate answers one row, ``[]`` for no rows
         compiled = self._for(dialect, values or {})
-        return [compiled.row(self._unhexed(raw)) for raw in json.loads(found[0] if found else "[]")]
+        return [compiled.row(self._unhexed(raw)) for raw in json.loads(found[0])]
 
     def _unhexed(self, raw: list[Any]) -> list[Any]:
         for i in self._blobs:
